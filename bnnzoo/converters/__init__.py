@@ -1,0 +1,1 @@
+"""Converters: LCE TFLite export and the x86 bitwise path (issue 4; not built yet)."""

@@ -1,0 +1,79 @@
+"""The ResNetE / Bi-Real shortcut block (paper 003 §3.2, Figure 1c–d).
+
+ResNetE puts a shortcut around every single binary 3×3 convolution. Where the block changes
+resolution or width, the shortcut downsamples: AvgPool 2 → 1×1 conv → BN, with a full-precision
+1×1 conv (Bi-Real, the published models) or a binary one (paper 003 Table 2).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from bnnzoo.layers.conv import batch_norm, binary_conv
+
+DOWNSAMPLING = ("full_precision", "binary")
+
+
+def shortcut_block(
+    x: tf.Tensor,
+    filters: int,
+    *,
+    strides: int = 1,
+    downsampling: str = "full_precision",
+    clip_value: float = 1.25,
+    pad_value: float = 0.0,
+    scaling: bool = False,
+    name: str,
+) -> tf.Tensor:
+    """Binary 3×3 conv → BN, added to a shortcut of ``x``.
+
+    Args:
+        x: input feature map.
+        filters: output channels.
+        strides: 1, or 2 to halve the resolution.
+        downsampling: the shortcut's 1×1 conv when the shape changes: ``"full_precision"`` or
+            ``"binary"``.
+        clip_value: ``t_clip`` of the binary convs (1.25 for ResNetE18).
+        pad_value: pad value of the 3×3 binary conv (0.0 or 1.0).
+        scaling: XNOR-Net scaling factors on the binary convs.
+        name: prefix of the layer names.
+
+    Example:
+        >>> x = shortcut_block(x, 128, strides=2, name="stage2_block1")
+    """
+    if downsampling not in DOWNSAMPLING:
+        raise ValueError(
+            f"Expected downsampling to be one of {DOWNSAMPLING}. "
+            f"Received: downsampling={downsampling!r}."
+        )
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        # Built before the residual branch: the published weights list the shortcut first.
+        shortcut = tf.keras.layers.AveragePooling2D(
+            strides, strides=strides, name=f"{name}_shortcut_pool"
+        )(x)
+        if downsampling == "binary":
+            shortcut = binary_conv(
+                shortcut, filters, 1, clip_value=clip_value, name=f"{name}_shortcut_conv"
+            )
+        else:
+            shortcut = tf.keras.layers.Conv2D(
+                filters,
+                1,
+                use_bias=False,
+                kernel_initializer="glorot_normal",
+                name=f"{name}_shortcut_conv",
+            )(shortcut)
+        shortcut = batch_norm(name=f"{name}_shortcut_bn")(shortcut)
+    y = binary_conv(
+        x,
+        filters,
+        3,
+        strides=strides,
+        clip_value=clip_value,
+        pad_value=pad_value,
+        scaling=scaling,
+        name=f"{name}_conv",
+    )
+    y = batch_norm(name=f"{name}_bn")(y)
+    return tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])

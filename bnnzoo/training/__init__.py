@@ -1,0 +1,1 @@
+"""Training: recipes, datasets, the fit loop and callbacks (issue 5; not built yet)."""

@@ -1,0 +1,40 @@
+"""The model zoo: registered factories for every BNN family bnnzoo implements.
+
+Example:
+    >>> from bnnzoo import zoo
+    >>> model = zoo.BinaryDenseNet28(input_shape=(32, 32, 3), num_classes=10)
+    >>> zoo.list_models("*resnet*")
+"""
+
+from bnnzoo.zoo.binary_densenet import (
+    BinaryDenseNet,
+    BinaryDenseNet28,
+    BinaryDenseNet37,
+    BinaryDenseNet37Dilated,
+    BinaryDenseNet45,
+)
+from bnnzoo.zoo.registry import (
+    ModelSpec,
+    create_model,
+    get_model_spec,
+    list_models,
+    register_model,
+)
+from bnnzoo.zoo.resnet_e import BinaryResNetE, BinaryResNetE18
+from bnnzoo.zoo.weights import load_weights
+
+__all__ = [
+    "BinaryDenseNet",
+    "BinaryDenseNet28",
+    "BinaryDenseNet37",
+    "BinaryDenseNet37Dilated",
+    "BinaryDenseNet45",
+    "BinaryResNetE",
+    "BinaryResNetE18",
+    "ModelSpec",
+    "create_model",
+    "get_model_spec",
+    "list_models",
+    "load_weights",
+    "register_model",
+]

@@ -1,0 +1,185 @@
+"""What every zoo factory shares: argument checks, the stems, the classifier head, weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from bnnzoo.layers import batch_norm
+from bnnzoo.zoo import weights as weights_lib
+
+SMALL_INPUT = 50  # below this side length the 3×3 stride-1 stem of the CIFAR experiments is used
+DEFAULT_SHAPE = (224, 224, 3)
+CLASSIFIER_ACTIVATIONS = ("softmax", None)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated factory arguments, resolved before any layer is built."""
+
+    shape: tuple
+    tensor: tf.Tensor | None
+    weights_path: Path | None
+    include_top: bool
+    num_classes: int
+    classifier_activation: str | None
+
+    @property
+    def small(self) -> bool:
+        """True when the input is small enough for the CIFAR stem (3×3, stride 1, no pooling)."""
+        h, w = self.shape[:2]
+        return h is not None and w is not None and min(h, w) < SMALL_INPUT
+
+
+def check_inputs(
+    *,
+    model_name: str,
+    input_shape,
+    input_tensor,
+    weights,
+    include_top,
+    num_classes,
+    classifier_activation="softmax",
+    min_size: int = 8,
+    larq_zoo_name: str | None = None,
+) -> Inputs:
+    """Validate the Keras-applications style arguments of a factory and fetch its weights.
+
+    Runs before any layer is built. Raises ValueError/FileNotFoundError that say what was
+    received and what is expected; weights given as a URL or ``"imagenet"`` are downloaded (once,
+    verified) here, so a failed download costs no model build.
+    """
+    shape = _check_shape(model_name, input_shape, input_tensor, min_size)
+    if not isinstance(include_top, bool):
+        raise ValueError(f"Expected include_top to be True or False. Received: {include_top!r}.")
+    if include_top and (
+        not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1
+    ):
+        raise ValueError(
+            f"Expected num_classes to be a positive int. Received: num_classes={num_classes!r}."
+        )
+    if classifier_activation not in CLASSIFIER_ACTIVATIONS:
+        raise ValueError(
+            f"Expected classifier_activation to be 'softmax' or None (logits). "
+            f"Received: classifier_activation={classifier_activation!r}."
+        )
+    source = weights_lib.parse_weights_arg(weights)
+    if source.kind == "imagenet":
+        _check_imagenet(model_name, shape, include_top, num_classes, larq_zoo_name)
+    path = weights_lib.resolve(source, larq_zoo_name=larq_zoo_name, include_top=include_top)
+    return Inputs(shape, input_tensor, path, include_top, num_classes, classifier_activation)
+
+
+def _check_shape(model_name, input_shape, input_tensor, min_size) -> tuple:
+    if input_tensor is not None:
+        if not tf.keras.backend.is_keras_tensor(input_tensor):
+            raise ValueError(
+                f"Expected input_tensor to be a Keras tensor, e.g. tf.keras.Input(shape=(224, 224, "
+                f"3)). Received: {type(input_tensor).__name__}."
+            )
+        tensor_shape = tuple(input_tensor.shape[1:])
+        if input_shape is not None and tuple(input_shape) != tensor_shape:
+            raise ValueError(
+                f"input_shape={tuple(input_shape)} does not match the shape of input_tensor "
+                f"{tensor_shape}. Pass only one of them."
+            )
+        input_shape = tensor_shape
+    if input_shape is None:
+        return DEFAULT_SHAPE
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__"):
+        raise ValueError(
+            f"Expected input_shape to be (height, width, channels), e.g. (224, 224, 3). "
+            f"Received: input_shape={input_shape!r}."
+        )
+    shape = tuple(input_shape)
+    ok = len(shape) == 3 and all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape
+    )
+    if not ok or shape[2] is None:
+        raise ValueError(
+            f"Expected input_shape to be (height, width, channels) with positive ints "
+            f"(height and width may be None), e.g. (224, 224, 3) or (32, 32, 1). "
+            f"Received: input_shape={input_shape!r}."
+        )
+    small_sides = [d for d in shape[:2] if d is not None and d < min_size]
+    if small_sides:
+        raise ValueError(
+            f"{model_name} needs inputs of at least {min_size}×{min_size} pixels: its stages halve "
+            f"the resolution. Received: input_shape={shape}. Resize the images or pass a larger "
+            f"input_shape."
+        )
+    return shape
+
+
+def _check_imagenet(model_name, shape, include_top, num_classes, larq_zoo_name):
+    if larq_zoo_name is None:
+        raise ValueError(
+            f"No ImageNet weights are published for {model_name}. Use weights=None, a local "
+            f"file, or a URL with '#sha256=...'."
+        )
+    if include_top and num_classes != 1000:
+        raise ValueError(
+            f"weights='imagenet' with include_top=True needs num_classes=1000 (the ImageNet "
+            f"classifier). Received: num_classes={num_classes}. Pass include_top=False to put your "
+            f"own head on the pretrained features."
+        )
+    if shape[2] != 3 or any(d is not None and d < SMALL_INPUT for d in shape[:2]):
+        raise ValueError(
+            f"weights='imagenet' needs RGB inputs of at least {SMALL_INPUT}×{SMALL_INPUT} (smaller "
+            f"inputs use another stem, so the ImageNet weights do not fit). "
+            f"Received: input_shape={shape}."
+        )
+
+
+def model_input(inputs: Inputs, name: str = "input") -> tf.Tensor:
+    if inputs.tensor is not None:
+        return inputs.tensor
+    return tf.keras.Input(shape=inputs.shape, name=name)
+
+
+def stem(x: tf.Tensor, *, small: bool, filters: int = 64, name: str = "stem") -> tf.Tensor:
+    """Full-precision stem: 7×7/2 conv → BN → ReLU → 3×3/2 max pool, or for inputs under 50 px
+    (paper 003's CIFAR experiments) a 3×3 stride-1 conv → BN → ReLU."""
+    kernel, strides = (3, 1) if small else (7, 2)
+    x = tf.keras.layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=f"{name}_conv",
+    )(x)
+    x = batch_norm(name=f"{name}_bn")(x)
+    x = tf.keras.layers.Activation("relu", name=f"{name}_relu")(x)
+    if not small:
+        x = tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
+    return x
+
+
+def classifier(
+    x: tf.Tensor, inputs: Inputs, *, kernel_initializer: str, name: str = "head"
+) -> tf.Tensor:
+    """Global average pooling → full-precision dense layer → softmax (or logits)."""
+    x = tf.keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    x = tf.keras.layers.Dense(
+        inputs.num_classes, kernel_initializer=kernel_initializer, name=f"{name}_dense"
+    )(x)
+    if inputs.classifier_activation:
+        x = tf.keras.layers.Activation(
+            inputs.classifier_activation, name=f"{name}_{inputs.classifier_activation}"
+        )(x)
+    return x
+
+
+def finish(x_in: tf.Tensor, x_out: tf.Tensor, inputs: Inputs, *, name: str) -> tf.keras.Model:
+    """Wrap the graph in a Model and load the requested weights (all or nothing)."""
+    sources = (
+        tf.keras.utils.get_source_inputs(inputs.tensor) if inputs.tensor is not None else x_in
+    )
+    model = tf.keras.Model(sources, x_out, name=name)
+    if inputs.weights_path is not None:
+        weights_lib.load_weights(model, inputs.weights_path)
+    return model

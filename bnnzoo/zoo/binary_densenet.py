@@ -1,0 +1,209 @@
+"""BinaryDenseNet (paper 003: Bethge, Yang, Bornstein, Meinel, *BinaryDenseNet: Developing an
+Architecture for Binary Neural Networks*).
+
+Stem (full precision) → four stages of dense layers (BN → binary 3×3 conv with 64 filters →
+concatenate) → transitions (BN → MaxPool 2 → ReLU → full-precision 1×1 conv) between stages →
+BN → ReLU → global average pooling → full-precision classifier. The published models (Table 7)
+differ in layers per stage and reduction rates; all use growth rate 64 and ``t_clip = 1.3``.
+They are weight-compatible with larq-zoo's models of the same names (same layers in the same
+order), so ``weights="imagenet"`` loads larq-zoo's ImageNet weights.
+
+Ablations of the paper as arguments of ``BinaryDenseNet``:
+
+* Table 4, downsampling: ``downsampling="full_precision", reduction=(2, 2, 2)`` ("FP, high") or
+  ``downsampling="binary", reduction=(1, 1.4, 1.4)`` ("binary, low").
+* Table 5, splitting blocks: ``layers_per_stage`` and ``growth_rate`` (e.g. 8×256, 16×128,
+  32×64 blocks × growth rate).
+* Table 2 / §3.4, scaling factors: ``scaling=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from bnnzoo.layers import batch_norm, dense_layer, transition, transition_filters
+from bnnzoo.zoo import _common
+from bnnzoo.zoo.registry import register_model
+
+PAPER = "Bethge et al. 2019, BinaryDenseNet (paper 003)"
+
+
+def BinaryDenseNet(
+    *,
+    layers_per_stage: Sequence[int],
+    reduction: Sequence[float],
+    growth_rate: int = 64,
+    dilation_rates: Sequence[int] | None = None,
+    downsampling: str = "full_precision",
+    scaling: bool = False,
+    clip_value: float = 1.3,
+    pad_value: float = 0.0,
+    input_shape: tuple | None = None,
+    input_tensor: tf.Tensor | None = None,
+    weights: str | None = None,
+    include_top: bool = True,
+    num_classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "binary_densenet",
+    larq_zoo_name: str | None = None,
+) -> tf.keras.Model:
+    """Build a BinaryDenseNet of any configuration.
+
+    Args:
+        layers_per_stage: number of dense layers in each stage, e.g. ``(6, 6, 6, 5)``.
+        reduction: channel reduction rate of each transition (one fewer than stages); the
+            transition keeps ``round(C // r / 32) * 32`` channels.
+        growth_rate: filters of every binary 3×3 conv (64 in the published models).
+        dilation_rates: dilation of each stage; a stage with dilation > 1 keeps the resolution
+            (no pooling in the transition before it), as in BinaryDenseNet37-dilated.
+        downsampling: ``"full_precision"`` or ``"binary"`` 1×1 conv in the transitions.
+        scaling: XNOR-Net scaling factors on every binary conv.
+        clip_value: ``t_clip`` of the STE and the weight clip.
+        pad_value: pad value of the binary convs (0.0 as in the published weights, or 1.0).
+        input_shape: ``(height, width, channels)``; default ``(224, 224, 3)``. Sides under 50 px
+            use the 3×3 stride-1 stem of the paper's CIFAR experiments.
+        input_tensor: a Keras tensor to build the model on, instead of a new Input.
+        weights: None, ``"imagenet"``, a local file or a URL with ``#sha256=``.
+        include_top: end in the classifier; otherwise after the final BN → ReLU.
+        num_classes: classes of the classifier.
+        classifier_activation: ``"softmax"``, or None for logits.
+        name: model name.
+        larq_zoo_name: the larq-zoo model whose ImageNet weights fit this configuration.
+
+    Example:
+        >>> model = BinaryDenseNet(layers_per_stage=(8, 8, 8, 8), reduction=(2, 2, 2),
+        ...                        growth_rate=64, input_shape=(32, 32, 3), num_classes=10)
+    """
+    layers_per_stage = _positive_ints("layers_per_stage", layers_per_stage)
+    stages = len(layers_per_stage)
+    dilation_rates = _positive_ints(
+        "dilation_rates", dilation_rates if dilation_rates is not None else (1,) * stages
+    )
+    reduction = tuple(reduction)
+    if len(reduction) != stages - 1 or len(dilation_rates) != stages:
+        raise ValueError(
+            f"A BinaryDenseNet with {stages} stages needs {stages - 1} reduction rates and "
+            f"{stages} dilation rates. Received: reduction={reduction}, "
+            f"dilation_rates={dilation_rates}."
+        )
+    for r in reduction:
+        transition_filters(64, r)  # validates the rate before anything is built
+    if not isinstance(growth_rate, int) or growth_rate < 1:
+        raise ValueError(f"Expected growth_rate to be a positive int. Received: {growth_rate!r}.")
+    inputs = _common.check_inputs(
+        model_name=name,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        weights=weights,
+        include_top=include_top,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        min_size=2 ** (stages - 1),
+        larq_zoo_name=larq_zoo_name,
+    )
+
+    x_in = _common.model_input(inputs)
+    x = _common.stem(x_in, small=inputs.small)
+    for stage, (n_layers, dilation) in enumerate(zip(layers_per_stage, dilation_rates)):
+        if stage > 0:
+            x = transition(
+                x,
+                transition_filters(x.shape[-1], reduction[stage - 1]),
+                pool=dilation == 1,
+                downsampling=downsampling,
+                clip_value=clip_value,
+                name=f"stage{stage + 1}_transition",
+            )
+        for i in range(n_layers):
+            x = dense_layer(
+                x,
+                growth_rate,
+                dilation_rate=dilation,
+                clip_value=clip_value,
+                pad_value=pad_value,
+                scaling=scaling,
+                name=f"stage{stage + 1}_layer{i + 1}",
+            )
+    x = batch_norm(name="final_bn")(x)
+    x = tf.keras.layers.Activation("relu", name="final_relu")(x)
+    if include_top:
+        x = _common.classifier(x, inputs, kernel_initializer="he_normal")
+    return _common.finish(x_in, x, inputs, name=name)
+
+
+def _positive_ints(name: str, values) -> tuple[int, ...]:
+    values = tuple(values)
+    if not values or not all(isinstance(v, int) and v > 0 for v in values):
+        raise ValueError(f"Expected {name} to be a sequence of positive ints. Received: {values}.")
+    return values
+
+
+def _published(
+    layers_per_stage, reduction, dilation_rates, name, larq_zoo_name, **kwargs
+) -> tf.keras.Model:
+    return BinaryDenseNet(
+        layers_per_stage=layers_per_stage,
+        reduction=reduction,
+        dilation_rates=dilation_rates,
+        name=name,
+        larq_zoo_name=larq_zoo_name,
+        **kwargs,
+    )
+
+
+@register_model(
+    "binary_densenet28",
+    family="binary_densenet",
+    paper=PAPER,
+    published_params=5_150_504,
+    larq_zoo_name="BinaryDenseNet28",
+)
+def BinaryDenseNet28(**kwargs) -> tf.keras.Model:
+    """BinaryDenseNet28: 6, 6, 6, 5 layers, reductions 2.7, 2.7, 2.2 (Table 7); 60.7% top-1.
+
+    Keyword arguments are those of ``BinaryDenseNet`` (``input_shape``, ``weights``...).
+    """
+    return _published((6, 6, 6, 5), (2.7, 2.7, 2.2), None, "binary_densenet28",
+                      "BinaryDenseNet28", **kwargs)  # fmt: skip
+
+
+@register_model(
+    "binary_densenet37",
+    family="binary_densenet",
+    paper=PAPER,
+    published_params=8_734_120,
+    larq_zoo_name="BinaryDenseNet37",
+)
+def BinaryDenseNet37(**kwargs) -> tf.keras.Model:
+    """BinaryDenseNet37: 6, 8, 12, 6 layers, reductions 3.3, 3.3, 4 (Table 7); 62.5% top-1."""
+    return _published((6, 8, 12, 6), (3.3, 3.3, 4), None, "binary_densenet37",
+                      "BinaryDenseNet37", **kwargs)  # fmt: skip
+
+
+@register_model(
+    "binary_densenet37_dilated",
+    family="binary_densenet",
+    paper=PAPER,
+    published_params=8_734_120,
+    larq_zoo_name="BinaryDenseNet37Dilated",
+)
+def BinaryDenseNet37Dilated(**kwargs) -> tf.keras.Model:
+    """BinaryDenseNet37-dilated: BinaryDenseNet37 whose last two stages keep the resolution of
+    stage 2 and dilate their convs by 2 and 4 (Table 6 note); 63.7% top-1."""
+    return _published((6, 8, 12, 6), (3.3, 3.3, 4), (1, 1, 2, 4), "binary_densenet37_dilated",
+                      "BinaryDenseNet37Dilated", **kwargs)  # fmt: skip
+
+
+@register_model(
+    "binary_densenet45",
+    family="binary_densenet",
+    paper=PAPER,
+    published_params=13_939_240,
+    larq_zoo_name="BinaryDenseNet45",
+)
+def BinaryDenseNet45(**kwargs) -> tf.keras.Model:
+    """BinaryDenseNet45: 6, 12, 14, 8 layers, reductions 2.7, 3.3, 4 (Table 7); 63.7% top-1."""
+    return _published((6, 12, 14, 8), (2.7, 3.3, 4), None, "binary_densenet45",
+                      "BinaryDenseNet45", **kwargs)  # fmt: skip
