@@ -18,22 +18,16 @@ _FIX = (
 
 
 def select_legacy_keras() -> None:
-    """Set ``TF_USE_LEGACY_KERAS=1``, or fail if TensorFlow already runs on Keras 3."""
-    if "tensorflow" not in sys.modules:
-        os.environ["TF_USE_LEGACY_KERAS"] = "1"
-        return
-    keras_version = _tf_keras_version()
-    if keras_version is not None and not keras_version.startswith("2."):
+    """Set ``TF_USE_LEGACY_KERAS=1``, or fail if TensorFlow was imported without it.
+
+    TensorFlow binds parts of ``tf.keras`` (its optimizers among them) when it is imported, so
+    setting the variable afterwards leaves a mix of Keras 2 and Keras 3 that breaks larq. The
+    only safe orders are: bnnzoo first, or the variable set before TensorFlow is imported.
+    """
+    already_legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true")
+    if "tensorflow" in sys.modules and not already_legacy:
         raise ImportError(
-            f"bnnzoo needs Keras 2 (tf-keras), but TensorFlow was already imported with Keras "
-            f"{keras_version} as tf.keras. {_FIX}"
+            f"bnnzoo needs Keras 2 (tf-keras), but TensorFlow was imported before bnnzoo without "
+            f"TF_USE_LEGACY_KERAS=1, so tf.keras is Keras 3. {_FIX}"
         )
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-
-def _tf_keras_version() -> str | None:
-    tf = sys.modules["tensorflow"]
-    try:
-        return tf.keras.__version__
-    except Exception:  # tf.keras is resolved lazily; a broken install shows up later anyway
-        return None
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"

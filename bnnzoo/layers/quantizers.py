@@ -12,7 +12,8 @@ import larq as lq
 
 
 def _check_clip(clip_value: float) -> float:
-    if not isinstance(clip_value, (int, float)) or isinstance(clip_value, bool) or clip_value <= 0:
+    is_number = isinstance(clip_value, (int, float)) and not isinstance(clip_value, bool)
+    if not is_number or clip_value <= 0:
         raise ValueError(
             f"Expected clip_value to be a positive number (paper 003 uses 1.3 for BinaryDenseNet "
             f"and 1.25 for ResNetE). Received: clip_value={clip_value!r}."
@@ -21,7 +22,7 @@ def _check_clip(clip_value: float) -> float:
 
 
 def sign_quantizer(clip_value: float = 1.3) -> lq.quantizers.SteSign:
-    """``sign`` forward, straight-through gradient cancelled outside ``[-clip_value, clip_value]``."""
+    """``sign`` forward; straight-through gradient, zero outside ``[-clip_value, clip_value]``."""
     return lq.quantizers.SteSign(clip_value=_check_clip(clip_value))
 
 

@@ -176,9 +176,7 @@ def classifier(
 
 def finish(x_in: tf.Tensor, x_out: tf.Tensor, inputs: Inputs, *, name: str) -> tf.keras.Model:
     """Wrap the graph in a Model and load the requested weights (all or nothing)."""
-    sources = (
-        tf.keras.utils.get_source_inputs(inputs.tensor) if inputs.tensor is not None else x_in
-    )
+    sources = tf.keras.utils.get_source_inputs(inputs.tensor) if inputs.tensor is not None else x_in
     model = tf.keras.Model(sources, x_out, name=name)
     if inputs.weights_path is not None:
         weights_lib.load_weights(model, inputs.weights_path)

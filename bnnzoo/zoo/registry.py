@@ -58,9 +58,7 @@ def register_model(
     def decorator(factory: ModelFactory) -> ModelFactory:
         if name in _REGISTRY:
             raise ValueError(f"A model named {name!r} is already registered.")
-        _REGISTRY[name] = ModelSpec(
-            name, factory, family, paper, published_params, larq_zoo_name
-        )
+        _REGISTRY[name] = ModelSpec(name, factory, family, paper, published_params, larq_zoo_name)
         factory.registry_name = name
         return factory
 

@@ -157,7 +157,7 @@ def file_sha256(path: Path) -> str:
 _CAPTURE_LOCK = threading.Lock()
 
 
-class _Captured(Exception):
+class _CapturedError(Exception):
     def __init__(self, origin: str, file_hash: str):
         super().__init__(origin)
         self.origin = origin
@@ -175,7 +175,7 @@ def larq_zoo_imagenet_source(larq_zoo_name: str, *, include_top: bool) -> tuple[
     import larq_zoo
 
     def record(fname=None, origin=None, *args, file_hash=None, **kwargs):
-        raise _Captured(origin, file_hash)
+        raise _CapturedError(origin, file_hash)
 
     utils = tf.keras.utils
     factory = getattr(larq_zoo.literature, larq_zoo_name)
@@ -184,7 +184,7 @@ def larq_zoo_imagenet_source(larq_zoo_name: str, *, include_top: bool) -> tuple[
         utils.get_file = record
         try:
             factory(weights="imagenet", include_top=include_top, input_shape=(224, 224, 3))
-        except _Captured as captured:
+        except _CapturedError as captured:
             return captured.origin, captured.file_hash
         finally:
             utils.get_file = original

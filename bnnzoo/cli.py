@@ -1,0 +1,210 @@
+"""The ``bnnzoo`` command: a thin layer over the zoo and analysis packages.
+
+    bnnzoo list [PATTERN]
+    bnnzoo summary MODEL [--input-shape H,W,C] [--num-classes N]
+    bnnzoo predict MODEL IMAGE... [--weights imagenet|FILE|URL#sha256=...] [--top 5]
+
+Bad input exits with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
+
+
+class CommandError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """``"32,32,3"`` → ``(32, 32, 3)``."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise CommandError(
+            f"--input-shape expects three positive integers H,W,C, e.g. 224,224,3. Got {text!r}."
+        )
+    return shape
+
+
+def _counts(model):
+    from bnnzoo.analysis import count_model
+
+    return count_model(model)
+
+
+def _figures_row(name: str, counts) -> list[str]:
+    return [
+        name,
+        f"{counts.params:,}",
+        f"{counts.binary_macs / 1e9:.3f}",
+        f"{counts.float_macs / 1e9:.3f}",
+        f"{counts.size_mb:.2f}",
+    ]
+
+
+FIGURE_HEADER = ["model", "parameters", "binary MACs (G)", "float MACs (G)", "size (MiB)"]
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_list(args) -> int:
+    from bnnzoo import zoo
+
+    names = zoo.list_models(args.pattern)
+    if not names:
+        raise CommandError(
+            f"No registered model matches {args.pattern!r}. `bnnzoo list` shows all of them."
+        )
+    rows = [FIGURE_HEADER]
+    for name in names:
+        rows.append(_figures_row(name, _counts(zoo.create_model(name))))
+    print(_table(rows))
+    print("\nFigures at 224x224x3 with 1000 classes; binary weights count 1 bit, others 32.")
+    return 0
+
+
+def _build(args):
+    from bnnzoo import zoo
+
+    if args.num_classes is not None and args.num_classes < 1:
+        raise CommandError(f"--num-classes expects a positive integer. Got {args.num_classes}.")
+    shape = parse_shape(args.input_shape) if args.input_shape is not None else None
+    try:
+        return zoo.create_model(args.model, input_shape=shape, num_classes=args.num_classes)
+    except (ValueError, FileNotFoundError) as err:
+        raise CommandError(str(err)) from err
+
+
+def cmd_summary(args) -> int:
+    import larq as lq
+
+    model = _build(args)
+    lq.models.summary(model)
+    counts = _counts(model)
+    print(_table([FIGURE_HEADER, _figures_row(args.model, counts)]))
+    print(
+        f"\nbinary parameters {counts.binary_params:,} (1 bit each), "
+        f"other parameters {counts.float_params:,} (32 bits each)"
+    )
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from bnnzoo import zoo
+
+    try:
+        model = zoo.create_model(args.model, weights=args.weights)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        raise CommandError(str(err)) from err
+    if model.output_shape[-1] != 1000:
+        raise CommandError(
+            f"predict decodes ImageNet's 1000 classes; {args.model} with these weights has "
+            f"{model.output_shape[-1]} outputs."
+        )
+    from larq_zoo.training.data import preprocess_input
+
+    batch = []
+    for path in args.images:
+        try:
+            with Image.open(path) as image:
+                batch.append(preprocess_input(np.asarray(image.convert("RGB"), dtype=np.uint8)))
+        except FileNotFoundError:
+            raise CommandError(f"Image not found: {path!r}.") from None
+        except (UnidentifiedImageError, OSError) as err:
+            raise CommandError(f"Cannot read {path!r} as an image: {err}.") from None
+    probabilities = model.predict(np.stack(batch), verbose=0)
+    for path, top in zip(args.images, decode(probabilities, args.top, args.class_index)):
+        print(path)
+        for rank, (wnid, label, score) in enumerate(top, 1):
+            print(f"  {rank}. {label:<30} {wnid}  {score:.4f}")
+    return 0
+
+
+def decode(probabilities, top: int, class_index: str | None):
+    """Top-``top`` (wnid, name, score) per row: larq-zoo's decoder, or a local class index."""
+    if class_index is None:
+        from larq_zoo.core.utils import decode_predictions
+
+        try:
+            return decode_predictions(probabilities, top=top)
+        except Exception as err:  # the class index is downloaded by Keras on first use
+            raise CommandError(
+                f"Could not fetch ImageNet class names ({err}). Pass --class-index with a local "
+                f"copy of Keras' imagenet_class_index.json."
+            ) from err
+    try:
+        with open(class_index) as f:
+            index = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise CommandError(f"Cannot read class index {class_index!r}: {err}.") from err
+    if len(index) != probabilities.shape[-1]:
+        raise CommandError(
+            f"Class index {class_index!r} has {len(index)} classes; expected "
+            f"{probabilities.shape[-1]}."
+        )
+    results = []
+    for row in probabilities:
+        order = row.argsort()[::-1][:top]
+        results.append([(*index[str(i)], float(row[i])) for i in order])
+    return results
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bnnzoo", description="A Keras model zoo of binarized neural networks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="registered models with parameters, MACs and size")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. '*densenet*'")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("summary", help="larq's layer summary of a model plus its figures")
+    p.add_argument("model")
+    p.add_argument("--input-shape", default=None, metavar="H,W,C")
+    p.add_argument("--num-classes", type=int, default=None, metavar="N")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("predict", help="top-5 ImageNet classes of images")
+    p.add_argument("model")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--weights", default="imagenet", help="imagenet, a file, or URL#sha256=...")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--class-index", default=None, help="local imagenet_class_index.json")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as err:
+        print(f"bnnzoo {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+import larq as lq
+import pytest
+import tensorflow as tf
+
+from bnnzoo import analysis, zoo
+from bnnzoo.layers import binary_conv2d
+
+
+def _model():
+    x = inputs = tf.keras.Input((10, 10, 3))
+    x = tf.keras.layers.Conv2D(8, 3, padding="same", use_bias=False, name="fp")(x)  # 10x10x8
+    x = tf.keras.layers.BatchNormalization(name="bn")(x)
+    x = binary_conv2d(16, 3, strides=2, name="bin")(x)  # 5x5x16
+    x = lq.layers.QuantConv2D(4, 1, kernel_quantizer="ste_sign", use_bias=False, name="w1")(x)
+    x = tf.keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    x = tf.keras.layers.Dense(2, name="head")(x)
+    return tf.keras.Model(inputs, x)
+
+
+def test_counts_by_hand():
+    counts = analysis.count_model(_model())
+    by_name = {layer.name: layer for layer in counts.layers}
+    assert by_name["fp"].float_macs == 10 * 10 * 3 * 3 * 3 * 8
+    assert by_name["bin"].binary_macs == 5 * 5 * 3 * 3 * 8 * 16
+    assert by_name["bin"].float_macs == 0
+    # binary weights with float inputs are not an xnor-popcount: float MACs, 32-bit storage
+    assert by_name["w1"].float_macs == 5 * 5 * 16 * 4 and by_name["w1"].binary_params == 0
+    assert by_name["dw"].float_macs == 5 * 5 * 3 * 3 * 4
+    assert by_name["head"].float_macs == 4 * 2
+    assert counts.binary_params == 3 * 3 * 8 * 16
+    # storage: binary kernel 1 bit; trainable float weights 32 bits; BN moving stats left out
+    float_trainable = 3 * 3 * 3 * 8 + 2 * 8 + 16 * 4 + 3 * 3 * 4 + 4 * 2 + 2
+    assert counts.size_bytes == (3 * 3 * 8 * 16 + 32 * float_trainable) / 8
+    assert counts.params == counts.binary_params + float_trainable + 2 * 8
+    assert counts.ops(64) == counts.float_macs + counts.binary_macs / 64
+
+
+def test_binary_densenet28_figures():
+    counts = analysis.count_model(zoo.BinaryDenseNet28())
+    # every binary conv is a 3x3 conv producing 64 channels, in 4 stages of 56, 28, 14, 7 px
+    assert counts.binary_macs == sum(
+        side * side * 9 * 64 * c_in
+        for side, c_in in [(56, c) for c in range(64, 64 * 7, 64)]
+        + [(28, c) for c in range(160, 160 + 64 * 6, 64)]
+        + [(14, c) for c in range(192, 192 + 64 * 6, 64)]
+        + [(7, c) for c in range(256, 256 + 64 * 5, 64)]
+    )
+    assert counts.binary_macs / 1e9 == pytest.approx(3.587, abs=1e-3)
+
+
+def test_unknown_spatial_size_is_a_clear_error():
+    model = zoo.BinaryResNetE(
+        blocks_per_stage=(1,), filters=(8,), input_shape=(None, None, 3), num_classes=2
+    )
+    with pytest.raises(ValueError, match="unknown spatial size"):
+        analysis.count_model(model)
+
+
+def test_rejects_non_models():
+    with pytest.raises(TypeError, match="tf.keras.Model"):
+        analysis.count_model("binary_densenet28")

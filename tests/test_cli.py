@@ -1,0 +1,108 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bnnzoo import cli, zoo
+from tests.conftest import randomize
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_prints_figures_of_matching_models(capsys):
+    code, out, _ = run(capsys, "list", "*resnet*")
+    assert code == 0
+    assert "binary_resnet_e18" in out and "binary_densenet28" not in out
+    row = next(line for line in out.splitlines() if line.startswith("binary_resnet_e18"))
+    assert row.split() == ["binary_resnet_e18", "11,699,368", "1.676", "0.138", "4.00"]
+    assert "size (MiB)" in out
+
+
+def test_summary_with_shape_and_classes(capsys):
+    code, out, _ = run(
+        capsys, "summary", "binary_resnet_e18", "--input-shape", "32,32,3", "--num-classes", "10"
+    )
+    assert code == 0
+    assert "stage4_block4_conv" in out  # larq's per-layer summary
+    row = next(line for line in out.splitlines() if line.startswith("binary_resnet_e18"))
+    assert row.split()[-1] == "2.03"  # paper 003 Table 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["summary", "binary_densenet_28"], "Nearest registered names: binary_densenet28"),
+        (["summary", "binary_densenet28", "--input-shape", "32,32"], "three positive integers"),
+        (["summary", "binary_densenet28", "--input-shape", "a,b,c"], "three positive integers"),
+        (["summary", "binary_densenet28", "--input-shape", "4,4,3"], "at least 8×8"),
+        (["summary", "binary_densenet28", "--num-classes", "0"], "positive integer"),
+        (["list", "nothing*"], "No registered model matches"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.fixture
+def imagenet_files(tmp_path, rng):
+    model = zoo.BinaryResNetE18()
+    randomize(model, rng)
+    weights = tmp_path / "resnet_e18.h5"
+    model.save_weights(str(weights))
+    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+    class_index = tmp_path / "imagenet_class_index.json"
+    class_index.write_text(json.dumps(index))
+    image = tmp_path / "cat.png"
+    pixels = rng.integers(0, 255, size=(300, 240, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(image)
+    return model, weights, class_index, image
+
+
+def test_predict_prints_the_models_top_5(capsys, imagenet_files):
+    from larq_zoo.training.data import preprocess_input
+
+    model, weights, class_index, image = imagenet_files
+    code, out, _ = run(
+        capsys, "predict", "binary_resnet_e18", str(image), "--weights", str(weights),
+        "--class-index", str(class_index),
+    )  # fmt: skip
+    assert code == 0
+    pixels = np.asarray(Image.open(image).convert("RGB"))
+    probabilities = model.predict(preprocess_input(pixels)[None], verbose=0)[0]
+    expected = [f"class_{i}" for i in probabilities.argsort()[::-1][:5]]
+    printed = [line.split()[1] for line in out.splitlines()[1:]]
+    assert printed == expected
+
+
+def test_predict_missing_image(capsys, imagenet_files):
+    _, weights, class_index, image = imagenet_files
+    code, _, err = run(
+        capsys, "predict", "binary_resnet_e18", str(image.with_name("dog.png")),
+        "--weights", str(weights), "--class-index", str(class_index),
+    )  # fmt: skip
+    assert code == 2 and "Image not found" in err
+
+
+def test_console_script_is_installed():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    script = os.path.join(os.path.dirname(sys.executable), "bnnzoo")
+    result = subprocess.run(
+        [script, "summary", "no_such_model"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "bnnzoo summary: error: Unknown model 'no_such_model'. "
+        + result.stderr.split("Unknown model 'no_such_model'. ", 1)[1].strip()
+    )
+    assert "Traceback" not in result.stderr
