@@ -77,7 +77,10 @@ def cmd_list(args) -> int:
     for name in names:
         rows.append(_figures_row(name, _counts(zoo.create_model(name))))
     print(_table(rows))
-    print("\nFigures at 224x224x3 with 1000 classes; binary weights count 1 bit, others 32.")
+    print(
+        "\nFigures at 224x224x3 with 1000 classes. Size: binary weights at 1 bit, other trainable "
+        "weights at 32 bits (BatchNorm moving statistics fold away at inference)."
+    )
     return 0
 
 

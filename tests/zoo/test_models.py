@@ -139,9 +139,31 @@ def test_resnet_e18_sizes_of_paper_003_table_2(shape, classes, downsampling, siz
     assert round(analysis.count_model(model).size_mb, 2) == pytest.approx(size_mb, abs=0.005)
 
 
+# Paper 003 Table 6 prints the sizes with one decimal: ~4.0, ~5.1 and 7.4 MB.
+@pytest.mark.parametrize(
+    "name, size_mb",
+    [("binary_densenet28", 4.0), ("binary_densenet37", 5.1), ("binary_densenet45", 7.4)],
+)
+def test_binary_densenet_sizes_of_paper_003_table_6(name, size_mb):
+    size = analysis.count_model(zoo.create_model(name)).size_mb
+    assert size == pytest.approx(size_mb, abs=0.06)
+
+
 def test_scaling_ablation_adds_no_parameters():
     plain = zoo.BinaryResNetE18(input_shape=(32, 32, 3), num_classes=10)
     scaled = zoo.BinaryResNetE18(input_shape=(32, 32, 3), num_classes=10, scaling=True)
     assert scaled.count_params() == plain.count_params()
     assert sum(isinstance(layer, type(scaled.get_layer("stage1_block1_conv_scaling")))
                for layer in scaled.layers) == 16  # fmt: skip
+
+
+def test_scaled_model_round_trips_through_plain_load_model(tmp_path, rng):
+    model = zoo.BinaryDenseNet(
+        layers_per_stage=(1, 1), reduction=(2,), scaling=True, input_shape=(16, 16, 3),
+        num_classes=3,
+    )  # fmt: skip
+    x = rng.normal(size=(2, 16, 16, 3)).astype("float32")
+    model.save(tmp_path / "scaled.keras")
+    loaded = tf.keras.models.load_model(tmp_path / "scaled.keras")
+    assert any(type(layer).__name__ == "XnorScaling" for layer in loaded.layers)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
