@@ -3,6 +3,11 @@
     bnnzoo list [PATTERN]
     bnnzoo summary MODEL [--input-shape H,W,C] [--num-classes N]
     bnnzoo predict MODEL IMAGE... [--weights imagenet|FILE|URL#sha256=...] [--top 5]
+    bnnzoo recipes
+    bnnzoo train --recipe R [--model M] [--dataset D] [--epochs E] [--batch-size B]
+                 [--set key=value ...] --out DIR
+    bnnzoo train --resume DIR
+    bnnzoo evaluate RUN_DIR [--dataset D]
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -173,6 +178,67 @@ def decode(probabilities, top: int, class_index: str | None):
     return results
 
 
+def cmd_recipes(args) -> int:
+    from bnnzoo.training import recipes
+
+    names = recipes.list_recipes()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {recipes.describe(name)}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from bnnzoo.training import TrainingError, recipes, train
+
+    if args.resume is None and (args.recipe is None or args.out is None):
+        raise CommandError("train needs --recipe R and --out DIR, or --resume DIR.")
+    if args.resume is not None and (args.recipe or args.out or args.set):
+        raise CommandError(
+            "--resume DIR continues a run with its saved config; do not combine it with "
+            "--recipe, --out or --set."
+        )
+    try:
+        if args.resume is not None:
+            result = train({}, args.resume, resume=True, verbose=0 if args.quiet else 1)
+        else:
+            config = recipes.resolve(
+                args.recipe,
+                args.set,
+                model=args.model,
+                dataset=args.dataset,
+                data_dir=args.data_dir,
+                download=args.download or None,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                strategy=args.strategy,
+            )
+            result = train(
+                config,
+                args.out,
+                verbose=0 if args.quiet else 1,
+                command=" ".join(["bnnzoo", *sys.argv[1:]]),
+            )
+    except (ValueError, FileNotFoundError, TrainingError) as err:
+        raise CommandError(str(err)) from err
+    print(
+        f"test accuracy {result.test_accuracy:.4f} after {result.epochs} epochs "
+        f"({result.seconds:.0f} s); run in {result.out_dir}"
+    )
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from bnnzoo.training import evaluate_run
+
+    try:
+        loss, accuracy = evaluate_run(args.run_dir, args.dataset, data_dir=args.data_dir)
+    except (ValueError, FileNotFoundError) as err:
+        raise CommandError(str(err)) from err
+    print(f"test accuracy {accuracy:.4f}, test loss {loss:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bnnzoo", description="A Keras model zoo of binarized neural networks."
@@ -196,6 +262,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--class-index", default=None, help="local imagenet_class_index.json")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("recipes", help="the named training recipes")
+    p.set_defaults(func=cmd_recipes)
+
+    p = sub.add_parser("train", help="train a zoo model with a recipe, or resume a run")
+    p.add_argument("--recipe")
+    p.add_argument("--out", help="run directory (created)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    p.add_argument("--model")
+    p.add_argument("--dataset", help="digits, fashion_mnist, tfds:NAME or folder:PATH")
+    p.add_argument("--data-dir")
+    p.add_argument("--download", action="store_true", help="let tfds download the dataset")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test accuracy of a trained run")
+    p.add_argument("run_dir")
+    p.add_argument("--dataset")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -1,0 +1,376 @@
+"""Datasets for training and evaluation, and the tf.data pipeline that feeds them.
+
+Sources, by the name given to ``--dataset``:
+
+* ``digits``: scikit-learn's 8×8 handwritten digits (always available; 1437 train / 360 test,
+  a fixed stratified split);
+* ``fashion_mnist``: Fashion-MNIST from its IDX files, as Debian's ``dataset-fashion-mnist``
+  installs them under ``/usr/share/datasets/fashion-mnist`` (or ``--data-dir``);
+* ``tfds:NAME``: any tensorflow-datasets dataset with ``image`` and ``label`` (``--data-dir``;
+  nothing is downloaded unless ``download=True``);
+* ``folder:PATH``: an image folder with one sub-folder per class (and ``train``/``test``
+  sub-folders, or a 90/10 split made with a fixed seed).
+
+Every epoch sees the examples in an order fixed by ``(seed, epoch)``, and augmentation draws its
+randomness from ``(seed, epoch, example position)``, so a run resumed mid-epoch sees exactly the
+batches the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+AUGMENTATIONS = ("none", "cifar", "imagenet")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+@dataclass
+class Source:
+    """A dataset split into train and test, as element datasets of ``(image, label)``.
+
+    ``train_elements(epoch)`` returns the training examples in the order of that epoch.
+    Images are uint8 HWC (or float in [0, 255]); ``mean``/``std`` are per-channel statistics
+    of the training images scaled to [0, 1].
+    """
+
+    name: str
+    num_classes: int
+    num_train: int
+    num_test: int
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    class_names: tuple[str, ...] = ()
+    _train: object = field(default=None, repr=False)
+    _test: object = field(default=None, repr=False)
+    _seed: int = 0
+
+    def train_elements(self, epoch: int) -> tf.data.Dataset:
+        return self._train(epoch)
+
+    def test_elements(self) -> tf.data.Dataset:
+        return self._test()
+
+
+def load_dataset(
+    spec: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    seed: int = 0,
+    max_train: int | None = None,
+    max_test: int | None = None,
+) -> Source:
+    """Open the dataset named ``spec`` (see the module docstring).
+
+    Raises:
+        FileNotFoundError: the dataset is not on this machine; the message says where bnnzoo
+            looked and how to get it.
+        ValueError: ``spec`` names no known source, or the files are corrupt.
+    """
+    if spec == "digits":
+        x_train, y_train, x_test, y_test, names = _digits()
+    elif spec == "fashion_mnist":
+        x_train, y_train, x_test, y_test = _fashion_mnist(data_dir)
+        names = FASHION_MNIST_CLASSES
+    elif spec.startswith("tfds:"):
+        return _tfds(spec[5:], data_dir, download, seed, max_train, max_test)
+    elif spec.startswith("folder:"):
+        x_train, y_train, x_test, y_test, names = _folder(Path(spec[7:]), seed)
+    else:
+        raise ValueError(
+            f"Unknown dataset {spec!r}. Expected 'digits', 'fashion_mnist', 'tfds:NAME' (e.g. "
+            f"tfds:cifar10) or 'folder:PATH'."
+        )
+    if max_train:
+        x_train, y_train = x_train[:max_train], y_train[:max_train]
+    if max_test:
+        x_test, y_test = x_test[:max_test], y_test[:max_test]
+    return _array_source(spec, x_train, y_train, x_test, y_test, tuple(names), seed)
+
+
+def _array_source(name, x_train, y_train, x_test, y_test, class_names, seed) -> Source:
+    if x_train.ndim == 3:
+        x_train, x_test = x_train[..., None], x_test[..., None]
+    scaled = x_train.astype(np.float32) / 255.0
+    mean = tuple(float(v) for v in scaled.mean(axis=(0, 1, 2)))
+    std = tuple(float(v) for v in scaled.std(axis=(0, 1, 2)))
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+
+    def train(epoch: int) -> tf.data.Dataset:
+        order = np.random.default_rng([seed, epoch]).permutation(len(x_train))
+        return tf.data.Dataset.from_tensor_slices((x_train[order], y_train[order]))
+
+    def test() -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices((x_test, y_test))
+
+    return Source(
+        name, num_classes, len(x_train), len(x_test), x_train.shape[-1], mean, std,
+        class_names, train, test, seed,
+    )  # fmt: skip
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
+    labels = digits.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, labels, test_size=0.2, random_state=0, stratify=labels
+    )
+    return x_train, y_train, x_test, y_test, [str(i) for i in range(10)]
+
+
+def _fashion_mnist(data_dir):
+    candidates = [Path(data_dir)] if data_dir else [Path(d) for d in FASHION_MNIST_DIRS]
+    for directory in candidates:
+        files = {}
+        for split in ("train", "t10k"):
+            for kind in ("images-idx3", "labels-idx1"):
+                stem = f"{split}-{kind}-ubyte"
+                found = [directory / stem, directory / f"{stem}.gz"]
+                files[(split, kind)] = next((p for p in found if p.is_file()), None)
+        if all(files.values()):
+            return (
+                read_idx(files[("train", "images-idx3")]),
+                read_idx(files[("train", "labels-idx1")]).astype(np.int64),
+                read_idx(files[("t10k", "images-idx3")]),
+                read_idx(files[("t10k", "labels-idx1")]).astype(np.int64),
+            )
+    looked = ", ".join(str(d) for d in candidates)
+    raise FileNotFoundError(
+        f"Fashion-MNIST not found: looked for train-images-idx3-ubyte[.gz], "
+        f"train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte"
+        f"[.gz] in {looked}. Install Debian's package (apt-get install dataset-fashion-mnist), "
+        f"pass --data-dir with those files, or use --dataset tfds:fashion_mnist --download."
+    )
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as err:
+        raise ValueError(f"Cannot read IDX file {str(path)!r}: {err}.") from err
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08:
+        raise ValueError(f"{str(path)!r} is not an IDX file of unsigned bytes.")
+    ndim = data[3]
+    dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    expected = int(np.prod(dims))
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != expected:
+        raise ValueError(
+            f"{str(path)!r} is truncated or corrupt: its header promises {dims} = {expected} "
+            f"bytes, it holds {body.size}."
+        )
+    return body.reshape(dims)
+
+
+def _folder(root: Path, seed: int):
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"Image folder not found: {str(root)!r}. Expected one sub-folder per class, "
+            f"optionally under train/ and test/."
+        )
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        train_files, names = _list_images(root / "train")
+        test_files, test_names = _list_images(root / "test", names)
+    else:
+        files, names = _list_images(root)
+        order = np.random.default_rng(seed).permutation(len(files))
+        cut = max(1, len(files) // 10)
+        test_files = [files[i] for i in order[:cut]]
+        train_files = [files[i] for i in order[cut:]]
+    x_train, y_train = _read_images(train_files)
+    x_test, y_test = _read_images(test_files)
+    return x_train, y_train, x_test, y_test, names
+
+
+def _list_images(root: Path, names: list[str] | None = None):
+    classes = names or sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise ValueError(f"{str(root)!r} has no class sub-folders.")
+    files = []
+    for label, name in enumerate(classes):
+        for path in sorted((root / name).iterdir()) if (root / name).is_dir() else []:
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                files.append((path, label))
+    if not files:
+        raise ValueError(f"No images ({', '.join(IMAGE_SUFFIXES)}) under {str(root)!r}.")
+    return files, classes
+
+
+def _read_images(files):
+    from PIL import Image
+
+    images = []
+    for path, _ in files:
+        with Image.open(path) as image:
+            images.append(np.asarray(image.convert("RGB")))
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        size = min(min(s[:2]) for s in shapes)
+        images = [
+            np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images
+        ]
+    return np.stack(images), np.array([label for _, label in files], dtype=np.int64)
+
+
+def _tfds(name, data_dir, download, seed, max_train, max_test) -> Source:
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as err:
+        raise ValueError(f"tensorflow-datasets has no dataset {name!r}: {err}") from err
+    if not builder.info.splits and not download:
+        raise FileNotFoundError(_tfds_missing(name, builder.data_dir))
+    if download:
+        builder.download_and_prepare()
+    elif not tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json")):
+        raise FileNotFoundError(_tfds_missing(name, builder.data_dir))
+    splits = builder.info.splits
+    test_split = "test" if "test" in splits else "validation"
+    train = builder.as_dataset(split="train", as_supervised=True, shuffle_files=False)
+    test = builder.as_dataset(split=test_split, as_supervised=True, shuffle_files=False)
+    num_train = max_train or splits["train"].num_examples
+    num_test = max_test or splits[test_split].num_examples
+    train, test = train.take(num_train), test.take(num_test)
+    features = builder.info.features
+    channels = features["image"].shape[-1] or 3
+    sample = np.stack([x.numpy() for x, _ in train.take(512)]).astype(np.float32) / 255.0
+    names = tuple(features["label"].names) if hasattr(features["label"], "names") else ()
+
+    def train_elements(epoch: int) -> tf.data.Dataset:
+        buffer = min(num_train, 10_000)
+        return train.shuffle(buffer, seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
+
+    return Source(
+        f"tfds:{name}", features["label"].num_classes, num_train, num_test, channels,
+        tuple(float(v) for v in sample.mean(axis=(0, 1, 2))),
+        tuple(float(v) for v in sample.std(axis=(0, 1, 2))),
+        names, train_elements, lambda: test, seed,
+    )  # fmt: skip
+
+
+def _tfds_missing(name, data_dir):
+    return (
+        f"tensorflow-datasets dataset {name!r} is not prepared in {data_dir}. Pass --data-dir "
+        f"where it is prepared, or --download to fetch and prepare it (needs network)."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The pipeline
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How images become model inputs; saved with a run so evaluation repeats it exactly."""
+
+    size: int
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    augment: str = "none"
+
+    def __post_init__(self):
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(
+                f"Expected augment to be one of {AUGMENTATIONS}. Received: {self.augment!r}."
+            )
+        if len(self.mean) != self.channels or len(self.std) != self.channels:
+            raise ValueError(
+                f"Expected {self.channels} channel statistics. Received: mean={self.mean}, "
+                f"std={self.std}. Use Preprocessing.for_source()."
+            )
+
+    @classmethod
+    def for_source(
+        cls, source: Source, *, size: int, channels: int | None = None, augment: str = "none"
+    ) -> Preprocessing:
+        """Preprocessing for ``source`` at ``size``; grey and RGB statistics are converted."""
+        channels = channels or source.channels
+        mean, std = source.mean, source.std
+        if channels != len(mean):
+            mean = (float(np.mean(mean)),) * channels
+            std = (float(np.mean(std)),) * channels
+        return cls(size, channels, tuple(mean), tuple(std), augment)
+
+
+def prepare(image, preprocessing: Preprocessing, *, training: bool, seed=None):
+    """Scale to [0, 1], match channels, resize/augment to ``size``, standardize."""
+    p = preprocessing
+    image = tf.cast(image, tf.float32) / 255.0
+    if image.shape.rank == 2:
+        image = image[..., None]
+    if p.channels == 3 and image.shape[-1] == 1:
+        image = tf.tile(image, [1, 1, 3])
+    elif p.channels == 1 and image.shape[-1] == 3:
+        image = tf.image.rgb_to_grayscale(image)
+    if training and p.augment == "cifar":
+        image = tf.image.resize(image, (p.size, p.size))
+        image = tf.image.pad_to_bounding_box(image, 4, 4, p.size + 8, p.size + 8)
+        image = tf.image.stateless_random_crop(image, (p.size, p.size, p.channels), seed=seed)
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
+    elif training and p.augment == "imagenet":
+        begin, crop, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros((1, 0, 4)), seed=seed, area_range=(0.08, 1.0),
+            aspect_ratio_range=(3 / 4, 4 / 3), use_image_if_no_bounding_boxes=True,
+        )  # fmt: skip
+        image = tf.image.resize(tf.slice(image, begin, crop), (p.size, p.size))
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
+    elif p.augment == "imagenet":
+        image = tf.image.central_crop(image, 0.875)
+        image = tf.image.resize(image, (p.size, p.size))
+    else:
+        image = tf.image.resize(image, (p.size, p.size))
+    image.set_shape((p.size, p.size, p.channels))
+    return (image - tf.constant(p.mean)) / tf.constant(p.std)
+
+
+def pipeline(
+    elements: tf.data.Dataset,
+    preprocessing: Preprocessing,
+    *,
+    batch_size: int,
+    training: bool,
+    seed: int = 0,
+    epoch: int = 0,
+    skip_batches: int = 0,
+) -> tf.data.Dataset:
+    """Batches of ``(inputs, labels)``; training batches are full, evaluation keeps the rest.
+
+    ``skip_batches`` drops the batches a resumed run has already trained on; augmentation is a
+    function of the example's position in the epoch, so skipping changes nothing else.
+    """
+    ds = elements.enumerate()
+    if skip_batches:
+        ds = ds.skip(skip_batches * batch_size)
+
+    def map_fn(index, example):
+        image, label = example
+        # stateless randomness from (seed, epoch, position): identical after a resume
+        example_seed = tf.stack([tf.constant(seed, tf.int64), epoch * 10_000_019 + index])
+        return prepare(image, preprocessing, training=training, seed=example_seed), label
+
+    ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(batch_size, drop_remainder=training)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,494 @@
+"""The training loop: one function that turns a resolved config into a trained, saved model.
+
+Nothing is lost: a checkpoint (model, optimizer state, schedule position, epoch and step within
+the epoch) is written at the end of every epoch and, when asked, every N steps. TensorFlow's
+CheckpointManager writes the checkpoint files first and then replaces its index file atomically,
+so a run killed at any moment (SIGKILL included) resumes from the last complete checkpoint with
+``train(..., resume=True)``. Data order and augmentation are functions of (seed, epoch, position)
+and TensorFlow's op determinism is on, so a resumed run ends at the same weights as an
+uninterrupted one.
+
+A loss that is not finite stops the run with a message; the checkpoint it keeps is the last one
+written before the loss went bad.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from bnnzoo import zoo
+from bnnzoo.analysis import count_model
+from bnnzoo.training import data as data_lib
+from bnnzoo.training.distribute import make_strategy
+
+BUILDERS = {"binary_densenet": zoo.BinaryDenseNet, "binary_resnet_e": zoo.BinaryResNetE}
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+METRICS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "lr",
+    "images_per_second",
+    "seconds",
+)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (non-finite loss, a run directory in the way...)."""
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    epochs: int
+    test_accuracy: float
+    test_loss: float
+    seconds: float
+    model: tf.keras.Model
+
+
+def build_model(config: dict, *, input_shape, num_classes: int) -> tf.keras.Model:
+    """The config's model with logits output, from the registry or a family builder."""
+    kwargs = dict(config.get("model_kwargs") or {})
+    if config.get("clip_value") is not None:
+        kwargs["clip_value"] = config["clip_value"]
+    kwargs.update(input_shape=tuple(input_shape), num_classes=num_classes)
+    kwargs["classifier_activation"] = None
+    name = config["model"]
+    if name in BUILDERS:
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+        return BUILDERS[name](**kwargs)
+    return zoo.create_model(name, **kwargs)
+
+
+def make_optimizer(config: dict, steps_per_epoch: int) -> tf.keras.optimizers.Optimizer:
+    opt, sched = config["optimizer"], config["schedule"]
+    lr = make_schedule(opt["lr"], sched, steps_per_epoch)
+    name = opt["name"]
+    if name == "adam":
+        return tf.keras.optimizers.Adam(lr)
+    if name == "sgd":
+        return tf.keras.optimizers.SGD(lr, momentum=opt["momentum"])
+    if name == "bop":
+        import larq as lq
+
+        return lq.optimizers.CaseOptimizer(
+            (
+                lq.optimizers.Bop.is_binary_variable,
+                lq.optimizers.Bop(threshold=opt["bop_threshold"], gamma=opt["bop_gamma"]),
+            ),
+            default_optimizer=tf.keras.optimizers.legacy.Adam(lr),
+        )
+    raise ValueError(f"Expected optimizer.name to be adam, sgd or bop. Received: {name!r}.")
+
+
+def make_schedule(lr: float, sched: dict, steps_per_epoch: int):
+    name = sched["name"]
+    warmup = int(sched.get("warmup_epochs", 0) * steps_per_epoch)
+    if name == "constant":
+        schedule = lr
+    elif name == "multistep":
+        milestones = sorted(int(m) for m in sched["milestones"])
+        boundaries = [m * steps_per_epoch for m in milestones]
+        values = [lr * sched["gamma"] ** i for i in range(len(milestones) + 1)]
+        schedule = (
+            tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+            if boundaries
+            else lr
+        )
+    elif name == "cosine":
+        total = int(sched.get("total_epochs", 0) or 0) * steps_per_epoch
+        schedule = tf.keras.optimizers.schedules.CosineDecay(lr, max(total, 1))
+    else:
+        raise ValueError(
+            f"Expected schedule.name to be constant, multistep or cosine. Received: {name!r}."
+        )
+    if warmup and not isinstance(schedule, float):
+        return _Warmup(schedule, warmup)
+    return schedule
+
+
+class _Warmup(tf.keras.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, schedule, steps):
+        self.schedule, self.steps = schedule, steps
+
+    def __call__(self, step):
+        ramp = tf.cast(step + 1, tf.float32) / self.steps
+        return tf.minimum(1.0, ramp) * self.schedule(step)
+
+    def get_config(self):
+        return {"steps": self.steps}
+
+
+def current_lr(optimizer) -> float:
+    lr = optimizer.learning_rate if hasattr(optimizer, "learning_rate") else None
+    if lr is None:  # CaseOptimizer: the default optimizer's rate
+        lr = optimizer.default_optimizer.learning_rate
+    if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
+        return float(lr(optimizer.iterations))
+    return float(tf.keras.backend.get_value(lr))
+
+
+def train(
+    config: dict,
+    out_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    verbose: int = 1,
+    command: str | None = None,
+) -> TrainResult:
+    """Train the model of a resolved config into ``out_dir``; resume if asked.
+
+    Args:
+        config: a config from ``recipes.resolve`` (ignored when resuming: the saved one is used).
+        out_dir: the run directory: config, checkpoints, metrics, logs, plots, model, card.
+        resume: continue the run in ``out_dir`` from its last checkpoint.
+        verbose: 1 for a progress bar, 0 for silence.
+        command: the command line that started the run, for the model card.
+    """
+    out = Path(out_dir)
+    config_path = out / CONFIG_FILE
+    if resume:
+        if not config_path.is_file():
+            raise FileNotFoundError(
+                f"Nothing to resume in {str(out)!r}: it has no {CONFIG_FILE}. Start the run with "
+                f"`bnnzoo train --recipe R --out {out}`."
+            )
+        config = json.loads(config_path.read_text())
+    elif config_path.exists():
+        raise TrainingError(
+            f"{str(out)!r} already holds a run. Resume it with `bnnzoo train --resume {out}`, or "
+            f"pass another --out directory."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    seed = int(config["seed"])
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+    source = data_lib.load_dataset(
+        config["dataset"],
+        data_dir=config.get("data_dir"),
+        download=config.get("download", False),
+        seed=seed,
+        max_train=config.get("max_train_examples"),
+        max_test=config.get("max_test_examples"),
+    )
+    preprocessing = data_lib.Preprocessing.for_source(
+        source,
+        size=int(config["input_size"]),
+        channels=config.get("channels"),
+        augment=config["augment"],
+    )
+    strategy = make_strategy(config.get("strategy", "auto"))
+    batch_size = int(config["batch_size"])
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ValueError(
+            f"batch_size={batch_size} does not split across {replicas} replicas. Use a multiple "
+            f"of {replicas}, e.g. {batch_size - batch_size % replicas or replicas}."
+        )
+    steps_per_epoch = source.num_train // batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {source.num_train} training examples."
+        )
+    if not resume:
+        saved = {
+            **config,
+            "preprocessing": preprocessing.__dict__,
+            "num_classes": source.num_classes,
+            "class_names": list(source.class_names),
+        }
+        _atomic_write(config_path, json.dumps(saved, indent=2, default=list))
+
+    with strategy.scope():
+        model = build_model(
+            config,
+            input_shape=(preprocessing.size, preprocessing.size, preprocessing.channels),
+            num_classes=source.num_classes,
+        )
+        optimizer = make_optimizer(config, steps_per_epoch)
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=optimizer, epoch=epoch_var, step_in_epoch=step_var
+        )
+    manager = tf.train.CheckpointManager(
+        checkpoint, str(out / "checkpoints"), max_to_keep=int(config["keep_checkpoints"])
+    )
+    if resume and manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        if verbose:
+            print(f"Resumed {out} at epoch {int(epoch_var) + 1}, step {int(step_var)}.")
+
+    weight_decay = float(config["optimizer"].get("weight_decay", 0.0))
+    decayed = [v for v in model.trainable_variables if "kernel" in v.name]
+    train_step = _make_train_step(
+        model, optimizer, strategy, batch_size, weight_decay, decayed, bool(config.get("xla"))
+    )
+    eval_step = _make_eval_step(model, strategy)
+    writer = tf.summary.create_file_writer(str(out / "tensorboard"))
+    every = int(config.get("checkpoint_every_steps") or 0)
+    epochs = int(config["epochs"])
+    started = time.time()
+
+    for epoch in range(int(epoch_var), epochs):
+        skip = int(step_var)
+        ds = data_lib.pipeline(
+            source.train_elements(epoch),
+            preprocessing,
+            batch_size=batch_size,
+            training=True,
+            seed=seed,
+            epoch=epoch,
+            skip_batches=skip,
+        )
+        progress = tf.keras.utils.Progbar(
+            steps_per_epoch, verbose=verbose, stateful_metrics=["loss", "accuracy", "img/s"]
+        )
+        if verbose:
+            print(f"Epoch {epoch + 1}/{epochs}")
+        loss_sum = correct = seen = 0.0
+        epoch_start = time.time()
+        step = skip
+        for x, y in strategy.experimental_distribute_dataset(ds):
+            batch_loss, batch_correct = train_step(x, y)
+            batch_loss = float(batch_loss)
+            if not math.isfinite(batch_loss):
+                raise TrainingError(
+                    f"The loss became {batch_loss} at epoch {epoch + 1}, step {step + 1}. The run "
+                    f"stopped; the last good checkpoint in {out / 'checkpoints'} is kept. Lower "
+                    f"the learning rate (--set optimizer.lr=...) and resume with --resume {out}."
+                )
+            step += 1
+            loss_sum += batch_loss * batch_size
+            correct += float(batch_correct)
+            seen += batch_size
+            rate = seen / max(time.time() - epoch_start, 1e-9)
+            progress.update(
+                step, [("loss", loss_sum / seen), ("accuracy", correct / seen), ("img/s", rate)]
+            )
+            if every and step % every == 0 and step < steps_per_epoch:
+                step_var.assign(step)
+                manager.save(checkpoint_number=epoch * steps_per_epoch + step)
+        test_loss, test_acc = evaluate_model(
+            model, source, preprocessing, batch_size, strategy, eval_step
+        )
+        seconds = time.time() - epoch_start
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / max(seen, 1),
+            "train_accuracy": correct / max(seen, 1),
+            "test_loss": test_loss,
+            "test_accuracy": test_acc,
+            "lr": current_lr(optimizer),
+            "images_per_second": seen / max(seconds, 1e-9),
+            "seconds": seconds,
+        }
+        _append_metrics(out / METRICS_FILE, row)
+        with writer.as_default(step=epoch + 1):
+            for key, value in row.items():
+                if key != "epoch":
+                    tf.summary.scalar(key, value)
+        epoch_var.assign(epoch + 1)
+        step_var.assign(0)
+        manager.save(checkpoint_number=(epoch + 1) * steps_per_epoch)
+        if verbose:
+            print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
+
+    test_loss, test_acc = evaluate_model(
+        model, source, preprocessing, batch_size, strategy, eval_step
+    )
+    seconds = time.time() - started
+    _finish_run(out, model, config, test_loss, test_acc, seconds, command)
+    return TrainResult(out, epochs, test_acc, test_loss, seconds, model)
+
+
+def _make_train_step(model, optimizer, strategy, global_batch, weight_decay, decayed, xla):
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=tf.keras.losses.Reduction.NONE
+    )
+    decayed_ids = {id(v) for v in decayed}
+
+    def replica_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            per_example = loss_fn(y, logits)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        variables = model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        if weight_decay:
+            grads = [
+                g + weight_decay * v if id(v) in decayed_ids else g
+                for g, v in zip(grads, variables)
+            ]
+        optimizer.apply_gradients(zip(grads, variables))
+        correct = tf.reduce_sum(
+            tf.cast(
+                tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(y, tf.int64)),
+                tf.float32,
+            )
+        )
+        return loss, correct
+
+    if xla:
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    @tf.function
+    def step(x, y):
+        loss, correct = strategy.run(replica_step, args=(x, y))
+        return (
+            strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None),
+        )
+
+    return step
+
+
+def _make_eval_step(model, strategy):
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=tf.keras.losses.Reduction.NONE
+    )
+
+    def replica_step(x, y):
+        logits = model(x, training=False)
+        hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(y, tf.int64))
+        return tf.reduce_sum(loss_fn(y, logits)), tf.reduce_sum(tf.cast(hits, tf.float32))
+
+    @tf.function
+    def step(x, y):
+        loss, correct = strategy.run(replica_step, args=(x, y))
+        return (
+            strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None),
+        )
+
+    return step
+
+
+def evaluate_model(model, source, preprocessing, batch_size, strategy=None, eval_step=None):
+    """(mean loss, accuracy) of ``model`` on the test split of ``source``."""
+    strategy = strategy or tf.distribute.get_strategy()
+    eval_step = eval_step or _make_eval_step(model, strategy)
+    ds = data_lib.pipeline(
+        source.test_elements(), preprocessing, batch_size=batch_size, training=False
+    )
+    loss = correct = 0.0
+    for x, y in strategy.experimental_distribute_dataset(ds):
+        batch_loss, batch_correct = eval_step(x, y)
+        loss += float(batch_loss)
+        correct += float(batch_correct)
+    return loss / source.num_test, correct / source.num_test
+
+
+def _append_metrics(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=METRICS)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def read_metrics(out_dir: str | os.PathLike) -> list[dict]:
+    with open(Path(out_dir) / METRICS_FILE) as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def _finish_run(out, model, config, test_loss, test_acc, seconds, command):
+    model.save(out / "model.keras")
+    model.save_weights(str(out / "model.weights.h5"))
+    results = {"test_accuracy": test_acc, "test_loss": test_loss, "train_seconds": seconds}
+    _atomic_write(out / "results.json", json.dumps(results, indent=2))
+    plot_curves(out)
+    counts = count_model(model)
+    saved = json.loads((out / CONFIG_FILE).read_text())
+    pre = saved["preprocessing"]
+    card = f"""# Model card: {config["model"]}
+
+- recipe: `{config["recipe"]}`; command: `{command or " ".join(sys.argv)}`
+- architecture: `{config["model"]}` with {json.dumps(config.get("model_kwargs") or {})}, input \
+{pre["size"]}×{pre["size"]}×{pre["channels"]}, {saved["num_classes"]} classes (logits output)
+- parameters: {counts.params:,} ({counts.binary_params:,} binary)
+- MACs: {counts.binary_macs:,} binary, {counts.float_macs:,} float
+- size: {counts.size_mb:.3f} MiB (binary weights at 1 bit)
+- data: `{config["dataset"]}`, augmentation `{config["augment"]}`, {config["epochs"]} epochs, \
+batch {config["batch_size"]}, optimizer {json.dumps(config["optimizer"])}
+- test accuracy: {test_acc:.4f} (test loss {test_loss:.4f})
+- training time: {seconds:.1f} s
+"""
+    _atomic_write(out / "model_card.md", card)
+
+
+def plot_curves(out_dir: str | os.PathLike) -> Path:
+    """PNG of loss and accuracy per epoch from a run's metrics."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(out_dir)
+    epochs = [r["epoch"] for r in rows]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for split in ("train", "test"):
+        ax_loss.plot(epochs, [r[f"{split}_loss"] for r in rows], marker="o", label=split)
+        ax_acc.plot(epochs, [r[f"{split}_accuracy"] for r in rows], marker="o", label=split)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path = Path(out_dir) / "curves.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike, dataset: str | None = None, *, data_dir=None, batch_size: int = 256
+) -> tuple[float, float]:
+    """Accuracy of a finished run's saved model, on its dataset's test split or another one."""
+    run = Path(run_dir)
+    if not (run / "model.keras").is_file():
+        raise FileNotFoundError(
+            f"No trained model in {str(run)!r} (expected model.keras from `bnnzoo train`)."
+        )
+    saved = json.loads((run / CONFIG_FILE).read_text())
+    model = tf.keras.models.load_model(run / "model.keras")
+    same = dataset is None or dataset == saved["dataset"]
+    source = data_lib.load_dataset(
+        dataset or saved["dataset"],
+        data_dir=data_dir or saved.get("data_dir"),
+        max_test=saved.get("max_test_examples") if same else None,
+    )
+    if source.num_classes > model.output_shape[-1]:
+        raise ValueError(
+            f"{source.name} has {source.num_classes} classes; the model in {run} predicts "
+            f"{model.output_shape[-1]}."
+        )
+    pre = saved["preprocessing"]
+    preprocessing = data_lib.Preprocessing(
+        pre["size"], pre["channels"], tuple(pre["mean"]), tuple(pre["std"]), pre["augment"]
+    )
+    return evaluate_model(model, source, preprocessing, batch_size)

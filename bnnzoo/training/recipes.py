@@ -1,0 +1,238 @@
+"""Named training recipes from the papers, as short functions that return a config.
+
+A recipe states only what differs from ``defaults()``; derived values are plain code. Every leaf
+can be overridden with ``--set key.sub=value``; unknown keys are refused with the list of valid
+ones. ``bnnzoo recipes`` lists them, and the resolved config is saved with every run.
+
+Example:
+    >>> config = resolve("binary_densenet_imagenet_quick", ["optimizer.lr=0.002"])
+    >>> config["optimizer"]["lr"]
+    0.002
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import difflib
+import json
+from collections.abc import Callable, Iterable
+
+Config = dict
+_RECIPES: dict[str, Callable[[], Config]] = {}
+
+
+def defaults() -> Config:
+    """Every key a recipe may set, with its default."""
+    return {
+        "model": "binary_resnet_e18",
+        "model_kwargs": {},
+        "dataset": "digits",
+        "data_dir": None,
+        "download": False,
+        "max_train_examples": None,
+        "max_test_examples": None,
+        "input_size": 32,
+        "channels": None,  # None: the dataset's own
+        "augment": "none",  # none | cifar | imagenet
+        "epochs": 1,
+        "batch_size": 64,
+        "seed": 0,
+        "optimizer": {
+            "name": "adam",  # adam | sgd | bop
+            "lr": 1e-3,
+            "momentum": 0.9,
+            "weight_decay": 0.0,  # L2 on kernels, added to the gradient (coupled, as in Torch)
+            "bop_threshold": 1e-8,
+            "bop_gamma": 1e-4,
+        },
+        "schedule": {
+            "name": "constant",  # constant | multistep | cosine
+            "milestones": [],  # epochs at which multistep multiplies the rate by gamma
+            "gamma": 0.1,
+            "warmup_epochs": 0,
+        },
+        "clip_value": None,  # t_clip of the binary layers; None keeps the model's own
+        "checkpoint_every_steps": 0,  # 0: once per epoch only
+        "keep_checkpoints": 2,
+        "xla": False,
+        "strategy": "auto",  # auto | default | mirrored | multiworker
+    }
+
+
+def recipe(name: str) -> Callable[[Callable[[], Config]], Callable[[], Config]]:
+    """Register a recipe function; a ``NAME_quick`` variant must be registered separately."""
+
+    def decorator(fn):
+        if name in _RECIPES:
+            raise ValueError(f"A recipe named {name!r} is already registered.")
+        _RECIPES[name] = fn
+        return fn
+
+    return decorator
+
+
+def list_recipes() -> list[str]:
+    return sorted(_RECIPES)
+
+
+def describe(name: str) -> str:
+    """First line of the recipe's docstring."""
+    return (get_recipe(name).__doc__ or "").strip().splitlines()[0]
+
+
+def get_recipe(name: str) -> Callable[[], Config]:
+    try:
+        return _RECIPES[name]
+    except KeyError:
+        nearest = difflib.get_close_matches(name, list(_RECIPES), n=4, cutoff=0.3)
+        hint = f" Nearest: {', '.join(nearest)}." if nearest else ""
+        raise ValueError(
+            f"Unknown recipe {name!r}.{hint} `bnnzoo recipes` lists all {len(_RECIPES)}."
+        ) from None
+
+
+def resolve(name: str, overrides: Iterable[str] = (), **fields) -> Config:
+    """The full config of recipe ``name``: defaults, the recipe, ``fields``, then ``overrides``.
+
+    ``fields`` are top-level keys set from dedicated CLI options (``epochs=3``); None values are
+    ignored. ``overrides`` are ``"key.sub=value"`` strings.
+    """
+    config = defaults()
+    merge(config, get_recipe(name)(), source=f"recipe {name!r}")
+    merge(config, {k: v for k, v in fields.items() if v is not None}, source="options")
+    for item in overrides:
+        key, value = parse_override(item)
+        set_key(config, key, value)
+    config["recipe"] = name
+    return config
+
+
+def merge(config: Config, update: Config, *, source: str, prefix: str = "") -> None:
+    """Recursively merge ``update`` into ``config``, refusing keys ``config`` lacks."""
+    for key, value in update.items():
+        path = f"{prefix}{key}"
+        if key not in config:
+            raise ValueError(_unknown_key(path, config, prefix, source))
+        if isinstance(config[key], dict) and key != "model_kwargs":
+            if not isinstance(value, dict):
+                raise ValueError(f"{source}: {path} must be a mapping. Received: {value!r}.")
+            merge(config[key], value, source=source, prefix=f"{path}.")
+        else:
+            config[key] = copy.deepcopy(value)
+
+
+def parse_override(item: str) -> tuple[str, object]:
+    """``"optimizer.lr=0.002"`` → ``("optimizer.lr", 0.002)``; values are JSON or Python
+    literals, anything else a string."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"Expected --set KEY=VALUE, e.g. optimizer.lr=0.002. Received: {item!r}.")
+    text = text.strip()
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return key.strip(), parse(text)
+        except (ValueError, SyntaxError):
+            continue
+    return key.strip(), text
+
+
+def set_key(config: Config, dotted: str, value) -> None:
+    """Set ``a.b.c`` in ``config``; the key must exist (``model_kwargs.*`` excepted)."""
+    parts = dotted.split(".")
+    node = config
+    for depth, part in enumerate(parts[:-1]):
+        if part not in node or not isinstance(node[part], dict):
+            raise ValueError(_unknown_key(".".join(parts[: depth + 1]), node, _prefix(parts, depth),
+                                          "--set"))  # fmt: skip
+        node = node[part]
+    leaf = parts[-1]
+    if leaf not in node and parts[0] != "model_kwargs":
+        raise ValueError(_unknown_key(dotted, node, _prefix(parts, len(parts) - 1), "--set"))
+    old = node.get(leaf)
+    if isinstance(old, dict):
+        raise ValueError(f"--set {dotted} names a group; set one of its keys: {sorted(old)}.")
+    if isinstance(old, bool) and not isinstance(value, bool):
+        raise ValueError(f"--set {dotted} expects true or false. Received: {value!r}.")
+    if isinstance(old, (int, float)) and not isinstance(old, bool):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"--set {dotted} expects a number. Received: {value!r}.")
+        value = float(value) if isinstance(old, float) else value
+    node[leaf] = value
+
+
+def _prefix(parts, depth):
+    return ".".join(parts[:depth]) + "." if depth else ""
+
+
+def _unknown_key(path, node, prefix, source):
+    valid = ", ".join(f"{prefix}{k}" for k in sorted(node))
+    return f"{source}: unknown key {path!r}. Valid keys here: {valid}."
+
+
+# --------------------------------------------------------------------------------------------
+# Recipes from the papers
+# --------------------------------------------------------------------------------------------
+
+
+def _quick(config: Config, *, model_kwargs: dict | None = None) -> Config:
+    """A variant that trains in about a minute on the 2-core CPU: digits, few steps."""
+    quick = copy.deepcopy(config)
+    quick.update(
+        dataset="digits",
+        input_size=32,
+        augment="none",
+        epochs=2,
+        batch_size=32,
+        max_train_examples=512,
+        max_test_examples=128,
+    )
+    quick["schedule"] = {**quick.get("schedule", {}), "milestones": [1]}
+    quick["model_kwargs"] = model_kwargs or {}
+    return quick
+
+
+def binary_densenet_imagenet() -> Config:
+    """BinaryDenseNet28 on ImageNet, paper 003 §5: Adam 1e-3, ×0.1 at epochs 100 and 110."""
+    return {
+        "model": "binary_densenet28",
+        "dataset": "tfds:imagenet2012",
+        "input_size": 224,
+        "augment": "imagenet",
+        "epochs": 120,
+        "batch_size": 256,
+        "optimizer": {"name": "adam", "lr": 1e-3},
+        "schedule": {"name": "multistep", "milestones": [100, 110], "gamma": 0.1},
+        "clip_value": 1.3,  # the models' layers use Glorot-normal initialization already
+    }
+
+
+def resnet_e18_imagenet() -> Config:
+    """Binary ResNetE18 on ImageNet, paper 003 §5 with t_clip 1.25."""
+    config = binary_densenet_imagenet()
+    config.update(model="binary_resnet_e18", clip_value=1.25)
+    return config
+
+
+# Small configurations of the same families, so the quick variants finish in about a minute.
+_SMALL_DENSENET = {"layers_per_stage": [2, 2], "reduction": [2.0]}
+_SMALL_RESNET = {"blocks_per_stage": [1, 1], "filters": [32, 64]}
+
+recipe("binary_densenet_imagenet")(binary_densenet_imagenet)
+recipe("resnet_e18_imagenet")(resnet_e18_imagenet)
+
+
+@recipe("binary_densenet_imagenet_quick")
+def binary_densenet_imagenet_quick() -> Config:
+    """binary_densenet_imagenet on digits with a two-stage BinaryDenseNet, for tests."""
+    config = _quick(binary_densenet_imagenet(), model_kwargs=_SMALL_DENSENET)
+    config["model"] = "binary_densenet"
+    return config
+
+
+@recipe("resnet_e18_imagenet_quick")
+def resnet_e18_imagenet_quick() -> Config:
+    """resnet_e18_imagenet on digits with a two-stage ResNetE, for tests."""
+    config = _quick(resnet_e18_imagenet(), model_kwargs=_SMALL_RESNET)
+    config["model"] = "binary_resnet_e"
+    return config

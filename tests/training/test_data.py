@@ -1,0 +1,100 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bnnzoo.training import data
+
+
+def _idx(path, array, gz=True):
+    header = b"\0\0\x08" + bytes([array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def fashion_dir(tmp_path, rng):
+    for split, n in (("train", 40), ("t10k", 20)):
+        _idx(tmp_path / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 255, (n, 28, 28)))
+        _idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    return tmp_path
+
+
+def test_fashion_mnist_from_idx_files(fashion_dir):
+    source = data.load_dataset("fashion_mnist", data_dir=fashion_dir)
+    assert (source.num_train, source.num_test, source.num_classes, source.channels) == (
+        40, 20, 10, 1,
+    )  # fmt: skip
+    images, labels = next(iter(source.test_elements().batch(20)))
+    assert images.shape == (20, 28, 28, 1)
+    np.testing.assert_array_equal(labels.numpy(), np.arange(20) % 10)
+
+
+def test_missing_fashion_mnist_says_where_it_looked(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"in {tmp_path}.*apt-get install"):
+        data.load_dataset("fashion_mnist", data_dir=tmp_path)
+
+
+def test_truncated_idx_file(fashion_dir):
+    path = fashion_dir / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(path) as f:
+        raw = f.read()
+    with gzip.open(path, "wb") as f:
+        f.write(raw[:-100])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        data.load_dataset("fashion_mnist", data_dir=fashion_dir)
+
+
+def test_digits_split_is_fixed_and_stratified():
+    a, b = data.load_dataset("digits"), data.load_dataset("digits")
+    assert (a.num_train, a.num_test, a.num_classes) == (1437, 360, 10)
+    labels = np.array([int(y) for _, y in a.test_elements()])
+    assert np.array_equal(labels, [int(y) for _, y in b.test_elements()])
+    assert np.bincount(labels).min() >= 35
+
+
+def test_image_folder(tmp_path, rng):
+    for split, n in (("train", 6), ("test", 2)):
+        for name in ("cat", "dog"):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 255, (12, 10, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / split / name / f"{i}.png")
+    source = data.load_dataset(f"folder:{tmp_path}")
+    assert (source.num_train, source.num_test, source.class_names) == (12, 4, ("cat", "dog"))
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="Expected 'digits', 'fashion_mnist'"):
+        data.load_dataset("mnist")
+
+
+def test_tfds_dataset_not_prepared_is_not_downloaded(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--download"):
+        data.load_dataset("tfds:mnist", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("augment", ["none", "cifar", "imagenet"])
+def test_pipeline_is_deterministic_and_skip_is_exact(augment):
+    source = data.load_dataset("digits")
+    pre = data.Preprocessing.for_source(source, size=16, channels=3, augment=augment)
+
+    def batches(epoch, skip=0):
+        return [x.numpy() for x, _ in data.pipeline(source.train_elements(epoch), pre,
+                batch_size=64, training=True, seed=3, epoch=epoch, skip_batches=skip)]  # fmt: skip
+
+    first, again, skipped = batches(0), batches(0), batches(0, skip=5)
+    assert first[0].shape == (64, 16, 16, 3)
+    np.testing.assert_array_equal(first[3], again[3])
+    np.testing.assert_array_equal(first[5], skipped[0])
+    assert not np.array_equal(first[0], batches(1)[0])  # another epoch, another order
+
+
+def test_standardized_inputs():
+    source = data.load_dataset("digits")
+    pre = data.Preprocessing.for_source(source, size=8)
+    x = np.concatenate([b.numpy() for b, _ in data.pipeline(source.train_elements(0), pre,
+                        batch_size=500, training=True)])  # fmt: skip
+    assert abs(x.mean()) < 0.05 and abs(x.std() - 1) < 0.05

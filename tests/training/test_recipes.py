@@ -1,0 +1,54 @@
+import pytest
+
+from bnnzoo.training import recipes
+
+
+def test_every_recipe_has_a_quick_variant_and_resolves():
+    names = recipes.list_recipes()
+    for name in names:
+        config = recipes.resolve(name)
+        assert config["recipe"] == name
+        if not name.endswith("_quick"):
+            assert f"{name}_quick" in names
+
+
+def test_paper_003_values():
+    bdn = recipes.resolve("binary_densenet_imagenet")
+    assert bdn["optimizer"] == {**recipes.defaults()["optimizer"], "name": "adam", "lr": 1e-3}
+    assert bdn["schedule"]["milestones"] == [100, 110] and bdn["schedule"]["gamma"] == 0.1
+    assert bdn["epochs"] == 120 and bdn["clip_value"] == 1.3
+    assert recipes.resolve("resnet_e18_imagenet")["clip_value"] == 1.25
+
+
+def test_overrides_and_fields():
+    config = recipes.resolve(
+        "resnet_e18_imagenet_quick",
+        ["optimizer.lr=0.002", "schedule.milestones=[3, 5]", "model_kwargs.filters=[8, 16]"],
+        epochs=7,
+        dataset=None,
+    )
+    assert config["optimizer"]["lr"] == 0.002
+    assert config["schedule"]["milestones"] == [3, 5]
+    assert config["model_kwargs"]["filters"] == [8, 16]
+    assert config["epochs"] == 7 and config["dataset"] == "digits"  # None fields are ignored
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optimizer.lrr=1", "unknown key 'optimizer.lrr'. Valid keys here: optimizer.bop_gamma"),
+        ("nope=1", "unknown key 'nope'"),
+        ("optimizer=1", "names a group"),
+        ("optimizer.lr=fast", "expects a number"),
+        ("xla=3", "expects true or false"),
+        ("optimizer.lr", "Expected --set KEY=VALUE"),
+    ],
+)
+def test_bad_overrides_are_refused(override, message):
+    with pytest.raises(ValueError, match=message):
+        recipes.resolve("resnet_e18_imagenet_quick", [override])
+
+
+def test_unknown_recipe_suggests_names():
+    with pytest.raises(ValueError, match="Nearest: resnet_e18_imagenet"):
+        recipes.resolve("resnet_e18_imagenett")
