@@ -73,6 +73,24 @@ def build_model(config: dict, *, input_shape, num_classes: int) -> tf.keras.Mode
     return zoo.create_model(name, **kwargs)
 
 
+def synchronize_batch_norm(model: tf.keras.Model) -> int:
+    """Make every BatchNorm of ``model`` use the statistics of the global batch.
+
+    Under a multi-replica strategy each replica sees a slice of the batch; with synchronized
+    statistics a mirrored run computes what one device computes with the whole batch. Returns
+    the number of layers changed.
+    """
+    changed = 0
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.Model):
+            changed += synchronize_batch_norm(layer)
+        elif isinstance(layer, tf.keras.layers.BatchNormalization) and not layer.synchronized:
+            layer.synchronized = True
+            layer.fused = False
+            changed += 1
+    return changed
+
+
 def make_optimizer(config: dict, steps_per_epoch: int) -> tf.keras.optimizers.Optimizer:
     opt, sched = config["optimizer"], config["schedule"]
     lr = make_schedule(opt["lr"], sched, steps_per_epoch)
@@ -133,9 +151,9 @@ class _Warmup(tf.keras.optimizers.schedules.LearningRateSchedule):
 
 
 def current_lr(optimizer) -> float:
-    lr = optimizer.learning_rate if hasattr(optimizer, "learning_rate") else None
-    if lr is None:  # CaseOptimizer: the default optimizer's rate
-        lr = optimizer.default_optimizer.learning_rate
+    lr = getattr(optimizer, "learning_rate", None) if not hasattr(optimizer, "default") else None
+    if lr is None:  # larq's CaseOptimizer (Bop): the rate of its default optimizer
+        lr = optimizer.default.learning_rate
     if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
         return float(lr(optimizer.iterations))
     return float(tf.keras.backend.get_value(lr))
@@ -220,11 +238,15 @@ def train(
             num_classes=source.num_classes,
         )
         optimizer = make_optimizer(config, steps_per_epoch)
-        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-        step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-        checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, epoch=epoch_var, step_in_epoch=step_var
-        )
+        sync = config.get("sync_batch_norm", "auto")
+        if sync is True or (sync == "auto" and replicas > 1):
+            synchronize_batch_norm(model)
+    # position counters live outside the strategy: plain variables, not mirrored ones
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=optimizer, epoch=epoch_var, step_in_epoch=step_var
+    )
     manager = tf.train.CheckpointManager(
         checkpoint, str(out / "checkpoints"), max_to_keep=int(config["keep_checkpoints"])
     )
@@ -233,7 +255,8 @@ def train(
         if verbose:
             print(f"Resumed {out} at epoch {int(epoch_var) + 1}, step {int(step_var)}.")
 
-    weight_decay = float(config["optimizer"].get("weight_decay", 0.0))
+    # the decay term is added on every replica and the gradients are summed across them
+    weight_decay = float(config["optimizer"].get("weight_decay", 0.0)) / replicas
     decayed = [v for v in model.trainable_variables if "kernel" in v.name]
     train_step = _make_train_step(
         model, optimizer, strategy, batch_size, weight_decay, decayed, bool(config.get("xla"))

@@ -57,6 +57,8 @@ def defaults() -> Config:
         "keep_checkpoints": 2,
         "xla": False,
         "strategy": "auto",  # auto | default | mirrored | multiworker
+        # BatchNorm on global-batch statistics: "auto" = when there are several replicas
+        "sync_batch_norm": "auto",
     }
 
 

@@ -1,0 +1,48 @@
+"""Run in a subprocess by test_distribute.py: two logical CPU devices need a fresh TensorFlow."""
+
+import json
+import sys
+
+import bnnzoo  # noqa: F401
+
+# isort: split
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from bnnzoo.training import loop, recipes, train  # noqa: E402
+from bnnzoo.training.distribute import make_strategy  # noqa: E402
+
+config = recipes.resolve("resnet_e18_imagenet_quick", ["sync_batch_norm=true"])
+rng = np.random.default_rng(0)
+x = rng.normal(size=(32, 32, 32, 1)).astype("float32")
+y = np.arange(32) % 10
+report = {}
+for name in ("default", "mirrored"):
+    tf.keras.utils.set_random_seed(0)
+    strategy = make_strategy(name)
+    with strategy.scope():
+        model = loop.build_model(config, input_shape=(32, 32, 1), num_classes=10)
+        loop.synchronize_batch_norm(model)
+        optimizer = tf.keras.optimizers.SGD(0.05)
+    step = loop._make_train_step(model, optimizer, strategy, 32, 0.0, [], False)
+    batch = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    for xb, yb in strategy.experimental_distribute_dataset(batch):
+        loss, correct = step(xb, yb)
+    report[name] = {
+        "replicas": strategy.num_replicas_in_sync,
+        "loss": float(loss),
+        "weights": [w.numpy().tolist() for w in model.weights],
+    }
+a, b = report["default"]["weights"], report["mirrored"]["weights"]
+report["max_weight_diff"] = max(
+    float(np.abs(np.array(p) - np.array(q)).max()) for p, q in zip(a, b)
+)
+for name in ("default", "mirrored"):
+    del report[name]["weights"]
+    result = train({**config, "epochs": 1, "strategy": name}, f"{sys.argv[1]}/{name}", verbose=0)
+    report[name]["run_train_loss"] = loop.read_metrics(result.out_dir)[0]["train_loss"]
+    report[name]["run_test_accuracy"] = result.test_accuracy
+print(json.dumps(report))
