@@ -125,3 +125,30 @@ def binary_conv(
 def batch_norm(name: str | None = None) -> tf.keras.layers.BatchNormalization:
     """The BatchNorm used after every convolution in the zoo: momentum 0.9, epsilon 1e-5."""
     return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+
+
+def binary_dense(
+    units: int,
+    *,
+    binary_weights: bool = True,
+    clip_value: float = 1.0,
+    kernel_initializer: str = "glorot_normal",
+    name: str | None = None,
+) -> lq.layers.QuantDense:
+    """A larq ``QuantDense`` with sign-quantized inputs; binary weights unless asked otherwise.
+
+    ``binary_weights=False`` keeps the "regular weights" of a BNN's last layer (paper 004) while
+    its input stays binary.
+
+    Example:
+        >>> y = binary_dense(4096, name="fc1")(x)
+    """
+    return lq.layers.QuantDense(
+        units,
+        input_quantizer=sign_quantizer(clip_value),
+        kernel_quantizer=sign_quantizer(clip_value) if binary_weights else None,
+        kernel_constraint=weight_clip(clip_value) if binary_weights else None,
+        kernel_initializer=kernel_initializer,
+        use_bias=not binary_weights,
+        name=name,
+    )

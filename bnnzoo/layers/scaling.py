@@ -80,3 +80,31 @@ def _pair(value, name: str) -> tuple[int, int]:
             f"Expected {name} to be a positive int or a pair of them. Received: {name}={value!r}."
         )
     return pair
+
+
+@tf.keras.utils.register_keras_serializable(package="bnnzoo")
+class FixedScaling(tf.keras.layers.Layer):
+    """Multiply by a constant that is not trained: Wu et al.'s scaling layer before the softmax.
+
+    Paper 004 (Table 1, §2.3) puts a fixed scaling layer between the last fully connected
+    layer and the softmax of its 13-layer BNN; it sets how peaked the softmax is without a
+    trainable parameter. The paper does not print the constant, so it is an argument.
+
+    Example:
+        >>> logits = FixedScaling(0.5)(dense_output)
+    """
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
+            raise ValueError(f"Expected scale to be a positive number. Received: scale={scale!r}.")
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        return inputs * tf.cast(self.scale, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}

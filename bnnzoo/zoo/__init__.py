@@ -22,6 +22,7 @@ from bnnzoo.zoo.registry import (
 )
 from bnnzoo.zoo.resnet_e import BinaryResNetE, BinaryResNetE18
 from bnnzoo.zoo.weights import load_weights
+from bnnzoo.zoo.wu import WuAlexNet, WuBNN13
 
 __all__ = [
     "BinaryDenseNet",
@@ -37,4 +38,6 @@ __all__ = [
     "list_models",
     "load_weights",
     "register_model",
+    "WuAlexNet",
+    "WuBNN13",
 ]
