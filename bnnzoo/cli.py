@@ -202,9 +202,10 @@ def cmd_train(args) -> int:
         if args.resume is not None:
             result = train({}, args.resume, resume=True, verbose=0 if args.quiet else 1)
         else:
+            teacher = [f"distillation.teacher={json.dumps(args.teacher)}"] if args.teacher else []
             config = recipes.resolve(
                 args.recipe,
-                args.set,
+                [*teacher, *args.set],
                 model=args.model,
                 dataset=args.dataset,
                 data_dir=args.data_dir,
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"))
+    p.add_argument("--teacher", help="saved Keras model whose soft targets distill the student")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

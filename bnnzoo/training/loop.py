@@ -23,26 +23,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from bnnzoo import zoo
-from bnnzoo.analysis import count_model
+from bnnzoo.analysis import count_model, is_binary
 from bnnzoo.training import data as data_lib
 from bnnzoo.training.distribute import make_strategy
 
 BUILDERS = {"binary_densenet": zoo.BinaryDenseNet, "binary_resnet_e": zoo.BinaryResNetE}
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
-METRICS = (
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "lr",
-    "images_per_second",
-    "seconds",
-)
 
 
 class TrainingError(RuntimeError):
@@ -93,7 +84,8 @@ def synchronize_batch_norm(model: tf.keras.Model) -> int:
 
 def make_optimizer(config: dict, steps_per_epoch: int) -> tf.keras.optimizers.Optimizer:
     opt, sched = config["optimizer"], config["schedule"]
-    lr = make_schedule(opt["lr"], sched, steps_per_epoch)
+    total = steps_per_epoch * int(config["epochs"])
+    lr = make_schedule(opt["lr"], sched, steps_per_epoch, total)
     name = opt["name"]
     if name == "adam":
         return tf.keras.optimizers.Adam(lr)
@@ -112,7 +104,9 @@ def make_optimizer(config: dict, steps_per_epoch: int) -> tf.keras.optimizers.Op
     raise ValueError(f"Expected optimizer.name to be adam, sgd or bop. Received: {name!r}.")
 
 
-def make_schedule(lr: float, sched: dict, steps_per_epoch: int):
+def make_schedule(lr: float, sched: dict, steps_per_epoch: int, total_steps: int = 1):
+    """The learning rate over steps: constant, ×gamma at milestone epochs, or cosine decay to 0
+    at the end of training; ``warmup_epochs`` ramps it up linearly first."""
     name = sched["name"]
     warmup = int(sched.get("warmup_epochs", 0) * steps_per_epoch)
     if name == "constant":
@@ -127,8 +121,7 @@ def make_schedule(lr: float, sched: dict, steps_per_epoch: int):
             else lr
         )
     elif name == "cosine":
-        total = int(sched.get("total_epochs", 0) or 0) * steps_per_epoch
-        schedule = tf.keras.optimizers.schedules.CosineDecay(lr, max(total, 1))
+        schedule = tf.keras.optimizers.schedules.CosineDecay(lr, max(total_steps, 1))
     else:
         raise ValueError(
             f"Expected schedule.name to be constant, multistep or cosine. Received: {name!r}."
@@ -241,6 +234,10 @@ def train(
         sync = config.get("sync_batch_norm", "auto")
         if sync is True or (sync == "auto" and replicas > 1):
             synchronize_batch_norm(model)
+        teacher = load_teacher(config.get("distillation", {}), model)
+        # the weights of soft and hard targets in the current distillation stage
+        soft_weight = tf.Variable(0.0, trainable=False)
+        hard_weight = tf.Variable(1.0, trainable=False)
     # position counters live outside the strategy: plain variables, not mirrored ones
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -258,8 +255,22 @@ def train(
     # the decay term is added on every replica and the gradients are summed across them
     weight_decay = float(config["optimizer"].get("weight_decay", 0.0)) / replicas
     decayed = [v for v in model.trainable_variables if "kernel" in v.name]
+    monitor = config.get("monitor", {})
+    grad_index = first_conv_kernel_index(model) if monitor.get("first_conv_gradient") else None
+    latent = LatentWeights(model, monitor.get("latent_weights", []), out)
+    distill = config.get("distillation", {})
     train_step = _make_train_step(
-        model, optimizer, strategy, batch_size, weight_decay, decayed, bool(config.get("xla"))
+        model,
+        optimizer,
+        strategy,
+        batch_size,
+        weight_decay,
+        decayed,
+        bool(config.get("xla")),
+        teacher=teacher,
+        temperature=float(distill.get("temperature", 1.0)),
+        weights=(soft_weight, hard_weight),
+        grad_index=grad_index,
     )
     eval_step = _make_eval_step(model, strategy)
     writer = tf.summary.create_file_writer(str(out / "tensorboard"))
@@ -283,12 +294,16 @@ def train(
         )
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}")
-        loss_sum = correct = seen = 0.0
+        soft, hard = distillation_stage(distill, epoch) if teacher is not None else (0.0, 1.0)
+        soft_weight.assign(soft)
+        hard_weight.assign(hard)
+        loss_sum = correct = seen = grad_sum = 0.0
         epoch_start = time.time()
         step = skip
         for x, y in strategy.experimental_distribute_dataset(ds):
-            batch_loss, batch_correct = train_step(x, y)
+            batch_loss, batch_correct, grad_norm = train_step(x, y)
             batch_loss = float(batch_loss)
+            grad_sum += float(grad_norm)
             if not math.isfinite(batch_loss):
                 raise TrainingError(
                     f"The loss became {batch_loss} at epoch {epoch + 1}, step {step + 1}. The run "
@@ -320,7 +335,12 @@ def train(
             "images_per_second": seen / max(seconds, 1e-9),
             "seconds": seconds,
         }
+        if grad_index is not None:
+            row["first_conv_grad_norm"] = grad_sum / max(step - skip, 1)
+        if teacher is not None:
+            row["soft_target_weight"] = soft
         _append_metrics(out / METRICS_FILE, row)
+        latent.record(epoch + 1)
         with writer.as_default(step=epoch + 1):
             for key, value in row.items():
                 if key != "epoch":
@@ -339,7 +359,25 @@ def train(
     return TrainResult(out, epochs, test_acc, test_loss, seconds, model)
 
 
-def _make_train_step(model, optimizer, strategy, global_batch, weight_decay, decayed, xla):
+def _make_train_step(
+    model,
+    optimizer,
+    strategy,
+    global_batch,
+    weight_decay,
+    decayed,
+    xla,
+    *,
+    teacher=None,
+    temperature=1.0,
+    weights=None,
+    grad_index=None,
+):
+    """One optimizer step, run on every replica: (summed loss, correct count, gradient norm).
+
+    With a teacher the per-example loss is ``soft_weight * soft + hard_weight * hard``; the two
+    weights are variables, so the distillation stage changes without retracing.
+    """
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction=tf.keras.losses.Reduction.NONE
     )
@@ -349,6 +387,10 @@ def _make_train_step(model, optimizer, strategy, global_batch, weight_decay, dec
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
             per_example = loss_fn(y, logits)
+            if teacher is not None:
+                soft_weight, hard_weight = weights
+                soft = soft_target_loss(teacher(x, training=False), logits, temperature)
+                per_example = soft_weight * soft + hard_weight * per_example
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
@@ -359,27 +401,181 @@ def _make_train_step(model, optimizer, strategy, global_batch, weight_decay, dec
                 g + weight_decay * v if id(v) in decayed_ids else g
                 for g, v in zip(grads, variables)
             ]
+        grad_norm = tf.norm(grads[grad_index]) if grad_index is not None else tf.constant(0.0)
         optimizer.apply_gradients(zip(grads, variables))
-        correct = tf.reduce_sum(
-            tf.cast(
-                tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(y, tf.int64)),
-                tf.float32,
-            )
-        )
-        return loss, correct
+        hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(y, tf.int64))
+        return loss, tf.reduce_sum(tf.cast(hits, tf.float32)), grad_norm
 
     if xla:
         replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function
     def step(x, y):
-        loss, correct = strategy.run(replica_step, args=(x, y))
+        loss, correct, grad_norm = strategy.run(replica_step, args=(x, y))
         return (
             strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
             strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.MEAN, grad_norm, axis=None),
         )
 
     return step
+
+
+def soft_target_loss(teacher_logits, student_logits, temperature: float):
+    """Hinton et al.'s distillation loss per example: T² · KL(teacher_T ‖ student_T)."""
+    t = tf.nn.softmax(teacher_logits / temperature)
+    log_t = tf.nn.log_softmax(teacher_logits / temperature)
+    log_s = tf.nn.log_softmax(student_logits / temperature)
+    return temperature**2 * tf.reduce_sum(t * (log_t - log_s), axis=-1)
+
+
+def distillation_stage(distill: dict, epoch: int) -> tuple[float, float]:
+    """(soft weight, hard weight) of an epoch: soft targets only for the first ``soft_epochs``,
+    then ``alpha`` soft + ``1 - alpha`` hard (paper 004 §2.3)."""
+    if epoch < int(distill.get("soft_epochs", 0)):
+        return 1.0, 0.0
+    alpha = float(distill.get("alpha", 0.5))
+    return alpha, 1.0 - alpha
+
+
+def load_teacher(distill: dict, student: tf.keras.Model) -> tf.keras.Model | None:
+    """The teacher of a distillation config as a logits model, or None without one."""
+    path = distill.get("teacher")
+    if not path:
+        return None
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"Teacher model not found: {str(path)!r}. Pass a model saved with model.save() "
+            f"(e.g. RUN_DIR/model.keras of an earlier `bnnzoo train`)."
+        )
+    teacher = tf.keras.models.load_model(path, compile=False)
+    if teacher.input_shape[1:] != student.input_shape[1:]:
+        raise ValueError(
+            f"The teacher expects inputs {teacher.input_shape[1:]}, the student "
+            f"{student.input_shape[1:]}; train both on the same input size and channels."
+        )
+    if teacher.output_shape[-1] != student.output_shape[-1]:
+        raise ValueError(
+            f"The teacher predicts {teacher.output_shape[-1]} classes, the student "
+            f"{student.output_shape[-1]}."
+        )
+    if getattr(teacher.layers[-1], "activation", None) is tf.keras.activations.softmax:
+        # probabilities: their logarithm is a valid set of logits for the tempered softmax
+        teacher = tf.keras.Model(
+            teacher.inputs, tf.math.log(teacher.output + 1e-12), name="teacher_logits"
+        )
+    teacher.trainable = False
+    return teacher
+
+
+def first_conv_kernel_index(model: tf.keras.Model) -> int:
+    """Index in ``model.trainable_variables`` of the first convolution's kernel."""
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.Conv2D):
+            for i, variable in enumerate(model.trainable_variables):
+                if variable is layer.kernel:
+                    return i
+    raise ValueError(f"Model {model.name!r} has no convolution whose gradient could be recorded.")
+
+
+class LatentWeights:
+    """Histograms of chosen layers' latent (real-valued) weights after every epoch.
+
+    Paper 004 (Figure 1 A/C) shows that a high learning rate pushes latent weights to the clip
+    values ±1, where they flip without accumulating evidence, while a low one keeps them spread
+    out. ``record`` appends one histogram per layer to ``latent_weights.npz`` and redraws
+    ``latent_weights.png``.
+    """
+
+    BINS = 60
+
+    def __init__(self, model: tf.keras.Model, layer_names, out_dir: Path):
+        self.layers = []
+        for name in layer_names:
+            try:
+                layer = model.get_layer(name)
+            except ValueError:
+                binary = [lay.name for lay in model.layers if is_binary(lay)]
+                raise ValueError(
+                    f"monitor.latent_weights names {name!r}, which {model.name} does not have. "
+                    f"Its binary layers include: {', '.join(binary[:12])}."
+                ) from None
+            if not hasattr(layer, "kernel"):
+                raise ValueError(f"monitor.latent_weights: layer {name!r} has no kernel.")
+            self.layers.append(layer)
+        self.path = Path(out_dir) / "latent_weights.npz"
+
+    def record(self, epoch: int) -> None:
+        if not self.layers:
+            return
+        stored = dict(np.load(self.path)) if self.path.exists() else {}
+        for layer in self.layers:
+            kernel = layer.kernel.numpy().ravel()
+            clip = float(getattr(layer.kernel_constraint, "clip_value", 0) or np.abs(kernel).max())
+            counts, edges = np.histogram(kernel, bins=self.BINS, range=(-clip, clip))
+            key = layer.name
+            previous = stored.get(f"{key}/counts", np.zeros((0, self.BINS)))
+            stored[f"{key}/counts"] = np.vstack([previous, counts[None]])
+            stored[f"{key}/edges"] = edges
+            stored[f"{key}/epochs"] = np.append(stored.get(f"{key}/epochs", []), epoch)
+        partial = self.path.with_name("latent_weights.partial.npz")
+        np.savez(partial, **stored)
+        os.replace(partial, self.path)
+        plot_latent_weights(self.path)
+
+
+def plot_latent_weights(npz_path: Path) -> Path:
+    """One panel per layer: the latent-weight distribution after each recorded epoch."""
+    plt = _pyplot()
+    data = np.load(npz_path)
+    names = sorted({key.rsplit("/", 1)[0] for key in data.files})
+    fig, axes = plt.subplots(len(names), 1, figsize=(7, 2.6 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        edges, counts = data[f"{name}/edges"], data[f"{name}/counts"]
+        centers = (edges[:-1] + edges[1:]) / 2
+        for epoch, row in zip(data[f"{name}/epochs"], counts):
+            ax.plot(centers, row / max(row.sum(), 1), label=f"epoch {int(epoch)}")
+        ax.set(title=f"latent weights of {name}", xlabel="weight", ylabel="fraction")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(npz_path).with_suffix(".png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_gradient_norms(run_dirs, out_png: str | os.PathLike, labels=None) -> Path:
+    """Paper 000 Figure 2 for several runs side by side: the first conv's mean gradient L2 norm
+    per epoch, from runs trained with ``monitor.first_conv_gradient=true``."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, run in enumerate(run_dirs):
+        rows = read_metrics(run)
+        if not rows or "first_conv_grad_norm" not in rows[0]:
+            raise ValueError(
+                f"{run} has no first_conv_grad_norm column; train it with "
+                f"--set monitor.first_conv_gradient=true."
+            )
+        label = labels[i] if labels else Path(run).name
+        ax.plot([r["epoch"] for r in rows], [r["first_conv_grad_norm"] for r in rows],
+                marker="o", label=label)  # fmt: skip
+    ax.set(xlabel="epoch", ylabel="mean L2 norm of the gradient", yscale="log",
+           title="gradient of the first convolution")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return Path(out_png)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _make_eval_step(model, strategy):
@@ -421,7 +617,7 @@ def evaluate_model(model, source, preprocessing, batch_size, strategy=None, eval
 def _append_metrics(path: Path, row: dict) -> None:
     new = not path.exists()
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=METRICS)
+        writer = csv.DictWriter(f, fieldnames=list(row))
         if new:
             writer.writeheader()
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -465,11 +661,7 @@ batch {config["batch_size"]}, optimizer {json.dumps(config["optimizer"])}
 
 def plot_curves(out_dir: str | os.PathLike) -> Path:
     """PNG of loss and accuracy per epoch from a run's metrics."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rows = read_metrics(out_dir)
     epochs = [r["epoch"] for r in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))

@@ -30,7 +30,7 @@ for name in ("default", "mirrored"):
     step = loop._make_train_step(model, optimizer, strategy, 32, 0.0, [], False)
     batch = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
     for xb, yb in strategy.experimental_distribute_dataset(batch):
-        loss, correct = step(xb, yb)
+        loss, correct, _ = step(xb, yb)
     report[name] = {
         "replicas": strategy.num_replicas_in_sync,
         "loss": float(loss),

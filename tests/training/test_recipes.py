@@ -52,3 +52,17 @@ def test_bad_overrides_are_refused(override, message):
 def test_unknown_recipe_suggests_names():
     with pytest.raises(ValueError, match="Nearest: resnet_e18_imagenet"):
         recipes.resolve("resnet_e18_imagenett")
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in recipes.list_recipes() if n.endswith("_quick") and "bitnet" not in n]
+)
+def test_every_quick_recipe_trains_on_real_data(name, tmp_path):
+    from bnnzoo.training import train
+
+    config = recipes.resolve(name, ["max_train_examples=128", "max_test_examples=64"], epochs=1)
+    config["distillation"]["teacher"] = None
+    result = train(config, tmp_path, verbose=0)
+    assert 0.0 <= result.test_accuracy <= 1.0
+    assert (tmp_path / "model.keras").is_file()
+    assert result.model.output_shape[-1] == 10  # digits
