@@ -5,8 +5,9 @@ the epoch) is written at the end of every epoch and, when asked, every N steps. 
 CheckpointManager writes the checkpoint files first and then replaces its index file atomically,
 so a run killed at any moment (SIGKILL included) resumes from the last complete checkpoint with
 ``train(..., resume=True)``. Data order and augmentation are functions of (seed, epoch, position)
-and TensorFlow's op determinism is on, so a resumed run ends at the same weights as an
-uninterrupted one.
+and TensorFlow's op determinism is on (``deterministic``, the default), so a resumed run ends at
+the same weights as an uninterrupted one, bit for bit. With ``xla=true`` determinism has to be
+off (XLA has no deterministic MaxPool gradient); a resumed run then matches to float tolerance.
 
 A loss that is not finite stops the run with a message; the checkpoint it keeps is the last one
 written before the loss went bad.
@@ -186,7 +187,15 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     seed = int(config["seed"])
     tf.keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    deterministic = config.get("deterministic", True)
+    if deterministic and config.get("xla"):
+        raise ValueError(
+            "xla=true cannot run deterministically: XLA has no deterministic MaxPool gradient. "
+            "Add --set deterministic=false (a resumed run then matches an uninterrupted one to "
+            "float tolerance instead of bit for bit), or leave xla off."
+        )
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
 
     source = data_lib.load_dataset(
         config["dataset"],

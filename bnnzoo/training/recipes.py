@@ -67,6 +67,9 @@ def defaults() -> Config:
         "checkpoint_every_steps": 0,  # 0: once per epoch only
         "keep_checkpoints": 2,
         "xla": False,
+        # bit-exact resume needs TensorFlow's op determinism, which XLA cannot give (no
+        # deterministic MaxPool gradient); xla=true therefore needs deterministic=false
+        "deterministic": True,
         "strategy": "auto",  # auto | default | mirrored | multiworker
         # BatchNorm on global-batch statistics: "auto" = when there are several replicas
         "sync_batch_norm": "auto",
@@ -113,7 +116,10 @@ def resolve(name: str, overrides: Iterable[str] = (), **fields) -> Config:
     """
     config = defaults()
     merge(config, get_recipe(name)(), source=f"recipe {name!r}")
-    merge(config, {k: v for k, v in fields.items() if v is not None}, source="options")
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if fields.get("model", config["model"]) != config["model"]:
+        config["model_kwargs"] = {}  # the recipe's arguments were for its own model
+    merge(config, fields, source="options")
     for item in overrides:
         key, value = parse_override(item)
         set_key(config, key, value)
@@ -163,6 +169,11 @@ def set_key(config: Config, dotted: str, value) -> None:
     if leaf not in node and parts[0] != "model_kwargs":
         raise ValueError(_unknown_key(dotted, node, _prefix(parts, len(parts) - 1), "--set"))
     old = node.get(leaf)
+    if dotted in FREE_FORM:
+        if not isinstance(value, dict):
+            raise ValueError(f'--set {dotted} expects a mapping, e.g. {{"filters": [32, 64]}}.')
+        node[leaf] = value
+        return
     if isinstance(old, dict):
         raise ValueError(f"--set {dotted} names a group; set one of its keys: {sorted(old)}.")
     if isinstance(old, bool) and not isinstance(value, bool):

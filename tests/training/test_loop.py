@@ -58,6 +58,11 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert not (tmp_path / "model.keras").exists()
 
 
+def test_xla_needs_determinism_off(tmp_path):
+    with pytest.raises(ValueError, match="deterministic=false"):
+        train(recipes.resolve(QUICK, ["xla=true"]), tmp_path, verbose=0)
+
+
 def test_batch_larger_than_data_is_refused(tmp_path):
     with pytest.raises(ValueError, match="larger than the 512 training examples"):
         train(recipes.resolve(QUICK, batch_size=1024), tmp_path, verbose=0)

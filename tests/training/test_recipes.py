@@ -33,6 +33,15 @@ def test_overrides_and_fields():
     assert config["epochs"] == 7 and config["dataset"] == "digits"  # None fields are ignored
 
 
+def test_model_kwargs_can_be_replaced_whole_and_another_model_drops_them():
+    config = recipes.resolve("resnet_e18_imagenet_quick", ['model_kwargs={"filters": [8, 16]}'])
+    assert config["model_kwargs"] == {"filters": [8, 16]}
+    other = recipes.resolve("resnet_e18_imagenet_quick", model="binary_densenet28")
+    assert other["model_kwargs"] == {}
+    with pytest.raises(ValueError, match="expects a mapping"):
+        recipes.resolve("resnet_e18_imagenet_quick", ["model_kwargs=3"])
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
