@@ -1,0 +1,90 @@
+"""Training throughput (images/s) of bnnzoo's models against larq-zoo's, side by side.
+
+For BinaryDenseNet28 and BinaryResNetE18 this times, in one process and with the same input
+size, batch, optimizer (Adam 1e-3) and random data: larq-zoo's model trained with Keras'
+``fit``, bnnzoo's model in bnnzoo's training step, and bnnzoo's step compiled with XLA. The
+models are weight-compatible (same layers), so differences come from the training step.
+Prints images/s and ratios to larq-zoo; nothing is asserted.
+
+Run:  .venv/bin/python benchmarks/train_throughput.py [--size 64] [--batch 32] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import bnnzoo  # noqa: F401  (Keras 2 before TensorFlow)
+
+# isort: split
+import larq_zoo
+import numpy as np
+import tensorflow as tf
+
+from bnnzoo import zoo
+from bnnzoo.training import loop
+
+MODELS = (("BinaryDenseNet28", "binary_densenet28"), ("BinaryResNetE18", "binary_resnet_e18"))
+
+
+def _batches(size, batch, steps):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch * steps, size, size, 3)).astype("float32")
+    y = rng.integers(0, 10, size=batch * steps)
+    return x, y
+
+
+def time_keras_fit(model, x, y, batch, warmup=3):
+    model.compile(
+        tf.keras.optimizers.Adam(1e-3),
+        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=False),
+    )
+    model.fit(x[: batch * warmup], y[: batch * warmup], batch_size=batch, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    return len(x) / (time.perf_counter() - start)
+
+
+def time_bnnzoo_step(model, x, y, batch, xla, warmup=3):
+    strategy = tf.distribute.get_strategy()
+    step = loop._make_train_step(model, tf.keras.optimizers.Adam(1e-3), strategy, batch, 0.0,
+                                 [], xla)  # fmt: skip
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch, drop_remainder=True)
+    for xb, yb in ds.take(warmup):
+        step(xb, yb)
+    start = time.perf_counter()
+    for xb, yb in ds:
+        loss, _, _ = step(xb, yb)
+    float(loss)
+    return len(x) / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    x, y = _batches(args.size, args.batch, args.steps)
+    shape = (args.size, args.size, 3)
+    print(f"input {shape}, batch {args.batch}, {args.steps} timed steps, "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads")  # fmt: skip
+    print(f"{'model':<18} {'larq-zoo fit':>13} {'bnnzoo step':>12} {'bnnzoo XLA':>11} "
+          f"{'step/fit':>9} {'XLA/fit':>8}")  # fmt: skip
+    for larq_name, name in MODELS:
+        reference = getattr(larq_zoo.literature, larq_name)(
+            weights=None, input_shape=shape, num_classes=10
+        )
+        base = time_keras_fit(reference, x, y, args.batch)
+        ours = zoo.create_model(name, input_shape=shape, num_classes=10,
+                                classifier_activation=None)  # fmt: skip
+        plain = time_bnnzoo_step(ours, x, y, args.batch, xla=False)
+        ours_xla = zoo.create_model(name, input_shape=shape, num_classes=10,
+                                    classifier_activation=None)  # fmt: skip
+        fast = time_bnnzoo_step(ours_xla, x, y, args.batch, xla=True)
+        print(f"{larq_name:<18} {base:>11.1f}/s {plain:>10.1f}/s {fast:>9.1f}/s "
+              f"{plain / base:>8.2f}x {fast / base:>7.2f}x", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
