@@ -29,7 +29,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix bnnzoo tests benchmarks
 
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 clean:
 	rm -rf $(VENV) build *.egg-info

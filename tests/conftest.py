@@ -10,6 +10,13 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    """Free the models of the previous test: the suite builds hundreds of them."""
+    yield
+    tf.keras.backend.clear_session()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

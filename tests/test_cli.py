@@ -18,7 +18,7 @@ def run(capsys, *argv):
 
 
 def test_list_prints_figures_of_matching_models(capsys):
-    code, out, _ = run(capsys, "list", "*resnet*")
+    code, out, _ = run(capsys, "list", "binary_resnet*")
     assert code == 0
     assert "binary_resnet_e18" in out and "binary_densenet28" not in out
     row = next(line for line in out.splitlines() if line.startswith("binary_resnet_e18"))

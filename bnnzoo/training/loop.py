@@ -32,7 +32,13 @@ from bnnzoo.analysis import count_model, is_binary
 from bnnzoo.training import data as data_lib
 from bnnzoo.training.distribute import make_strategy
 
-BUILDERS = {"binary_densenet": zoo.BinaryDenseNet, "binary_resnet_e": zoo.BinaryResNetE}
+# family builders a recipe may name instead of a registered preset, with model_kwargs
+BUILDERS = {
+    "binary_densenet": zoo.BinaryDenseNet,
+    "binary_resnet_e": zoo.BinaryResNetE,
+    "bitnet_cifar": zoo.BitNetCifar,
+    "wide_resnet_cifar": zoo.WideResNetCifar,
+}
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 

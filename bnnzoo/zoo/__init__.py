@@ -13,6 +13,11 @@ from bnnzoo.zoo.binary_densenet import (
     BinaryDenseNet37Dilated,
     BinaryDenseNet45,
 )
+from bnnzoo.zoo.bitnet import BitNet26 as BitNet26
+from bnnzoo.zoo.bitnet import BitNet34 as BitNet34
+from bnnzoo.zoo.bitnet import BitNetCifar as BitNetCifar
+from bnnzoo.zoo.bitnet import BitNetImageNet as BitNetImageNet
+from bnnzoo.zoo.bitnet import WideResNetCifar as WideResNetCifar
 from bnnzoo.zoo.registry import (
     ModelSpec,
     create_model,

@@ -32,6 +32,8 @@ class ModelSpec:
             configuration (ImageNet input, 1000 classes), or None.
         larq_zoo_name: name of the weight-compatible model in ``larq_zoo.literature``, if any;
             its ImageNet weights are what ``weights="imagenet"`` loads.
+        binary: False for the full-precision networks a paper compares with (paper 000's
+            float BitNets and Wide ResNets): their MACs are all float.
     """
 
     name: str
@@ -40,6 +42,7 @@ class ModelSpec:
     paper: str
     published_params: int | None = None
     larq_zoo_name: str | None = None
+    binary: bool = True
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -52,13 +55,16 @@ def register_model(
     paper: str,
     published_params: int | None = None,
     larq_zoo_name: str | None = None,
+    binary: bool = True,
 ) -> Callable[[ModelFactory], ModelFactory]:
     """Decorator that registers a model factory under ``name``."""
 
     def decorator(factory: ModelFactory) -> ModelFactory:
         if name in _REGISTRY:
             raise ValueError(f"A model named {name!r} is already registered.")
-        _REGISTRY[name] = ModelSpec(name, factory, family, paper, published_params, larq_zoo_name)
+        _REGISTRY[name] = ModelSpec(
+            name, factory, family, paper, published_params, larq_zoo_name, binary
+        )
         factory.registry_name = name
         return factory
 

@@ -10,6 +10,9 @@ from bnnzoo.training.loop import (
     soft_target_loss,
 )
 
+# its module fixture is expensive: keep the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("distillation_teacher")
+
 QUICK = "resnet_e18_imagenet_quick"
 
 

@@ -12,6 +12,14 @@ def test_every_recipe_has_a_quick_variant_and_resolves():
             assert f"{name}_quick" in names
 
 
+def test_paper_000_values():
+    config = recipes.resolve("bitnet_cifar")
+    assert config["optimizer"]["name"] == "sgd" and config["optimizer"]["momentum"] == 0.9
+    assert config["optimizer"]["lr"] == 0.1 and config["optimizer"]["weight_decay"] == 5e-4
+    assert config["schedule"]["milestones"] == [60, 120, 180] and config["schedule"]["gamma"] == 0.2
+    assert (config["epochs"], config["batch_size"], config["augment"]) == (200, 128, "cifar")
+
+
 def test_paper_003_values():
     bdn = recipes.resolve("binary_densenet_imagenet")
     assert bdn["optimizer"] == {**recipes.defaults()["optimizer"], "name": "adam", "lr": 1e-3}
@@ -63,9 +71,7 @@ def test_unknown_recipe_suggests_names():
         recipes.resolve("resnet_e18_imagenett")
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in recipes.list_recipes() if n.endswith("_quick") and "bitnet" not in n]
-)
+@pytest.mark.parametrize("name", [n for n in recipes.list_recipes() if n.endswith("_quick")])
 def test_every_quick_recipe_trains_on_real_data(name, tmp_path):
     from bnnzoo.training import train
 
