@@ -71,6 +71,40 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _default_figures(names: list[str]) -> dict[str, list[str]]:
+    """Figure rows of registered models at their defaults, cached per version of the code.
+
+    Building 65 models at 224×224 takes minutes; the figures only change with bnnzoo's source,
+    so they are kept in ``$BNNZOO_CACHE/figures-<hash of the source>.json``.
+    """
+    import hashlib
+    from pathlib import Path
+
+    from bnnzoo import zoo
+    from bnnzoo.zoo.weights import cache_dir
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(bnnzoo.__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    cache = cache_dir().parent / f"figures-{digest.hexdigest()[:16]}.json"
+    try:
+        figures = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        figures = {}
+    missing = [name for name in names if name not in figures]
+    for name in missing:
+        figures[name] = _figures_row(name, _counts(zoo.create_model(name)))
+    if missing:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_suffix(".partial")
+            partial.write_text(json.dumps(figures))
+            partial.replace(cache)
+        except OSError:
+            pass  # a read-only cache only costs time
+    return {name: figures[name] for name in names}
+
+
 def cmd_list(args) -> int:
     from bnnzoo import zoo
 
@@ -79,10 +113,8 @@ def cmd_list(args) -> int:
         raise CommandError(
             f"No registered model matches {args.pattern!r}. `bnnzoo list` shows all of them."
         )
-    rows = [FIGURE_HEADER]
-    for name in names:
-        rows.append(_figures_row(name, _counts(zoo.create_model(name))))
-    print(_table(rows))
+    figures = _default_figures(names)
+    print(_table([FIGURE_HEADER, *(figures[name] for name in names)]))
     print(
         "\nFigures at 224x224x3 with 1000 classes. Size: binary weights at 1 bit, other trainable "
         "weights at 32 bits (BatchNorm moving statistics fold away at inference)."

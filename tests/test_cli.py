@@ -17,13 +17,27 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_list_prints_figures_of_matching_models(capsys):
+def test_list_prints_figures_of_matching_models(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BNNZOO_CACHE", str(tmp_path))
     code, out, _ = run(capsys, "list", "binary_resnet*")
     assert code == 0
     assert "binary_resnet_e18" in out and "binary_densenet28" not in out
     row = next(line for line in out.splitlines() if line.startswith("binary_resnet_e18"))
     assert row.split() == ["binary_resnet_e18", "11,699,368", "1.676", "0.138", "4.00"]
     assert "size (MiB)" in out
+
+
+def test_list_figures_are_cached_per_source_version(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BNNZOO_CACHE", str(tmp_path))
+    first = run(capsys, "list", "binary_resnet*")[1]
+    cached = list(tmp_path.glob("figures-*.json"))
+    assert len(cached) == 1
+    data = json.loads(cached[0].read_text())
+    assert data["binary_resnet_e18"][1] == "11,699,368"
+    data["binary_resnet_e18"][1] = "42"  # a cached row is used as it is
+    cached[0].write_text(json.dumps(data))
+    second = run(capsys, "list", "binary_resnet*")[1]
+    assert "42" in second and second != first
 
 
 def test_summary_with_shape_and_classes(capsys):
