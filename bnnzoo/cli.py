@@ -9,6 +9,7 @@
     bnnzoo train --resume DIR
     bnnzoo evaluate RUN_DIR [--dataset D]
     bnnzoo reproduce bitnet
+    bnnzoo export MODEL --format tflite|openvino --out PATH [--input-shape H,W,C]
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -273,6 +274,30 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from bnnzoo.converters import VerificationError
+
+    shape = parse_shape(args.input_shape) if args.input_shape is not None else None
+    options = dict(
+        input_shape=shape, num_classes=args.num_classes, weights=args.weights,
+        verify=not args.no_verify, n=args.n,
+    )  # fmt: skip
+    try:
+        if args.format == "tflite":
+            from bnnzoo.converters import export_tflite
+
+            report = export_tflite(args.model, args.out, target=args.target, int8=args.int8,
+                                   **options)  # fmt: skip
+        else:
+            from bnnzoo.converters.openvino import export_openvino
+
+            report = export_openvino(args.model, args.out, threads=args.threads, **options)
+    except (ValueError, FileNotFoundError, VerificationError) as err:
+        raise CommandError(str(err)) from err
+    print(report)
+    return 0
+
+
 REPRODUCIBLE = ("bitnet",)
 
 
@@ -332,6 +357,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="convert a zoo model or a saved model for deployment")
+    p.add_argument("model", help="a registered name or a saved model (.keras/.h5)")
+    p.add_argument("--format", choices=("tflite", "openvino"), required=True)
+    p.add_argument("--out", required=True, help=".tflite file, or .xml file or directory")
+    p.add_argument("--input-shape", default=None, metavar="H,W,C")
+    p.add_argument("--num-classes", type=int, default=None, metavar="N")
+    p.add_argument("--weights", default=None, help="for a zoo name: imagenet, FILE or URL")
+    p.add_argument("--target", choices=("arm", "xcore"), default="arm", help="tflite only")
+    p.add_argument("--int8", action="store_true", help="tflite only: int8 non-binary layers")
+    p.add_argument("--threads", type=int, default=2, help="openvino only")
+    p.add_argument("--n", type=int, default=8, help="random inputs for the check")
+    p.add_argument("--no-verify", action="store_true", help="skip the check against Keras")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("reproduce", help="a paper's published figures next to the built models")
     p.add_argument("paper", choices=REPRODUCIBLE)

@@ -120,3 +120,29 @@ def test_console_script_is_installed():
         + result.stderr.split("Unknown model 'no_such_model'. ", 1)[1].strip()
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("fmt, out_name", [("tflite", "m.tflite"), ("openvino", "ir")])
+def test_export_a_saved_model(capsys, tmp_path, rng, fmt, out_name):
+    model = zoo.BinaryResNetE(
+        blocks_per_stage=(1, 1), filters=(16, 32), input_shape=(16, 16, 3), num_classes=4
+    )
+    randomize(model, rng)  # trained-looking weights, so the numeric check runs
+    model.save(tmp_path / "m.keras")
+    code, out, err = run(capsys, "export", str(tmp_path / "m.keras"), "--format", fmt,
+                         "--out", str(tmp_path / out_name))  # fmt: skip
+    assert code == 0, err
+    assert "passed" in out
+    if fmt == "tflite":
+        assert "(100.0%)" in out and (tmp_path / "m.tflite").stat().st_size > 0
+    else:
+        assert "BinaryConvolution" in out and list((tmp_path / "ir").glob("*.xml"))
+
+
+def test_export_bad_input(capsys, tmp_path):
+    code, _, err = run(capsys, "export", "binary_densenet_28", "--format", "tflite",
+                       "--out", str(tmp_path / "x.tflite"))  # fmt: skip
+    assert code == 2 and "Nearest registered names" in err
+    code, _, err = run(capsys, "export", str(tmp_path / "missing.keras"), "--format", "openvino",
+                       "--out", str(tmp_path))  # fmt: skip
+    assert code == 2 and "missing.keras" in err and "Traceback" not in err

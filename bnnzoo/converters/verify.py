@@ -1,0 +1,558 @@
+"""Check a converted model against its Keras original on the same inputs.
+
+The comparison is engine-agnostic: an *engine* is any function that takes a batch of inputs
+(``numpy``, the Keras model's input shape with a batch axis) and returns the outputs for the
+whole batch. ``lce_engine`` wraps Larq Compute Engine's interpreter; the OpenVINO converter
+supplies its own and calls ``verify_engine``, so both are judged by ``compare_outputs``.
+
+The run passes when all three hold:
+
+1. every sample is within ``atol + rtol * max |keras|`` (``max |engine - keras|`` over the
+   sample; the relative part uses the sample's largest output, because errors scale with the
+   size of the values and a logit near 0 is no reason for a tighter bound; NaN never passes);
+2. the top-1 class agrees on at least ``min_top1_agreement`` of the samples (2-D outputs);
+3. at least ``min_rounding_exact`` of the samples (and at least one) agree to float rounding,
+   ``max |diff| <= 1e-6 + 1e-4 * max |keras|``.
+
+Why three, and why ``rtol`` is as loose as 20 %: a binary network amplifies float rounding.
+A pre-sign value within rounding of 0 gets a sign that depends on the order of float
+operations (the engine folds BatchNorm into the conv's multiplier and bias, Keras does not),
+and a flip changes the next layer's values and can flip others downstream. It hits *some*
+inputs and not others, and Keras disagrees with itself the same way: BinaryDenseNet28 run
+eagerly and in graph mode (``predict``) differed by 7 % of the largest logit on 1 of 8 inputs
+(the reference here is graph mode, the closer one to the engines). Measured against LCE with
+``randomize_weights`` at 224×224 on 16 inputs: BinaryResNetE18 (whose residual stream reaches
+``sign`` without a BatchNorm) agreed to float rounding on 8 inputs and differed by 0.4-7 % of
+the largest logit on the other 8; BinaryDenseNet45 agreed on 12 and differed by 6-11 % on 4.
+A conversion mistake hits *every* input: padding with 1 where Keras pads with 0 moved the
+logits by 19-30 % of the largest logit on all 16 inputs of both models (top-1 agreement 25 % and
+75 %), and a model with other weights by far more. Rule 3 catches such systematic errors however
+small; rule 1 bounds what a flip may do. Pass ``rtol=1e-4`` to demand agreement to float
+rounding on every input, and loose criteria with ``min_rounding_exact=0`` for a lossy
+conversion (int8).
+
+An *untrained* model cannot be checked this way: its BatchNorms (mean 0, variance 1, offset 0)
+pass the integer outputs of binary convs and ReLU zeros to ``sign`` as exact zeros, where the
+order of float operations decides ±1 (BinaryResNetE18: softmax outputs off by 0.99). Check trained
+weights, or ``randomize_weights`` (random weights, BatchNorm statistics measured on data);
+``looks_untrained`` tells the two apart.
+
+Example:
+    >>> report = verify_tflite(model, to_tflite(model), n=8)
+    >>> report.max_abs_diff, report.top1_agreement, report.passed
+    (3.6e-07, 1.0, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+Engine = Callable[[np.ndarray], np.ndarray]
+
+DEFAULT_ATOL = 1e-3
+DEFAULT_RTOL = 0.2
+DEFAULT_MIN_TOP1 = 0.75
+DEFAULT_MIN_ROUNDING_EXACT = 0.1
+ROUNDING_RTOL = 1e-4  # a sample within this share of its largest output agrees to float rounding
+
+
+class VerificationError(RuntimeError):
+    """A converted model disagrees with its Keras original beyond the tolerance.
+
+    Attributes:
+        report: the ``VerifyReport`` (None when the engine returned the wrong shape).
+        export_report: the ``ExportReport`` when raised by ``export_tflite``.
+    """
+
+    def __init__(self, message: str, *, report=None, export_report=None):
+        super().__init__(message)
+        self.report = report
+        self.export_report = export_report
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """How closely an engine reproduced the Keras model.
+
+    Attributes:
+        max_abs_diff: largest ``|engine - keras|`` over all outputs of all samples.
+        top1_agreement: share of samples whose argmax agrees (outputs of shape ``(n,
+            classes)``), or None for other outputs.
+        n: number of samples.
+        passed: the three rules of the module docstring hold.
+        atol, rtol, min_top1_agreement, min_rounding_exact: the criteria applied.
+        max_abs_reference: largest ``|keras|`` output, the scale of ``rtol``.
+        worst_sample: index of the sample furthest beyond (or closest to) its tolerance.
+        worst_diff, worst_tolerance: that sample's ``max |engine - keras|`` and tolerance.
+        rounding_exact: samples that agree to float rounding (``max |diff| <= 1e-6 + 1e-4 *
+            max |keras|``); the others differ by sign flips (see the module docstring).
+        engine: name of the engine, for messages.
+    """
+
+    max_abs_diff: float
+    top1_agreement: float | None
+    n: int
+    passed: bool
+    atol: float
+    rtol: float
+    min_top1_agreement: float
+    max_abs_reference: float
+    worst_sample: int
+    worst_diff: float
+    worst_tolerance: float
+    rounding_exact: int
+    min_rounding_exact: float = DEFAULT_MIN_ROUNDING_EXACT
+    engine: str = "engine"
+
+    @property
+    def required_rounding_exact(self) -> int:
+        """Samples that must agree to float rounding: ``min_rounding_exact`` of ``n``, at
+        least one unless ``min_rounding_exact`` is 0."""
+        if self.min_rounding_exact == 0:
+            return 0
+        return max(1, math.ceil(self.min_rounding_exact * self.n - 1e-9))
+
+    def __str__(self) -> str:
+        top1 = "n/a" if self.top1_agreement is None else f"{100 * self.top1_agreement:.1f}%"
+        verdict = "passed" if self.passed else "FAILED"
+        return (
+            f"verify ({self.engine} vs Keras, {self.n} inputs): max |diff| "
+            f"{self.max_abs_diff:.3g} (max |output| {self.max_abs_reference:.3g}), top-1 "
+            f"agreement {top1}, {self.rounding_exact}/{self.n} equal to float rounding: {verdict}"
+        )
+
+    def failure_message(self) -> str:
+        """What disagreed, by how much, and against which tolerance (empty when passed)."""
+        if self.passed:
+            return ""
+        problems = []
+        if not self.worst_diff <= self.worst_tolerance:
+            problems.append(
+                f"sample {self.worst_sample} differs by max |diff| {self.worst_diff:.3g} > "
+                f"tolerance {self.worst_tolerance:.3g} (atol {self.atol:g} + rtol {self.rtol:g} "
+                f"x max |output| of that sample); max |diff| over all {self.n} samples "
+                f"{self.max_abs_diff:.3g}"
+            )
+        if self.top1_agreement is not None and self.top1_agreement < self.min_top1_agreement:
+            problems.append(
+                f"top-1 class agrees on {round(self.top1_agreement * self.n)}/{self.n} samples "
+                f"({100 * self.top1_agreement:.1f}%), required "
+                f"{100 * self.min_top1_agreement:.1f}%"
+            )
+        if self.rounding_exact < self.required_rounding_exact:
+            problems.append(
+                f"{self.rounding_exact}/{self.n} samples agree to float rounding, required "
+                f"{self.required_rounding_exact} (a conversion error changes every input; sign "
+                f"flips of values within rounding of 0 change only some)"
+            )
+        return (
+            f"{self.engine} disagrees with the Keras model: {'; '.join(problems)}. Check the "
+            f"conversion (op histogram, binary-MAC share). An untrained model (BatchNorm at "
+            f"its initial statistics) feeds exact zeros to sign(), where float rounding picks "
+            f"the sign: verify trained weights or randomize_weights(model). Loosen the "
+            f"criteria only for a lossy conversion (int8)."
+        )
+
+
+def compare_outputs(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    min_top1_agreement: float = DEFAULT_MIN_TOP1,
+    min_rounding_exact: float = DEFAULT_MIN_ROUNDING_EXACT,
+    engine: str = "engine",
+) -> VerifyReport:
+    """Compare an engine's outputs with the Keras model's on the same batch.
+
+    The one comparison that every converter's check uses.
+
+    Args:
+        reference: Keras outputs, shape ``(n, ...)``.
+        candidate: the engine's outputs, same shape.
+        atol, rtol: a sample passes when ``max |candidate - reference| <= atol + rtol *
+            max |reference|`` over the sample; NaN never passes.
+        min_top1_agreement: required share of samples with the same argmax (2-D outputs).
+        min_rounding_exact: required share of samples that agree to float rounding (at least
+            one sample unless 0).
+        engine: name used in messages.
+
+    Returns:
+        A ``VerifyReport``; it does not raise on disagreement.
+
+    Raises:
+        ValueError: bad tolerances, or the two outputs differ in shape.
+
+    Example:
+        >>> compare_outputs(np.array([[0.1, 0.9]]), np.array([[0.1, 0.9 + 1e-6]])).passed
+        True
+    """
+    atol = _non_negative("atol", atol)
+    rtol = _non_negative("rtol", rtol)
+    _share("min_top1_agreement", min_top1_agreement)
+    _share("min_rounding_exact", min_rounding_exact)
+    reference = np.asarray(reference, dtype=np.float64)
+    candidate = np.asarray(candidate, dtype=np.float64)
+    if reference.shape != candidate.shape:
+        raise ValueError(
+            f"{engine} returned outputs of shape {candidate.shape}; the Keras model returned "
+            f"{reference.shape}. The converted model does not compute the same function."
+        )
+    if reference.ndim == 0 or reference.shape[0] == 0:
+        raise ValueError(
+            f"Expected outputs with a non-empty batch axis. Received {reference.shape}."
+        )
+    n = reference.shape[0]
+    per_sample = (candidate - reference).reshape(n, -1)
+    diff = np.abs(per_sample)
+    # NaN anywhere in a sample makes its difference NaN, which fails `<=` below.
+    finite_max = np.where(np.isnan(diff), 0.0, diff).max(axis=1)
+    sample_diff = np.where(np.isnan(diff).any(axis=1), np.nan, finite_max)
+    scale = np.abs(reference.reshape(n, -1)).max(axis=1)
+    tolerance = atol + rtol * scale
+    ok = sample_diff <= tolerance
+    excess = np.where(np.isnan(sample_diff), np.inf, sample_diff - tolerance)
+    worst = int(np.argmax(excess))
+    top1 = None
+    if reference.ndim == 2 and reference.shape[1] > 1:
+        top1 = float(np.mean(reference.argmax(axis=1) == candidate.argmax(axis=1)))
+    max_diff = float(np.nan if np.isnan(sample_diff).any() else sample_diff.max())
+    report = VerifyReport(
+        max_abs_diff=max_diff,
+        top1_agreement=top1,
+        n=n,
+        passed=False,
+        atol=atol,
+        rtol=rtol,
+        min_top1_agreement=float(min_top1_agreement),
+        max_abs_reference=float(scale.max()),
+        worst_sample=worst,
+        worst_diff=float(sample_diff[worst]),
+        worst_tolerance=float(tolerance[worst]),
+        rounding_exact=int(np.sum(sample_diff <= 1e-6 + ROUNDING_RTOL * scale)),
+        min_rounding_exact=float(min_rounding_exact),
+        engine=engine,
+    )
+    passed = (
+        bool(ok.all())
+        and (top1 is None or top1 >= min_top1_agreement)
+        and report.rounding_exact >= report.required_rounding_exact
+    )
+    return dataclasses.replace(report, passed=passed)
+
+
+def _share(name: str, value) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (ok and 0 <= value <= 1):
+        raise ValueError(
+            f"Expected {name} to be a share between 0 and 1, e.g. 0.75. Received: {name}={value!r}."
+        )
+
+
+def _non_negative(name: str, value) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"Expected {name} to be a non-negative number, e.g. {DEFAULT_ATOL}. Received: "
+            f"{name}={value!r}."
+        )
+    return float(value)
+
+
+def random_inputs(model: tf.keras.Model, n: int = 8, seed: int = 0) -> np.ndarray:
+    """``n`` standard-normal inputs of the model's input shape (roughly the range of
+    preprocessed images), reproducible from ``seed``."""
+    _check_single_io(model)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"Expected n to be a positive int, e.g. 8. Received: n={n!r}.")
+    shape = tuple(model.inputs[0].shape[1:])
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, *shape)).astype(model.inputs[0].dtype.as_numpy_dtype)
+
+
+def looks_untrained(model: tf.keras.Model) -> bool:
+    """True when every BatchNorm of the model still has its initial statistics (moving mean
+    0 and variance 1): the weights have never been trained or loaded, and a numeric check
+    between engines is meaningless (see the module docstring).
+
+    Example:
+        >>> looks_untrained(zoo.BinaryResNetE18())
+        True
+    """
+    norms = [l for l in _all_layers(model) if isinstance(l, tf.keras.layers.BatchNormalization)]
+    return bool(norms) and all(
+        np.all(layer.moving_mean.numpy() == 0) and np.all(layer.moving_variance.numpy() == 1)
+        for layer in norms
+    )
+
+
+def randomize_weights(
+    model: tf.keras.Model,
+    *,
+    seed: int = 0,
+    inputs: np.ndarray | None = None,
+    n: int = 8,
+) -> tf.keras.Model:
+    """Give a model random weights and BatchNorm statistics measured on data, in place.
+
+    A converter is best checked on trained weights. Without them, neither an untrained model
+    (BatchNorm at mean 0, variance 1, offset 0 passes the integer outputs of binary convs to
+    ``sign`` unchanged, so exact zeros make the sign a matter of float rounding) nor plain
+    random weights (activations grow to ~1e6 through concatenations and shortcuts, so
+    BatchNorm's ``x - mean`` cancels catastrophically right before ``sign``) is a fair test.
+    This draws every weight from N(0, 1) and then sets each BatchNorm's moving mean and
+    variance to the statistics of its input on ``inputs`` (one forward pass in training mode
+    with momentum 0), as training would: every pre-sign value is then O(1) with a random
+    offset, like in a trained network.
+
+    Args:
+        model: the Keras model, changed in place.
+        seed: seed of the weights and of the random inputs.
+        inputs: batch to measure the statistics on; None draws ``n`` standard-normal inputs.
+        n: size of the random batch.
+
+    Returns:
+        The same model.
+
+    Example:
+        >>> model = randomize_weights(zoo.BinaryResNetE18(input_shape=(224, 224, 3)), seed=0)
+        >>> verify_tflite(model, to_tflite(model)).passed
+        True
+    """
+    _check_single_io(model)
+    batch = random_inputs(model, n, seed) if inputs is None else _check_inputs(model, inputs)
+    rng = np.random.default_rng(seed)
+    model.set_weights(
+        [rng.normal(size=w.shape).astype(w.dtype.as_numpy_dtype) for w in model.weights]
+    )
+    norms = [
+        layer
+        for layer in _all_layers(model)
+        if isinstance(layer, tf.keras.layers.BatchNormalization)
+    ]
+    momenta = [layer.momentum for layer in norms]
+    try:
+        for layer in norms:
+            layer.momentum = 0.0  # the moving statistics become those of this batch
+        model(batch, training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+    return model
+
+
+def _all_layers(model: tf.keras.Model):
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
+def _check_single_io(model) -> None:
+    if not isinstance(model, tf.keras.Model):
+        raise ValueError(
+            f"Expected a Keras 2 model (tf.keras.Model). Received: {type(model).__name__}."
+        )
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"verify compares models with one input and one output; {model.name!r} has "
+            f"{len(model.inputs)} inputs and {len(model.outputs)} outputs."
+        )
+    if any(d is None for d in model.inputs[0].shape[1:]):
+        raise ValueError(
+            f"verify needs a fixed input shape; {model.name!r} has input shape "
+            f"{tuple(model.inputs[0].shape)}. Build it with a fixed input_shape."
+        )
+
+
+def _check_inputs(model: tf.keras.Model, inputs) -> np.ndarray:
+    expected = tuple(model.inputs[0].shape[1:])
+    array = np.asarray(inputs, dtype=model.inputs[0].dtype.as_numpy_dtype)
+    if array.ndim != len(expected) + 1 or tuple(array.shape[1:]) != expected or not len(array):
+        hint = " Add a batch axis, e.g. x[None]." if tuple(array.shape) == expected else ""
+        raise ValueError(
+            f"Expected inputs of shape (n, {', '.join(map(str, expected))}) with n >= 1 for "
+            f"model {model.name!r}. Received shape {tuple(array.shape)}.{hint}"
+        )
+    return array
+
+
+def verify_engine(
+    model: tf.keras.Model,
+    engine: Engine,
+    *,
+    inputs: np.ndarray | None = None,
+    n: int = 8,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    min_top1_agreement: float = DEFAULT_MIN_TOP1,
+    min_rounding_exact: float = DEFAULT_MIN_ROUNDING_EXACT,
+    seed: int = 0,
+    raise_on_failure: bool = True,
+    engine_name: str = "engine",
+) -> VerifyReport:
+    """Run ``engine`` and the Keras model on the same inputs and compare them.
+
+    Args:
+        model: the Keras model (one input, one output, fixed input shape).
+        engine: function from a batch ``(n, *input_shape)`` to the outputs ``(n, ...)``.
+        inputs: the batch to use; None draws ``n`` standard-normal inputs from ``seed``.
+        n, seed: size and seed of the random batch (ignored when ``inputs`` is given).
+        atol, rtol, min_top1_agreement, min_rounding_exact: the criteria of
+            ``compare_outputs``.
+        raise_on_failure: raise ``VerificationError`` when the check fails.
+        engine_name: name of the engine in messages.
+
+    Returns:
+        A ``VerifyReport``.
+
+    Raises:
+        VerificationError: the engine disagrees (with ``raise_on_failure``) or returns
+            outputs of another shape.
+
+    Example:
+        >>> verify_engine(model, lambda x: compiled_model(x), engine_name="OpenVINO CPU")
+    """
+    _check_single_io(model)
+    if not callable(engine):
+        raise ValueError(
+            f"Expected engine to be a function from a batch to its outputs. Received: "
+            f"{type(engine).__name__}."
+        )
+    batch = random_inputs(model, n, seed) if inputs is None else _check_inputs(model, inputs)
+    # Graph mode (predict), not an eager call: the two round differently, and a binary network
+    # amplifies that (BinaryDenseNet28 at 224: 7 % apart on 1 of 8 inputs); graph mode is the
+    # one closer to the engines, which run a graph too.
+    reference = model.predict(batch, batch_size=min(len(batch), 32), verbose=0)
+    candidate = np.asarray(engine(batch))
+    if candidate.shape != reference.shape:
+        raise VerificationError(
+            f"{engine_name} returned outputs of shape {candidate.shape} for {len(batch)} inputs; "
+            f"the Keras model returned {reference.shape}. The converted model does not compute "
+            f"the same function (or the engine dropped the batch axis)."
+        )
+    report = compare_outputs(
+        reference,
+        candidate,
+        atol=atol,
+        rtol=rtol,
+        min_top1_agreement=min_top1_agreement,
+        min_rounding_exact=min_rounding_exact,
+        engine=engine_name,
+    )
+    if raise_on_failure and not report.passed:
+        raise VerificationError(report.failure_message(), report=report)
+    return report
+
+
+def lce_engine(flatbuffer: bytes, *, num_threads: int = 1) -> Engine:
+    """An engine running a TFLite flatbuffer in Larq Compute Engine's interpreter.
+
+    On x86 the interpreter uses LCE's reference kernels: correct, not fast. The converted model
+    has batch size 1, so the batch runs one sample at a time; int8 inputs and outputs are
+    quantized and dequantized with the flatbuffer's scales. Grouped binary convs run in LCE's
+    indirect BGEMM kernel, the only one that supports them.
+
+    Example:
+        >>> run = lce_engine(flatbuffer, num_threads=2)
+        >>> run(np.zeros((4, 32, 32, 3), "float32")).shape
+        (4, 10)
+    """
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+    if not isinstance(flatbuffer, (bytes, bytearray)):
+        raise ValueError(
+            f"Expected the TFLite flatbuffer as bytes. Received: {type(flatbuffer).__name__}."
+        )
+    from bnnzoo.converters.lce import bconv_ops  # here: lce imports this module
+
+    # LCE's default bconv kernel refuses grouped convs; its indirect BGEMM kernel runs them.
+    grouped = any(bconv.groups > 1 for bconv in bconv_ops(flatbuffer))
+    interpreter = Interpreter(
+        bytes(flatbuffer), num_threads=num_threads, use_indirect_bgemm=grouped
+    )
+    if len(interpreter.input_shapes) != 1 or len(interpreter.output_shapes) != 1:
+        raise ValueError(
+            f"lce_engine runs models with one input and one output; this flatbuffer has "
+            f"{len(interpreter.input_shapes)} and {len(interpreter.output_shapes)}."
+        )
+    input_shape = tuple(interpreter.input_shapes[0][1:])
+    input_type = np.dtype(interpreter.input_types[0])
+    output_type = np.dtype(interpreter.output_types[0])
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        batch = np.asarray(batch)
+        if tuple(batch.shape[1:]) != input_shape:
+            raise ValueError(
+                f"The flatbuffer expects inputs of shape (n, {', '.join(map(str, input_shape))}). "
+                f"Received shape {tuple(batch.shape)}."
+            )
+        if input_type == np.int8:
+            scale, zero = interpreter.input_scales[0], interpreter.input_zero_points[0]
+            batch = np.clip(np.round(batch / scale) + zero, -128, 127).astype(np.int8)
+        else:
+            batch = batch.astype(input_type)
+        outputs = np.asarray(interpreter.predict(batch))
+        if output_type == np.int8:
+            scale, zero = interpreter.output_scales[0], interpreter.output_zero_points[0]
+            outputs = (outputs.astype(np.float32) - zero) * scale
+        return outputs
+
+    return run
+
+
+def verify_tflite(
+    model: tf.keras.Model,
+    flatbuffer: bytes,
+    *,
+    inputs: np.ndarray | None = None,
+    n: int = 8,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    min_top1_agreement: float = DEFAULT_MIN_TOP1,
+    min_rounding_exact: float = DEFAULT_MIN_ROUNDING_EXACT,
+    seed: int = 0,
+    raise_on_failure: bool = True,
+    num_threads: int = 1,
+) -> VerifyReport:
+    """Run LCE's interpreter and the Keras model on the same inputs and compare them.
+
+    Args:
+        model: the Keras model the flatbuffer was converted from.
+        flatbuffer: the TFLite flatbuffer (``to_tflite``).
+        inputs, n, seed: the batch, or the size and seed of a standard-normal one.
+        atol, rtol, min_top1_agreement, min_rounding_exact: see ``compare_outputs``; the
+            defaults suit a float32 conversion, an int8 one needs much looser ones.
+        raise_on_failure: raise ``VerificationError`` saying what disagreed and by how much.
+        num_threads: interpreter threads.
+
+    Returns:
+        A ``VerifyReport`` with ``max_abs_diff``, ``top1_agreement``, ``n`` and ``passed``.
+
+    Example:
+        >>> flatbuffer = to_tflite(model)
+        >>> verify_tflite(model, flatbuffer, n=8).passed
+        True
+    """
+    _check_single_io(model)
+    return verify_engine(
+        model,
+        lce_engine(flatbuffer, num_threads=num_threads),
+        inputs=inputs,
+        n=n,
+        atol=atol,
+        rtol=rtol,
+        min_top1_agreement=min_top1_agreement,
+        min_rounding_exact=min_rounding_exact,
+        seed=seed,
+        raise_on_failure=raise_on_failure,
+        engine_name="LCE interpreter",
+    )

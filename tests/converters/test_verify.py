@@ -1,0 +1,166 @@
+"""The engine-agnostic comparison and LCE's interpreter against Keras."""
+
+import numpy as np
+import pytest
+
+from bnnzoo import zoo
+from bnnzoo.converters import (
+    VerificationError,
+    compare_outputs,
+    lce_engine,
+    looks_untrained,
+    random_inputs,
+    randomize_weights,
+    to_tflite,
+    verify_engine,
+    verify_tflite,
+)
+
+
+def tiny(seed: int):
+    model = zoo.BinaryResNetE(blocks_per_stage=(1, 1), filters=(16, 32), input_shape=(16, 16, 3),
+                              num_classes=10, classifier_activation=None)  # fmt: skip
+    return randomize_weights(model, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    model = tiny(0)
+    return model, to_tflite(model)
+
+
+def test_correct_conversion_passes(pair):
+    model, flatbuffer = pair
+    report = verify_tflite(model, flatbuffer, n=6, seed=3, atol=1e-5, rtol=1e-5)
+    assert report.passed and report.n == 6 and report.top1_agreement == 1.0
+    assert report.rounding_exact == 6
+    assert report.max_abs_diff <= report.atol + report.rtol * report.max_abs_reference
+    assert report.max_abs_reference > 1  # logits, not a saturated softmax
+    assert "passed" in str(report) and report.failure_message() == ""
+
+
+def test_conversion_of_another_model_fails_loudly(pair):
+    _, flatbuffer = pair
+    other = tiny(1)  # same architecture, other weights
+    with pytest.raises(VerificationError) as info:
+        verify_tflite(other, flatbuffer, n=4)
+    message = str(info.value)
+    assert "LCE interpreter disagrees with the Keras model" in message
+    assert "0/4 samples agree to float rounding, required 1" in message
+    report = info.value.report
+    assert not report.passed and report.max_abs_diff > 0.1
+    assert verify_tflite(other, flatbuffer, n=4, raise_on_failure=False) == report
+
+
+def test_default_tolerance_catches_a_padding_mismatch():
+    """A conversion that pads with 1 where Keras pads with 0 only changes border pixels."""
+    ones = zoo.BinaryResNetE(blocks_per_stage=(1, 1), filters=(16, 32), input_shape=(16, 16, 3),
+                             num_classes=10, classifier_activation=None, pad_value=1.0)  # fmt: skip
+    zeros = tiny(2)
+    ones.set_weights(zeros.get_weights())
+    with pytest.raises(VerificationError, match="0/4 samples agree to float rounding") as info:
+        verify_tflite(zeros, to_tflite(ones), n=4)
+    assert info.value.report.rounding_exact == 0
+    assert verify_tflite(ones, to_tflite(ones), n=4).passed
+
+
+def test_untrained_models_are_recognised():
+    model = zoo.BinaryResNetE(blocks_per_stage=(1,), filters=(8,), input_shape=(8, 8, 3))
+    assert looks_untrained(model)
+    assert not looks_untrained(randomize_weights(model, seed=0))
+    model.get_layer("stage1_block1_bn").moving_mean.assign([0.0] * 7 + [1e-3])
+    assert not looks_untrained(model)
+
+
+def test_inputs_are_used_as_given(pair):
+    model, flatbuffer = pair
+    x = random_inputs(model, 3, seed=7)
+    assert x.shape == (3, 16, 16, 3) and x.dtype == np.float32
+    assert np.array_equal(x, random_inputs(model, 3, seed=7))
+    assert verify_tflite(model, flatbuffer, inputs=x).n == 3
+    with pytest.raises(ValueError, match=r"Add a batch axis"):
+        verify_tflite(model, flatbuffer, inputs=x[0])
+    with pytest.raises(ValueError, match=r"Expected inputs of shape \(n, 16, 16, 3\)"):
+        verify_tflite(model, flatbuffer, inputs=np.zeros((2, 8, 8, 3)))
+    with pytest.raises(ValueError, match="positive int"):
+        verify_tflite(model, flatbuffer, n=0)
+
+
+def test_lce_engine_runs_a_batch(pair):
+    model, flatbuffer = pair
+    x = random_inputs(model, 3)
+    outputs = lce_engine(flatbuffer)(x)
+    assert outputs.shape == (3, 10)
+    np.testing.assert_allclose(outputs, model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match=r"expects inputs of shape \(n, 16, 16, 3\)"):
+        lce_engine(flatbuffer)(np.zeros((1, 8, 8, 3), "float32"))
+
+
+def test_any_engine_plugs_in(pair):
+    model, _ = pair
+
+    def keras(x):
+        return model.predict(x, verbose=0)
+
+    exact = verify_engine(model, keras, n=2, engine_name="copy")
+    assert exact.passed and exact.max_abs_diff == 0 and exact.engine == "copy"
+    with pytest.raises(VerificationError, match="shifted disagrees"):
+        verify_engine(model, lambda x: keras(x) + 100, n=2, engine_name="shifted")
+    with pytest.raises(VerificationError, match=r"returned outputs of shape \(10,\)"):
+        verify_engine(model, lambda x: keras(x)[0], n=2)
+    with pytest.raises(ValueError, match="Expected engine to be a function"):
+        verify_engine(model, "openvino")
+
+
+def test_compare_outputs_criteria():
+    ref = np.array([[1.0, 2.0, 10.0], [5.0, 0.0, -1.0]])
+    # Tolerance per sample: atol + rtol * max |ref| of that sample (10 and 5 here).
+    just_inside = ref + np.array([[0, 0, 0.99e-3], [0, 0.49e-3, 0]])
+    assert compare_outputs(ref, just_inside, atol=0, rtol=1e-4).passed
+    report = compare_outputs(ref, ref + np.array([[0, 0, 0], [0, 0.6e-3, 0]]), atol=0, rtol=1e-4)
+    assert not report.passed and report.worst_sample == 1
+    assert report.worst_diff == pytest.approx(0.6e-3) and report.worst_tolerance == pytest.approx(
+        5e-4
+    )
+    assert "sample 1 differs" in report.failure_message()
+    # Top-1: a flipped argmax fails even when the values are within tolerance.
+    flipped = compare_outputs(np.array([[1.0, 1.00001]]), np.array([[1.00001, 1.0]]), atol=1e-3)
+    assert flipped.top1_agreement == 0.0 and not flipped.passed
+    assert "top-1 class agrees on 0/1" in flipped.failure_message()
+    assert compare_outputs(ref[:1], ref[:1] * 0 + ref[:1], min_top1_agreement=0.5).passed
+    # NaN never passes; feature maps have no top-1.
+    nan = compare_outputs(ref, np.where(ref == 0, np.nan, ref))
+    assert not nan.passed and np.isnan(nan.max_abs_diff) and nan.worst_sample == 1
+    maps = compare_outputs(np.ones((2, 4, 4, 3)), np.ones((2, 4, 4, 3)))
+    assert maps.top1_agreement is None and maps.passed
+
+
+def test_a_small_error_on_every_sample_fails_a_sporadic_one_passes():
+    ref = np.random.default_rng(0).normal(size=(4, 10))
+    error = np.zeros_like(ref)
+    error[:, 3] = 0.01 * np.abs(ref).max(axis=1)  # 1 % of each sample's largest output
+    systematic = compare_outputs(ref, ref + error)
+    assert systematic.rounding_exact == 0 and not systematic.passed
+    assert "0/4 samples agree to float rounding, required 1" in systematic.failure_message()
+    sporadic = compare_outputs(ref, ref + error * (np.arange(4) == 2)[:, None])
+    assert sporadic.rounding_exact == 3 and sporadic.passed  # like a sign flip in one sample
+    assert compare_outputs(ref, ref + error, min_rounding_exact=0).passed
+    assert compare_outputs(ref, ref, min_rounding_exact=1.0).passed
+    assert not compare_outputs(ref, ref + error * (np.arange(4) == 2)[:, None],
+                               min_rounding_exact=1.0).passed  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"atol": -1.0}, "atol to be a non-negative number"),
+        ({"rtol": float("nan")}, "rtol to be a non-negative number"),
+        ({"min_top1_agreement": 2}, "min_top1_agreement to be a share between 0 and 1"),
+        ({"min_rounding_exact": -0.1}, "min_rounding_exact to be a share between 0 and 1"),
+    ],
+)
+def test_compare_outputs_refuses_bad_criteria(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        compare_outputs(np.zeros((1, 2)), np.zeros((1, 2)), **kwargs)
+    with pytest.raises(ValueError, match=r"returned outputs of shape \(1, 3\)"):
+        compare_outputs(np.zeros((1, 2)), np.zeros((1, 3)))
