@@ -58,17 +58,11 @@ COMMAND = (
 
 
 def randomized_model(seed: int) -> tf.keras.Model:
-    """BinaryDenseNet28 with logits and random weights (moving variances positive)."""
+    """BinaryDenseNet28 with logits, random weights and BatchNorm statistics measured on data."""
+    from bnnzoo.converters.verify import randomize_weights
+
     model = zoo.BinaryDenseNet28(input_shape=(224, 224, 3), classifier_activation=None)
-    rng = np.random.default_rng(seed)
-    values = []
-    for weight in model.weights:
-        value = rng.normal(size=weight.shape).astype("float32")
-        if "moving_variance" in weight.name:
-            value = np.abs(value) + 0.5
-        values.append(value)
-    model.set_weights(values)
-    return model
+    return randomize_weights(model, seed=seed)
 
 
 def openvino_engine(model: tf.keras.Model, x: np.ndarray):
