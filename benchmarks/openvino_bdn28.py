@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         f"profiled and timed (the numbers are only clean near 0).\n"
     )
     out(
-        f"Random weights (seed {args.seed}), logits. {args.rounds} rounds × {args.runs} timed runs "
+        f"Random weights with BatchNorm statistics measured on data (verify.randomize_weights, "
+        f"seed {args.seed}), logits. {args.rounds} rounds × {args.runs} timed runs "
         f"per engine, engines taking turns.\n"
     )
     out(
