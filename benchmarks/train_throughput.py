@@ -6,7 +6,12 @@ size, batch, optimizer (Adam 1e-3) and random data: larq-zoo's model trained wit
 models are weight-compatible (same layers), so differences come from the training step.
 Prints images/s and ratios to larq-zoo; nothing is asserted.
 
+With ``--fashion`` it times instead the networks of the ``resnet_e_fashion_mnist`` and
+``quickstart`` recipes at 28×28×1, batch 128, in bnnzoo's step with and without XLA (no
+larq-zoo counterpart exists for them).
+
 Run:  .venv/bin/python benchmarks/train_throughput.py [--size 64] [--batch 32] [--steps 20]
+      .venv/bin/python benchmarks/train_throughput.py --fashion [--steps 20]
 """
 
 from __future__ import annotations
@@ -22,14 +27,18 @@ import numpy as np
 import tensorflow as tf
 
 from bnnzoo import zoo
-from bnnzoo.training import loop
+from bnnzoo.analysis import count_model
+from bnnzoo.training import loop, recipes
 
 MODELS = (("BinaryDenseNet28", "binary_densenet28"), ("BinaryResNetE18", "binary_resnet_e18"))
 
 
-def _batches(size, batch, steps):
+FASHION_RECIPES = ("resnet_e_fashion_mnist", "quickstart")
+
+
+def _batches(size, batch, steps, channels=3):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch * steps, size, size, 3)).astype("float32")
+    x = rng.normal(size=(batch * steps, size, size, channels)).astype("float32")
     y = rng.integers(0, 10, size=batch * steps)
     return x, y
 
@@ -59,12 +68,32 @@ def time_bnnzoo_step(model, x, y, batch, xla, warmup=3):
     return len(x) / (time.perf_counter() - start)
 
 
+def fashion(steps):
+    """Graph mode against XLA for the Fashion-MNIST recipes' networks."""
+    print(f"input (28, 28, 1), batch 128, {steps} timed steps")
+    print(f"{'recipe':<24} {'binary MMACs':>12} {'graph':>9} {'XLA':>9} {'XLA/graph':>9}")
+    for name in FASHION_RECIPES:
+        config = recipes.resolve(name)
+        x, y = _batches(28, config["batch_size"], steps, channels=1)
+        rates = []
+        for xla in (False, True):
+            model = loop.build_model(config, input_shape=(28, 28, 1), num_classes=10)
+            rates.append(time_bnnzoo_step(model, x, y, config["batch_size"], xla=xla))
+        macs = count_model(model).binary_macs / 1e6
+        print(f"{name:<24} {macs:>12.1f} {rates[0]:>7.1f}/s {rates[1]:>7.1f}/s "
+              f"{rates[1] / rates[0]:>8.2f}x", flush=True)  # fmt: skip
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--fashion", action="store_true", help="the Fashion-MNIST recipes")
     args = parser.parse_args()
+    if args.fashion:
+        fashion(args.steps)
+        return
     x, y = _batches(args.size, args.batch, args.steps)
     shape = (args.size, args.size, 3)
     print(f"input {shape}, batch {args.batch}, {args.steps} timed steps, "

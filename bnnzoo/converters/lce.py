@@ -315,7 +315,7 @@ def op_histogram(flatbuffer: bytes) -> dict[str, int]:
 
     Example:
         >>> op_histogram(to_tflite(model))
-        {'LceBconv2d': 16, 'LceQuantize': 16, 'ADD': 16, 'CONV_2D': 4, ...}
+        {'ADD': 17, 'LceBconv2d': 16, 'LceQuantize': 16, 'CONV_2D': 4, ...}
     """
     counts = Counter(op.name for op in read_ops(flatbuffer))
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))

@@ -27,9 +27,10 @@ the largest logit on the other 8; BinaryDenseNet45 agreed on 12 and differed by 
 A conversion mistake hits *every* input: padding with 1 where Keras pads with 0 moved the
 logits by 19-30 % of the largest logit on all 16 inputs of both models (top-1 agreement 25 % and
 75 %), and a model with other weights by far more. Rule 3 catches such systematic errors however
-small; rule 1 bounds what a flip may do. Pass ``rtol=1e-4`` to demand agreement to float
-rounding on every input, and loose criteria with ``min_rounding_exact=0`` for a lossy
-conversion (int8).
+small; rules 1 and 2 bound what flips may do (a flip can change the top-1 class where the top
+two logits are close: BinaryDenseNet28 kept it on 6 of 8 inputs). Pass ``rtol=1e-4`` to demand
+agreement to float rounding on every input, and loose criteria with ``min_rounding_exact=0``
+for a lossy conversion (int8).
 
 An *untrained* model cannot be checked this way: its BatchNorms (mean 0, variance 1, offset 0)
 pass the integer outputs of binary convs and ReLU zeros to ``sign`` as exact zeros, where the
@@ -57,7 +58,7 @@ Engine = Callable[[np.ndarray], np.ndarray]
 
 DEFAULT_ATOL = 1e-3
 DEFAULT_RTOL = 0.2
-DEFAULT_MIN_TOP1 = 0.75
+DEFAULT_MIN_TOP1 = 0.5
 DEFAULT_MIN_ROUNDING_EXACT = 0.1
 ROUNDING_RTOL = 1e-4  # a sample within this share of its largest output agrees to float rounding
 

@@ -128,6 +128,12 @@ def test_compare_outputs_criteria():
     assert flipped.top1_agreement == 0.0 and not flipped.passed
     assert "top-1 class agrees on 0/1" in flipped.failure_message()
     assert compare_outputs(ref[:1], ref[:1] * 0 + ref[:1], min_top1_agreement=0.5).passed
+    # By default at least half of the samples must keep their top-1 class (rule 2).
+    close = np.tile([[1.0, 1.00001, 0.0]], (4, 1))
+    swapped = close[:, [1, 0, 2]]
+    assert compare_outputs(close, np.concatenate([swapped[:2], close[2:]])).passed
+    three = compare_outputs(close, np.concatenate([swapped[:3], close[3:]]))
+    assert three.top1_agreement == 0.25 and not three.passed
     # NaN never passes; feature maps have no top-1.
     nan = compare_outputs(ref, np.where(ref == 0, np.nan, ref))
     assert not nan.passed and np.isnan(nan.max_abs_diff) and nan.worst_sample == 1
