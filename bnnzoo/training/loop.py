@@ -411,12 +411,13 @@ def _make_train_step(
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
         variables = model.trainable_variables
         grads = tape.gradient(loss, variables)
+        # the loss gradient (paper 000 Fig. 2), measured before the weight-decay term is added
+        grad_norm = tf.norm(grads[grad_index]) if grad_index is not None else tf.constant(0.0)
         if weight_decay:
             grads = [
                 g + weight_decay * v if id(v) in decayed_ids else g
                 for g, v in zip(grads, variables)
             ]
-        grad_norm = tf.norm(grads[grad_index]) if grad_index is not None else tf.constant(0.0)
         optimizer.apply_gradients(zip(grads, variables))
         hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(y, tf.int64))
         return loss, tf.reduce_sum(tf.cast(hits, tf.float32)), grad_norm

@@ -94,3 +94,24 @@ def test_unknown_latent_weight_layer_names_the_binary_layers(tmp_path):
 def test_gradient_plot_needs_the_monitor(teacher_run, tmp_path):
     with pytest.raises(ValueError, match="first_conv_gradient=true"):
         plot_gradient_norms([teacher_run], tmp_path / "g.png")
+
+
+def test_recorded_gradient_norm_is_the_loss_gradient_without_weight_decay():
+    from bnnzoo import zoo
+    from bnnzoo.training.loop import _make_train_step, first_conv_kernel_index
+
+    model = zoo.BinaryResNetE(blocks_per_stage=(1,), filters=(8,), input_shape=(8, 8, 1),
+                              num_classes=3, classifier_activation=None)  # fmt: skip
+    x = tf.random.stateless_normal((4, 8, 8, 1), seed=(1, 2))
+    y = tf.constant([0, 1, 2, 0])
+    index = first_conv_kernel_index(model)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(
+            tf.keras.losses.sparse_categorical_crossentropy(y, model(x, training=True), True)
+        )
+    expected = float(tf.norm(tape.gradient(loss, model.trainable_variables[index])))
+    step = _make_train_step(model, tf.keras.optimizers.SGD(0.0), tf.distribute.get_strategy(), 4,
+                            100.0, model.trainable_variables, False, grad_index=index)  # fmt: skip
+    # a decay of 100 would add 100 * |W| (far above the loss gradient) if it were counted
+    _, _, norm = step(x, y)
+    assert float(norm) == pytest.approx(expected, rel=1e-4)
