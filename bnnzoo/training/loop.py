@@ -292,6 +292,7 @@ def train(
     every = int(config.get("checkpoint_every_steps") or 0)
     epochs = int(config["epochs"])
     started = time.time()
+    test_loss = test_acc = None  # the last epoch's evaluation is the run's final one
 
     for epoch in range(int(epoch_var), epochs):
         skip = int(step_var)
@@ -366,9 +367,10 @@ def train(
         if verbose:
             print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
 
-    test_loss, test_acc = evaluate_model(
-        model, source, preprocessing, batch_size, strategy, eval_step
-    )
+    if test_acc is None:  # a run resumed after its last epoch: nothing was evaluated yet
+        test_loss, test_acc = evaluate_model(
+            model, source, preprocessing, batch_size, strategy, eval_step
+        )
     seconds = time.time() - started
     _finish_run(out, model, config, test_loss, test_acc, seconds, command)
     return TrainResult(out, epochs, test_acc, test_loss, seconds, model)

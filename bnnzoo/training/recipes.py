@@ -176,6 +176,9 @@ def set_key(config: Config, dotted: str, value) -> None:
         return
     if isinstance(old, dict):
         raise ValueError(f"--set {dotted} names a group; set one of its keys: {sorted(old)}.")
+    if value is None and _default_is_none(parts):  # e.g. clip_value=null: the model's own
+        node[leaf] = None
+        return
     if isinstance(old, bool) and not isinstance(value, bool):
         raise ValueError(f"--set {dotted} expects true or false. Received: {value!r}.")
     if isinstance(old, (int, float)) and not isinstance(old, bool):
@@ -183,6 +186,15 @@ def set_key(config: Config, dotted: str, value) -> None:
             raise ValueError(f"--set {dotted} expects a number. Received: {value!r}.")
         value = float(value) if isinstance(old, float) else value
     node[leaf] = value
+
+
+def _default_is_none(parts) -> bool:
+    node = defaults()
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return node is None
 
 
 def _prefix(parts, depth):

@@ -81,3 +81,10 @@ def test_every_quick_recipe_trains_on_real_data(name, tmp_path):
     assert 0.0 <= result.test_accuracy <= 1.0
     assert (tmp_path / "model.keras").is_file()
     assert result.model.output_shape[-1] == 10  # digits
+
+
+def test_null_resets_keys_whose_default_is_none_only():
+    config = recipes.resolve("wu_bnn13_imagenet", ["clip_value=null", "max_train_examples=None"])
+    assert config["clip_value"] is None and config["max_train_examples"] is None
+    with pytest.raises(ValueError, match="optimizer.lr expects a number"):
+        recipes.resolve("wu_bnn13_imagenet", ["optimizer.lr=null"])
