@@ -43,6 +43,9 @@ def test_a_run_writes_everything(tmp_path):
     loss, accuracy = evaluate_run(run)  # the saved model and preprocessing reproduce the result
     assert accuracy == pytest.approx(result.test_accuracy)
     assert loss == pytest.approx(result.test_loss, rel=1e-5)
+    # resuming a finished run trains nothing and evaluates the saved state once more
+    again = train({}, run, resume=True, verbose=0)
+    assert again.test_accuracy == result.test_accuracy and len(read_metrics(run)) == 2
 
 
 def test_existing_run_directory_is_not_overwritten(tmp_path):
