@@ -84,14 +84,21 @@ def get_model_spec(name: str) -> ModelSpec:
         raise ValueError(_unknown_model_message(name)) from None
 
 
+# options where None is a value, not "unset": classifier_activation=None means logits
+NONE_IS_A_VALUE = frozenset({"classifier_activation"})
+
+
 def create_model(name: str, **kwargs) -> tf.keras.Model:
-    """Build the registered model ``name``; keyword arguments that are None are dropped.
+    """Build the registered model ``name``; keyword arguments that are None are dropped, except
+    ``classifier_activation=None`` (logits, as in Keras applications).
 
     Dropping None lets a command line pass its unset options through without overriding the
     model's own defaults.
     """
     spec = get_model_spec(name)
-    return spec.factory(**{k: v for k, v in kwargs.items() if v is not None})
+    return spec.factory(
+        **{k: v for k, v in kwargs.items() if v is not None or k in NONE_IS_A_VALUE}
+    )
 
 
 def _unknown_model_message(name: str) -> str:
