@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml setup.py $(LOCK)
 
 install: $(STAMP)
 
+# the main job: train a small binary model on real data, export it to TFLite (LCE) and
+# OpenVINO, verify both against Keras, benchmark every engine, print the report
 demo: $(STAMP)
-	$(VENV)/bin/bnnzoo list
-	$(VENV)/bin/bnnzoo summary binary_densenet28
+	$(VENV)/bin/bnnzoo quickstart --out runs/quickstart-$$(date +%Y%m%d-%H%M%S)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bnnzoo tests benchmarks

@@ -22,6 +22,10 @@ Command (from the repository root)::
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/openvino_bdn28.py \\
         --wait-idle 3600 --markdown benchmarks/openvino_bdn28.md
 
+For any model, ``bnnzoo bench MODEL`` (``bnnzoo.converters.bench``, whose timing helpers this
+script uses) times the same engines and Keras; this script adds LCE's XNNPACK switch and the
+profile by part of the network.
+
 ``--wait-idle`` holds the timing back until other processes leave the CPU idle (this 2-core
 machine is shared); the report says how busy the other processes kept it.
 """
@@ -49,6 +53,12 @@ import tensorflow as tf  # noqa: E402
 from bnnzoo import zoo  # noqa: E402
 from bnnzoo.analysis import count_model  # noqa: E402
 from bnnzoo.converters import openvino as ovx  # noqa: E402
+from bnnzoo.converters.bench import (  # noqa: E402
+    cpu_seconds,
+    other_load,
+    time_interleaved,
+    wait_until_idle,
+)
 
 THREADS = 2
 COMMAND = (
@@ -106,50 +116,6 @@ def float_tflite_engine(model: tf.keras.Model, x: np.ndarray):
     return run, ops
 
 
-def _cpu_seconds() -> tuple[float, float]:
-    """(busy CPU seconds of the whole machine, CPU seconds of this process) so far."""
-    with open("/proc/stat") as stat:
-        fields = [float(v) for v in stat.readline().split()[1:]]
-    ticks = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + fields[4]  # idle + iowait
-    own = os.times()
-    return (sum(fields[:8]) - idle) / ticks, own.user + own.system
-
-
-def other_load(before: tuple[float, float], after: tuple[float, float], seconds: float) -> float:
-    """Cores kept busy by other processes between two ``_cpu_seconds`` readings."""
-    return max(0.0, (after[0] - before[0]) - (after[1] - before[1])) / seconds
-
-
-def wait_until_idle(limit_s: float, threshold: float = 0.2, window_s: float = 5.0) -> float:
-    """Wait (at most ``limit_s``) until other processes use under ``threshold`` cores over a
-    ``window_s`` window; returns the last measured load."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        before = _cpu_seconds()
-        time.sleep(window_s)
-        load = other_load(before, _cpu_seconds(), window_s)
-        if load < threshold or time.monotonic() > deadline:
-            return load
-
-
-def time_engines(
-    engines: dict[str, Callable[[], object]], rounds: int, runs: int
-) -> dict[str, list[float]]:
-    """Milliseconds per run, the engines taking turns round by round."""
-    for run in engines.values():
-        for _ in range(3):
-            run()
-    times: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(rounds):
-        for name, run in engines.items():
-            for _ in range(runs):
-                start = time.perf_counter()
-                run()
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return times
-
-
 def stage_of(name: str) -> str:
     for prefix in ("stem", "stage1", "stage2", "stage3", "stage4", "final", "head"):
         if name.startswith(prefix):
@@ -202,10 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_idle(args.wait_idle)
     profiled = ovx.compile(ov_model, threads=THREADS, profiling=True)
     print("profiling and timing ...", flush=True)
-    start, before = time.perf_counter(), _cpu_seconds()
+    start, before = time.perf_counter(), cpu_seconds()
     layer_times = ovx.profile(profiled, x, runs=50)
-    times = time_engines(engines, args.rounds, args.runs)
-    others = other_load(before, _cpu_seconds(), time.perf_counter() - start)
+    # rounds of --runs consecutive runs per engine, the engines taking turns
+    times = time_interleaved(engines, runs=args.rounds * args.runs, warmup=3, block=args.runs)
+    others = other_load(before, cpu_seconds(), time.perf_counter() - start)
     by_type = ovx.summarize_profile(layer_times)
     by_stage: dict[str, float] = {}
     for t in layer_times:

@@ -9,17 +9,25 @@
     bnnzoo train --resume DIR
     bnnzoo evaluate RUN_DIR [--dataset D]
     bnnzoo reproduce bitnet
+    bnnzoo quickstart --out DIR [--dataset auto|fashion_mnist|digits] [--epochs E]
     bnnzoo export MODEL --format tflite|openvino --out PATH [--input-shape H,W,C]
+                  [--int8-range=MIN,MAX]
+    bnnzoo bench MODEL [--input-shape H,W,C] [--threads 2] [--runs N]
+                 [--engines keras,tflite,lce,openvino] [--profile N] [--json]
 
-Bad input exits with status 2 and one line on stderr, never a traceback.
+Bad input exits with status 2 and one line on stderr, never a traceback. A conversion that ran
+but disagrees with Keras (``bnnzoo export``) prints its report and exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 
@@ -40,6 +48,20 @@ def parse_shape(text: str) -> tuple[int, int, int]:
             f"--input-shape expects three positive integers H,W,C, e.g. 224,224,3. Got {text!r}."
         )
     return shape
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """``"-3,3"`` → ``(-3.0, 3.0)``: an int8 fallback range with MIN < 0 < MAX."""
+    try:
+        low, high = (float(p) for p in text.split(","))
+    except ValueError:
+        low, high = math.nan, math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < 0 < high):
+        raise CommandError(
+            f"--int8-range expects MIN,MAX with MIN < 0 < MAX, e.g. --int8-range=-3,3 (with '=', "
+            f"since the value starts with '-'). Got {text!r}."
+        )
+    return low, high
 
 
 def _counts(model):
@@ -275,8 +297,26 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_export(args) -> int:
+    """Convert and check; exit 1 (report on stdout) when the check fails.
+
+    ``--int8-range`` turns on LCE's int8 mode with that fallback range (``lce.to_tflite``).
+    An int8 model cannot agree with float Keras to float rounding, so its check drops that rule
+    (``min_rounding_exact=0``) and keeps the bounds on the difference and the top-1 agreement.
+    """
     from bnnzoo.converters import VerificationError
 
+    if args.int8:
+        raise CommandError(
+            "--int8 needs a range: LCE 0.16 cannot calibrate on data and gives every tensor "
+            "without a trained range the same fallback. Pass --int8-range=MIN,MAX, e.g. "
+            "--int8-range=-3,3."
+        )
+    int8_range = parse_range(args.int8_range) if args.int8_range is not None else None
+    if int8_range is not None and args.format != "tflite":
+        raise CommandError(
+            f"--int8-range applies to --format tflite only. Got --format {args.format}; drop "
+            f"--int8-range or export to tflite."
+        )
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
     options = dict(
         input_shape=shape, num_classes=args.num_classes, weights=args.weights,
@@ -286,15 +326,116 @@ def cmd_export(args) -> int:
         if args.format == "tflite":
             from bnnzoo.converters import export_tflite
 
-            report = export_tflite(args.model, args.out, target=args.target, int8=args.int8,
-                                   **options)  # fmt: skip
+            lossy = {"min_rounding_exact": 0.0} if int8_range is not None else {}
+            report = export_tflite(args.model, args.out, target=args.target,
+                                   int8=int8_range is not None, int8_range=int8_range,
+                                   **lossy, **options)  # fmt: skip
         else:
             from bnnzoo.converters.openvino import export_openvino
 
             report = export_openvino(args.model, args.out, threads=args.threads, **options)
-    except (ValueError, FileNotFoundError, VerificationError) as err:
+    except VerificationError as err:
+        # the conversion ran and wrote its file, but disagrees with Keras: a result, not a
+        # usage error
+        print(err.export_report if err.export_report is not None else err)
+        reason = err.report.failure_message() if err.report is not None else str(err)
+        print(f"bnnzoo export: verification failed: {reason}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError) as err:
         raise CommandError(str(err)) from err
     print(report)
+    return 0
+
+
+def parse_engines(text: str) -> tuple[str, ...]:
+    """``"lce,openvino"`` → ``("lce", "openvino")``; every name one of ``bench.ENGINES``."""
+    from bnnzoo.converters.bench import ENGINES
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENGINES]
+    if not names or unknown:
+        raise CommandError(
+            f"--engines expects a comma-separated selection of {','.join(ENGINES)}. Got "
+            f"{text!r}{f' (unknown: {unknown})' if unknown else ''}; e.g. --engines lce,openvino."
+        )
+    return tuple(names)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout, by Python or by native libraries (converters,
+    runtimes), to stderr, so that stdout carries only the JSON printed afterwards."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (embedded); Python's stdout is still redirected
+        saved = None
+    if saved is not None:
+        os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        if saved is not None:
+            _flush_c_streams()  # what C's stdio still buffers belongs to stderr too
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _flush_c_streams() -> None:
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # no C library to ask (not POSIX)
+        ctypes.CDLL(None).fflush(None)
+
+
+def cmd_bench(args) -> int:
+    for name, value in (("--threads", args.threads), ("--runs", args.runs)):
+        if value < 1:
+            raise CommandError(f"{name} expects a positive integer, e.g. {name} 2. Got {value}.")
+    if args.warmup < 0:
+        raise CommandError(f"--warmup expects an integer >= 0, e.g. 3. Got {args.warmup}.")
+    if args.profile < 0:
+        raise CommandError(f"--profile expects an integer >= 0, e.g. 15. Got {args.profile}.")
+    shape = parse_shape(args.input_shape) if args.input_shape is not None else None
+    engines = parse_engines(args.engines)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    from bnnzoo.converters.bench import bench
+
+    redirect = _stdout_to_stderr() if args.json else contextlib.nullcontext()
+    try:
+        with redirect:
+            report = bench(
+                args.model, input_shape=shape, threads=args.threads, runs=args.runs,
+                warmup=args.warmup, engines=engines, seed=args.seed, profile=args.profile,
+                log=log,
+            )  # fmt: skip
+    except (ValueError, FileNotFoundError) as err:
+        raise CommandError(" ".join(str(err).split())) from err
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.format())
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    from bnnzoo.converters import VerificationError
+    from bnnzoo.quickstart import quickstart
+    from bnnzoo.training import TrainingError
+
+    try:
+        quickstart(
+            args.out, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
+            overrides=tuple(args.set), threads=args.threads, runs=args.runs,
+            verbose=0 if args.quiet else 1,
+        )  # fmt: skip
+    except VerificationError as err:
+        print(f"bnnzoo quickstart: verification failed: {err}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError, TrainingError) as err:
+        raise CommandError(str(err)) from err
     return 0
 
 
@@ -316,6 +457,8 @@ def cmd_reproduce(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bnnzoo.converters.bench import ENGINES
+
     parser = argparse.ArgumentParser(
         prog="bnnzoo", description="A Keras model zoo of binarized neural networks."
     )
@@ -366,11 +509,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int, default=None, metavar="N")
     p.add_argument("--weights", default=None, help="for a zoo name: imagenet, FILE or URL")
     p.add_argument("--target", choices=("arm", "xcore"), default="arm", help="tflite only")
-    p.add_argument("--int8", action="store_true", help="tflite only: int8 non-binary layers")
+    p.add_argument(
+        "--int8-range",
+        default=None,
+        metavar="MIN,MAX",
+        help="tflite only: int8 float layers with this fallback activation range (LCE's dummy "
+        "quantization; write --int8-range=-3,3)",
+    )
+    p.add_argument("--int8", action="store_true", help=argparse.SUPPRESS)  # explains the above
     p.add_argument("--threads", type=int, default=2, help="openvino only")
     p.add_argument("--n", type=int, default=8, help="random inputs for the check")
     p.add_argument("--no-verify", action="store_true", help="skip the check against Keras")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "bench", help="batch-1 latency on Keras, float TFLite, LCE and OpenVINO, side by side"
+    )
+    p.add_argument("model", help="a registered name or a saved model (.keras/.h5)")
+    p.add_argument("--input-shape", default=None, metavar="H,W,C", help="for a registered name")
+    p.add_argument("--threads", type=int, default=2, help="threads of every engine")
+    p.add_argument("--runs", type=int, default=20, help="timed runs per engine")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs per engine first")
+    p.add_argument("--engines", default=",".join(ENGINES), metavar="E1,E2,...",
+                   help=f"a selection of {','.join(ENGINES)}")  # fmt: skip
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="also list OpenVINO's N slowest nodes")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "quickstart",
+        help="train a small binary model, export to TFLite and OpenVINO, verify, benchmark",
+    )
+    p.add_argument("--out", required=True, help="a new directory for the run and the report")
+    p.add_argument("--dataset", default="auto", choices=("auto", "fashion_mnist", "digits"),
+                   help="auto: Fashion-MNIST where its files are, else digits")  # fmt: skip
+    p.add_argument("--data-dir", help="where Fashion-MNIST's IDX files are")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the quickstart recipe")  # fmt: skip
+    p.add_argument("--threads", type=int, default=2, help="inference threads of every engine")
+    p.add_argument("--runs", type=int, default=20, help="timed runs per engine")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("reproduce", help="a paper's published figures next to the built models")
     p.add_argument("paper", choices=REPRODUCIBLE)

@@ -59,6 +59,8 @@ def test_summary_with_shape_and_classes(capsys):
         (["summary", "binary_densenet28", "--input-shape", "4,4,3"], "at least 8×8"),
         (["summary", "binary_densenet28", "--num-classes", "0"], "positive integer"),
         (["list", "nothing*"], "No registered model matches"),
+        (["quickstart", "--out", "/", "--dataset", "digits"], "is not empty"),
+        (["quickstart", "--out", "/tmp/qs-never", "--threads", "0"], "threads to be a positive"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
@@ -146,3 +148,106 @@ def test_export_bad_input(capsys, tmp_path):
     code, _, err = run(capsys, "export", str(tmp_path / "missing.keras"), "--format", "openvino",
                        "--out", str(tmp_path))  # fmt: skip
     assert code == 2 and "missing.keras" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def tiny_saved(tmp_path):
+    """A two-stage ResNetE at 32×32, untrained, saved as .keras."""
+    model = zoo.BinaryResNetE(
+        blocks_per_stage=(1, 1), filters=(32, 64), input_shape=(32, 32, 3), num_classes=10
+    )
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    return path
+
+
+def test_export_int8_range_runs_a_real_int8_conversion(capsys, tmp_path, tiny_saved):
+    out_path = tmp_path / "int8.tflite"
+    code, out, err = run(capsys, "export", str(tiny_saved), "--format", "tflite",
+                         "--out", str(out_path), "--int8-range=-3,3")  # fmt: skip
+    assert code == 0, err
+    assert "int8 with binary ops" in out and "QUANTIZE" in out and "LceBconv2d 2" in out
+    assert out_path.read_bytes()[4:8] == b"TFL3"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--int8-range=3,-3"], "--int8-range expects MIN,MAX with MIN < 0 < MAX"),
+        (["--int8-range=a,b"], "Got 'a,b'"),
+        (["--int8-range=-3"], "--int8-range expects MIN,MAX"),
+        (["--int8-range=-3,3,4"], "--int8-range expects MIN,MAX"),
+        (["--int8"], "Pass --int8-range=MIN,MAX"),
+    ],
+)
+def test_export_bad_int8_range(capsys, tmp_path, argv, message):
+    code, out, err = run(capsys, "export", "binary_resnet_e18", "--format", "tflite",
+                         "--out", str(tmp_path / "x.tflite"), *argv)  # fmt: skip
+    assert code == 2 and message in err and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_export_that_disagrees_prints_the_report_and_exits_1(capsys, tmp_path, rng, monkeypatch):
+    from bnnzoo.converters import verify as verify_lib
+
+    model = zoo.BinaryResNetE(
+        blocks_per_stage=(1, 1), filters=(16, 32), input_shape=(16, 16, 3), num_classes=4
+    )
+    randomize(model, rng)
+    model.save(tmp_path / "m.keras")
+    real = verify_lib.lce_engine
+    monkeypatch.setattr(verify_lib, "lce_engine", lambda fb, **kw: lambda x: real(fb)(x) + 100)
+    code, out, err = run(capsys, "export", str(tmp_path / "m.keras"), "--format", "tflite",
+                         "--out", str(tmp_path / "m.tflite"))  # fmt: skip
+    assert code == 1
+    assert "FAILED" in out and "LceBconv2d" in out and "(100.0%)" in out  # the whole report
+    assert "verification failed" in err and "disagrees with the Keras model" in err
+    assert (tmp_path / "m.tflite").exists()  # left for inspection
+
+
+def test_bench_prints_a_table(capsys, tiny_saved):
+    code, out, err = run(capsys, "bench", str(tiny_saved), "--engines", "keras,lce", "--runs", "2")
+    assert code == 0, err
+    assert "Keras (TF graph)" in out and "LCE interpreter" in out and "% of limit" in out
+    assert "OpenVINO" not in out.split("binary MACs per inference")[0]  # only the two asked for
+
+
+def test_bench_json_is_one_object_on_stdout(capsys, tiny_saved):
+    code, out, err = run(capsys, "bench", str(tiny_saved), "--engines", "keras,openvino",
+                         "--runs", "2", "--json")  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data["engines"]) == {"keras", "openvino"} and data["runs"] == 2
+    assert data["ratio_to_lce"] == {} and data["ratio_to_float_tflite"] == {}
+    assert data["randomized_weights"] is True and "bench: timing" in err
+
+
+def test_bench_json_console_script_stdout_is_pure_json(tiny_saved):
+    """Native libraries' output (converters, runtimes) must not reach stdout either."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}  # let TensorFlow log as much as it can
+    script = os.path.join(os.path.dirname(sys.executable), "bnnzoo")
+    result = subprocess.run(
+        [script, "bench", str(tiny_saved), "--engines", "lce", "--runs", "1", "--json"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["model"] == "binary_resnet_e"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["no_such_model"], "Unknown model 'no_such_model'"),
+        (["binary_resnet_e18", "--input-shape", "32,32"], "three positive integers"),
+        (["binary_resnet_e18", "--threads", "0"], "--threads expects a positive integer"),
+        (["binary_resnet_e18", "--runs", "0"], "--runs expects a positive integer"),
+        (["binary_resnet_e18", "--engines", "lce,gpu"], "unknown: ['gpu']"),
+        (["binary_resnet_e18", "--engines", ","], "--engines expects a comma-separated"),
+    ],
+)
+def test_bench_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, "bench", *argv)
+    assert code == 2 and out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -1,11 +1,15 @@
-"""Converters: TFLite through Larq Compute Engine (``lce``) and the checks against Keras
-(``verify``).
+"""Converters: TFLite through Larq Compute Engine (``lce``), the checks against Keras
+(``verify``), and the latency of every engine side by side (``bench``, a module here: its
+function of the same name is imported from it). ``openvino`` is imported on its own.
 
 Example:
     >>> from bnnzoo.converters import export_tflite
     >>> print(export_tflite("binary_densenet28", "bdn28.tflite", weights="imagenet"))
+    >>> from bnnzoo.converters.bench import bench
+    >>> print(bench("binary_densenet28", input_shape=(224, 224, 3), runs=30).format())
 """
 
+from bnnzoo.converters.bench import BenchReport
 from bnnzoo.converters.lce import (
     TARGETS,
     BinaryMacReport,
@@ -33,6 +37,7 @@ from bnnzoo.converters.verify import (
 
 __all__ = [
     "TARGETS",
+    "BenchReport",
     "BinaryMacReport",
     "ExportReport",
     "SizeReport",

@@ -1,0 +1,265 @@
+"""``bnnzoo quickstart``: the whole path of a binary network in one command, on real data.
+
+1. train a small binary ResNetE (recipe ``quickstart``) on Fashion-MNIST when its files are on
+   this machine, else on scikit-learn's digits (always available);
+2. export it to TFLite through Larq Compute Engine and to OpenVINO with ``BinaryConvolution``,
+   each checked against Keras (``bnnzoo.converters``);
+3. run Keras, LCE and OpenVINO on the same real test images and compare their accuracy and
+   top-1 agreement;
+4. benchmark every engine side by side (``bnnzoo.converters.bench``);
+5. write ``report.md`` and ``report.json`` and print the report.
+
+Everything lands in one directory: the training run (``run/``), ``model.tflite``,
+``openvino/*.xml|bin`` and the reports. On 2 CPU cores it takes about 5 minutes with
+Fashion-MNIST (``benchmarks/README.md`` has the measured time).
+
+Example:
+    >>> report = quickstart("quickstart-out")
+    >>> report["engines_on_test_images"]["lce"]["accuracy"]
+    0.887
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bnnzoo.training import data as data_lib
+
+DATASETS = ("auto", "fashion_mnist", "digits")
+
+
+def choose_dataset(dataset: str = "auto", data_dir: str | os.PathLike | None = None) -> str:
+    """``"auto"``: Fashion-MNIST where its IDX files are found (``data_dir`` or Debian's
+    location), else scikit-learn's digits."""
+    if dataset not in DATASETS:
+        raise ValueError(
+            f"Expected dataset to be one of {', '.join(DATASETS)}. Received: {dataset!r}."
+        )
+    if dataset != "auto":
+        return dataset
+    try:
+        data_lib.load_dataset("fashion_mnist", data_dir=data_dir, max_train=1, max_test=1)
+    except FileNotFoundError:
+        return "digits"
+    return "fashion_mnist"
+
+
+def quickstart(
+    out_dir: str | os.PathLike,
+    *,
+    dataset: str = "auto",
+    data_dir: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    overrides: tuple[str, ...] = (),
+    threads: int = 2,
+    runs: int = 20,
+    eval_images: int = 1000,
+    verbose: int = 1,
+) -> dict:
+    """Train, export, verify and benchmark a small binary model; returns the report as a dict.
+
+    Args:
+        out_dir: a new or empty directory for everything the run writes.
+        dataset: ``"auto"``, ``"fashion_mnist"`` or ``"digits"``.
+        data_dir: where Fashion-MNIST's IDX files are, if not in Debian's location.
+        epochs: training epochs (None: the recipe's; digits gets 30, it is tiny).
+        overrides: ``--set`` style overrides of the ``quickstart`` recipe.
+        threads: inference threads of every engine in the benchmark.
+        runs: timed runs per engine.
+        eval_images: test images on which every engine's accuracy is measured.
+        verbose: 1 prints progress and the report, 0 is silent.
+
+    Raises:
+        ValueError: bad arguments, or ``out_dir`` already holds files.
+        bnnzoo.converters.VerificationError: an exported model disagrees with Keras.
+    """
+    from bnnzoo.converters import bench as bench_lib
+    from bnnzoo.converters import export_tflite, lce_engine
+    from bnnzoo.converters.openvino import compile as ov_compile
+    from bnnzoo.converters.openvino import export_openvino, predict
+    from bnnzoo.training import loop, recipes
+
+    for name, value in (("threads", threads), ("runs", runs), ("eval_images", eval_images)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"Expected {name} to be a positive int. Received: {value!r}.")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(
+            f"{str(out)!r} is not empty. Pass a new directory to --out (quickstart never "
+            f"overwrites a previous run)."
+        )
+    say = print if verbose else (lambda *a, **k: None)
+    phases: dict[str, float] = {}
+    start = time.perf_counter()
+
+    # 1. train
+    chosen = choose_dataset(dataset, data_dir)
+    fields = {"dataset": chosen, "data_dir": str(data_dir) if data_dir else None}
+    if chosen == "digits":
+        fields.update(epochs=30, batch_size=64)
+    if epochs is not None:
+        fields["epochs"] = epochs
+    config = recipes.resolve("quickstart", overrides, **fields)
+    say(f"[1/4] training {config['model']} on {chosen} for {config['epochs']} epochs")
+    result = loop.train(config, out / "run", verbose=verbose, command="bnnzoo quickstart")
+    model = result.model
+    phases["train_s"] = time.perf_counter() - start
+
+    # 2. export and verify (random inputs, inside the exporters)
+    tick = time.perf_counter()
+    say("[2/4] exporting to TFLite (LCE) and OpenVINO, each checked against Keras")
+    tflite = export_tflite(model, out / "model.tflite")
+    openvino = export_openvino(model, out / "openvino", threads=threads)
+    phases["export_s"] = time.perf_counter() - tick
+
+    # 3. every engine on the same real test images
+    tick = time.perf_counter()
+    say(f"[3/4] Keras, LCE and OpenVINO on {eval_images} real test images")
+    images, labels = _test_images(out / "run", eval_images)
+    keras_logits = model.predict(images, batch_size=256, verbose=0)
+    run_lce = lce_engine((out / "model.tflite").read_bytes(), num_threads=threads)
+    engines = {
+        "keras": keras_logits,
+        "lce": run_lce(images),
+        "openvino": predict(ov_compile(openvino.path, threads=threads), images),
+    }
+    keras_top1 = keras_logits.argmax(-1)
+    on_test = {
+        name: {
+            "accuracy": float(np.mean(logits.argmax(-1) == labels)),
+            "top1_agreement_with_keras": float(np.mean(logits.argmax(-1) == keras_top1)),
+            "max_abs_diff_to_keras": float(np.max(np.abs(logits - keras_logits))),
+        }
+        for name, logits in engines.items()
+    }
+    phases["engines_s"] = time.perf_counter() - tick
+
+    # 4. latency of every engine, side by side
+    tick = time.perf_counter()
+    say(f"[4/4] benchmarking every engine ({runs} runs, {threads} threads)")
+    timing = bench_lib.bench(model, threads=threads, runs=runs)
+    phases["bench_s"] = time.perf_counter() - tick
+    phases["total_s"] = time.perf_counter() - start
+
+    bin_bytes = sum(p.stat().st_size for p in (out / "openvino").glob("*.bin"))
+    report = {
+        "dataset": chosen,
+        "model": config["model"],
+        "model_kwargs": config["model_kwargs"],
+        "input_shape": list(model.input_shape[1:]),
+        "epochs": result.epochs,
+        "test_accuracy": result.test_accuracy,
+        "test_images": int(_test_count(out / "run")),
+        **model_counts(model),
+        "tflite": {
+            "path": str(out / "model.tflite"),
+            "bytes": tflite.size.file_bytes,
+            "ratio_to_1bit": tflite.size.ratio,
+            "binary_mac_share_in_lcebconv2d": tflite.macs.share_percent,
+            "verified": None if tflite.verify is None else tflite.verify.passed,
+        },
+        "openvino": {
+            "path": str(openvino.path),
+            "bin_bytes": bin_bytes,
+            "all_binary_as_binaryconvolution": openvino.all_binary,
+            "verified": None if openvino.verify is None else openvino.verify.passed,
+        },
+        "engines_on_test_images": {"images": len(labels), **on_test},
+        "bench": timing.as_dict(),
+        "seconds": phases,
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    text = format_report(report, timing.format())
+    (out / "report.md").write_text(text)
+    say(text)
+    return report
+
+
+def model_counts(model) -> dict:
+    """Parameters, MACs and 1-bit size of ``model`` (``bnnzoo.analysis.count_model``)."""
+    from bnnzoo.analysis import count_model
+
+    counts = count_model(model)
+    return {
+        "params": counts.params,
+        "binary_params": counts.binary_params,
+        "binary_macs": counts.binary_macs,
+        "float_macs": counts.float_macs,
+        "size_1bit_mib": counts.size_mb,
+    }
+
+
+def _test_images(run_dir: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` test images of a run's dataset, preprocessed as in training."""
+    saved = json.loads((run_dir / "config.json").read_text())
+    source = data_lib.load_dataset(saved["dataset"], data_dir=saved.get("data_dir"), max_test=count)
+    pre = saved["preprocessing"]
+    preprocessing = data_lib.Preprocessing(
+        pre["size"], pre["channels"], tuple(pre["mean"]), tuple(pre["std"]), pre["augment"]
+    )
+    batches = data_lib.pipeline(
+        source.test_elements(), preprocessing, batch_size=256, training=False
+    )
+    images, labels = zip(*((x.numpy(), y.numpy()) for x, y in batches))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def _test_count(run_dir: Path) -> int:
+    saved = json.loads((run_dir / "config.json").read_text())
+    source = data_lib.load_dataset(
+        saved["dataset"], data_dir=saved.get("data_dir"), max_test=saved.get("max_test_examples")
+    )
+    return source.num_test
+
+
+def format_report(report: dict, bench_table: str) -> str:
+    """The markdown report that ``bnnzoo quickstart`` prints and writes to ``report.md``."""
+    tfl, ovn, on_test = report["tflite"], report["openvino"], report["engines_on_test_images"]
+    engine_rows = "\n".join(
+        f"| {name} | {row['accuracy']:.4f} | {row['top1_agreement_with_keras']:.4f} | "
+        f"{row['max_abs_diff_to_keras']:.3g} |"
+        for name, row in on_test.items()
+        if name != "images"
+    )
+    seconds = report["seconds"]
+    share = tfl["binary_mac_share_in_lcebconv2d"]
+    return f"""# bnnzoo quickstart
+
+- data: `{report["dataset"]}`, input {"×".join(map(str, report["input_shape"]))}
+- model: `{report["model"]}` {json.dumps(report["model_kwargs"])}: {report["params"]:,} \
+parameters ({report["binary_params"]:,} binary), {report["binary_macs"] / 1e6:.1f} M binary MACs, \
+{report["float_macs"] / 1e6:.2f} M float MACs, {report["size_1bit_mib"]:.3f} MiB at 1 bit
+- Keras test accuracy after {report["epochs"]} epochs: **{report["test_accuracy"]:.4f}** \
+({report["test_images"]} test images)
+- TFLite (LCE): {tfl["bytes"] / 2**10:.1f} KiB ({tfl["ratio_to_1bit"]:.2f}× the 1-bit figure), \
+{"n/a" if share is None else f"{share:.1f}%"} of binary MACs in LceBconv2d, check against Keras \
+{_verdict(tfl["verified"])}
+- OpenVINO: {ovn["bin_bytes"] / 2**10:.1f} KiB of weights (float32 .bin), every binary conv as \
+BinaryConvolution: {"yes" if ovn["all_binary_as_binaryconvolution"] else "NO"}, check against \
+Keras {_verdict(ovn["verified"])}
+
+## Every engine on the same {on_test["images"]} real test images
+
+| engine | accuracy | top-1 agreement with Keras | max abs logit difference |
+|---|---|---|---|
+{engine_rows}
+
+## Latency, batch 1
+
+```
+{bench_table}
+```
+
+Time: train {seconds["train_s"]:.0f} s, export {seconds["export_s"]:.0f} s, engines \
+{seconds["engines_s"]:.0f} s, benchmark {seconds["bench_s"]:.0f} s; \
+total {seconds["total_s"]:.0f} s.
+"""
+
+
+def _verdict(passed) -> str:
+    return "skipped" if passed is None else ("passed" if passed else "FAILED")

@@ -1,0 +1,71 @@
+import json
+
+import pytest
+
+from bnnzoo import quickstart as qs
+
+# digits, a two-stage ResNetE, 256 training images: the whole path in well under a minute
+SMALL = (
+    'model_kwargs={"blocks_per_stage": [1, 1], "filters": [32, 64]}',
+    "max_train_examples=256",
+    "input_size=16",
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quickstart")
+    result = qs.quickstart(
+        out, dataset="digits", epochs=2, overrides=SMALL, runs=2, eval_images=48, verbose=0
+    )
+    return out, result
+
+
+def test_writes_every_artifact(report):
+    out, result = report
+    for name in ("run/model.keras", "run/metrics.csv", "model.tflite", "report.md"):
+        assert (out / name).is_file(), name
+    assert list((out / "openvino").glob("*.xml")) and list((out / "openvino").glob("*.bin"))
+    assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(result))
+    text = (out / "report.md").read_text()
+    assert f"{result['test_accuracy']:.4f}" in text and "LceBconv2d" in text
+
+
+def test_engines_agree_with_keras_on_real_images(report):
+    _, result = report
+    assert result["dataset"] == "digits" and result["input_shape"] == [16, 16, 1]
+    assert result["tflite"]["binary_mac_share_in_lcebconv2d"] == 100.0
+    assert result["openvino"]["all_binary_as_binaryconvolution"] is True
+    assert result["tflite"]["verified"] and result["openvino"]["verified"]
+    on_test = result["engines_on_test_images"]
+    assert on_test["images"] == 48
+    assert on_test["keras"]["top1_agreement_with_keras"] == 1.0
+    for engine in ("lce", "openvino"):
+        # a trained binary net: the exported model classifies (nearly) every image as Keras does
+        assert on_test[engine]["top1_agreement_with_keras"] >= 0.9
+        assert abs(on_test[engine]["accuracy"] - on_test["keras"]["accuracy"]) <= 0.1
+
+
+def test_counts_and_timings_are_consistent(report):
+    _, result = report
+    assert result["binary_macs"] > 0 and result["binary_params"] < result["params"]
+    engines = result["bench"]["engines"]
+    assert {"keras", "lce", "openvino"} <= set(engines)
+    seconds = result["seconds"]
+    assert seconds["total_s"] >= seconds["train_s"] + seconds["export_s"] + seconds["bench_s"]
+
+
+def test_refuses_a_non_empty_directory_and_bad_arguments(tmp_path):
+    (tmp_path / "old.txt").write_text("previous run")
+    with pytest.raises(ValueError, match="not empty"):
+        qs.quickstart(tmp_path, dataset="digits")
+    assert (tmp_path / "old.txt").read_text() == "previous run"
+    with pytest.raises(ValueError, match="Expected dataset to be one of"):
+        qs.quickstart(tmp_path / "new", dataset="mnist")
+    with pytest.raises(ValueError, match="threads to be a positive int"):
+        qs.quickstart(tmp_path / "new", threads=0)
+
+
+def test_auto_falls_back_to_digits_without_fashion_mnist(tmp_path):
+    assert qs.choose_dataset("auto", data_dir=tmp_path) == "digits"
+    assert qs.choose_dataset("fashion_mnist") == "fashion_mnist"
