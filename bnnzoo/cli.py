@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -52,16 +51,15 @@ def parse_shape(text: str) -> tuple[int, int, int]:
 
 def parse_range(text: str) -> tuple[float, float]:
     """``"-3,3"`` → ``(-3.0, 3.0)``: an int8 fallback range with MIN < 0 < MAX."""
+    from bnnzoo.converters.lce import check_int8_range
+
     try:
-        low, high = (float(p) for p in text.split(","))
+        return check_int8_range(text.split(","))
     except ValueError:
-        low, high = math.nan, math.nan
-    if not (math.isfinite(low) and math.isfinite(high) and low < 0 < high):
         raise CommandError(
             f"--int8-range expects MIN,MAX with MIN < 0 < MAX, e.g. --int8-range=-3,3 (with '=', "
             f"since the value starts with '-'). Got {text!r}."
-        )
-    return low, high
+        ) from None
 
 
 def _counts(model):

@@ -127,7 +127,7 @@ def to_tflite(
             f"int8_range={int8_range!r}. Pass int8=True or drop int8_range."
         )
     if int8:
-        int8_range = _check_range(int8_range)
+        int8_range = check_int8_range(int8_range)
     destination = _check_destination(path) if path is not None else None
 
     import larq_compute_engine as lce
@@ -156,7 +156,8 @@ def _check_model(model) -> None:
             )
 
 
-def _check_range(int8_range) -> tuple[float, float]:
+def check_int8_range(int8_range) -> tuple[float, float]:
+    """``(min, max)`` as floats with min < 0 < max, or a ValueError that says so."""
     try:
         low, high = (float(v) for v in int8_range)
     except (TypeError, ValueError):

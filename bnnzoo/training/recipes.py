@@ -418,16 +418,9 @@ def quickstart() -> Config:
     Three stages of two blocks, 32–64–128 filters (36M binary MACs at 28×28), Adam 1e-3 with
     cosine decay, batch 128: a few minutes on 2 CPU cores.
     """
-    return {
-        "model": "binary_resnet_e",
-        "model_kwargs": {"blocks_per_stage": [2, 2, 2], "filters": [32, 64, 128]},
-        "dataset": "fashion_mnist",
-        "input_size": 28,
-        "epochs": 3,
-        "batch_size": 128,
-        "optimizer": {"name": "adam", "lr": 1e-3},
-        "schedule": {"name": "cosine"},
-    }
+    config = resnet_e_fashion_mnist()
+    config.update(model_kwargs={"blocks_per_stage": [2, 2, 2], "filters": [32, 64, 128]}, epochs=3)
+    return config
 
 
 @recipe("quickstart_quick")
