@@ -364,11 +364,7 @@ def reading(args, teacher: Run, students: list[Run], figures: dict) -> list[str]
             f"{p.metrics[soft - 1]['test_loss']:.1f})"
             for p, d in pairs
         )
-        lines.append(
-            f"* After the soft-only stage (epoch {soft}): {after}. Trained on the teacher's "
-            f"tempered outputs alone, the student is still far behind, and confidently wrong "
-            f"at T = 1 (the test loss)."
-        )
+        lines.append(f"* After the soft-only stage (epoch {soft}): {after}.")
     gaps = "; ".join(
         f"seed {p.seed}: "
         + ", ".join(
