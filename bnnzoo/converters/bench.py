@@ -663,7 +663,9 @@ def bench(
     if thread_note:
         notes.append(thread_note)
     given = model
-    model = load_or_build(model, input_shape=input_shape)
+    # a zoo name is built with a logits head: the check compares logits (a softmax would turn
+    # a sign flip's small logit change into a large probability change); speed is the same
+    model = load_or_build(model, input_shape=input_shape, logits=True)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(
             f"bench times models with one input and one output; {model.name!r} has "

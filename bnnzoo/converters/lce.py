@@ -605,9 +605,13 @@ def load_or_build(
     input_shape: tuple[int, int, int] | None = None,
     num_classes: int | None = None,
     weights: str | None = None,
+    logits: bool = False,
 ) -> tf.keras.Model:
     """A Keras model from a model, a saved file (``.keras``, ``.h5``, SavedModel folder) or a
     registered zoo name; ``input_shape``, ``num_classes`` and ``weights`` only apply to names.
+    ``logits=True`` builds a zoo name without its softmax (for numeric checks, where a
+    saturated softmax would magnify or hide differences); models and files are returned as
+    they are.
 
     Example:
         >>> load_or_build("binary_densenet28", input_shape=(224, 224, 3))
@@ -650,6 +654,8 @@ def load_or_build(
         )
     from bnnzoo import zoo
 
+    if logits:
+        build_options["classifier_activation"] = None
     return zoo.create_model(text, **build_options)  # ValueError with the nearest names
 
 

@@ -272,3 +272,15 @@ def test_load_or_build_sources(tmp_path):
         load_or_build("model.tflite")
     with pytest.raises(ValueError, match="only apply when building a zoo model by name"):
         load_or_build(model, input_shape=(32, 32, 3))
+
+
+def test_load_or_build_with_logits_drops_the_softmax_of_zoo_names_only():
+    from bnnzoo.converters import load_or_build
+
+    name = "binary_resnet_e18"
+    assert load_or_build(name, input_shape=(32, 32, 3)).layers[-1].name == "head_softmax"
+    logits = load_or_build(name, input_shape=(32, 32, 3), logits=True)
+    assert logits.layers[-1].name == "head_dense"
+    x = tf.keras.Input((4, 4, 1))
+    model = tf.keras.Model(x, tf.keras.layers.Softmax()(x))
+    assert load_or_build(model, logits=True) is model
