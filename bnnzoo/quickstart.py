@@ -120,7 +120,7 @@ def quickstart(
     # 3. every engine on the same real test images
     tick = time.perf_counter()
     say(f"[3/4] Keras, LCE and OpenVINO on {eval_images} real test images")
-    images, labels = _test_images(out / "run", eval_images)
+    images, labels, test_size = _test_images(out / "run", eval_images)
     keras_logits = model.predict(images, batch_size=256, verbose=0)
     run_lce = lce_engine((out / "model.tflite").read_bytes(), num_threads=threads)
     engines = {
@@ -154,7 +154,7 @@ def quickstart(
         "input_shape": list(model.input_shape[1:]),
         "epochs": result.epochs,
         "test_accuracy": result.test_accuracy,
-        "test_images": int(_test_count(out / "run")),
+        "test_images": test_size,
         **model_counts(model),
         "tflite": {
             "path": str(out / "model.tflite"),
@@ -194,27 +194,19 @@ def model_counts(model) -> dict:
     }
 
 
-def _test_images(run_dir: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``count`` test images of a run's dataset, preprocessed as in training."""
-    saved = json.loads((run_dir / "config.json").read_text())
-    source = data_lib.load_dataset(saved["dataset"], data_dir=saved.get("data_dir"), max_test=count)
-    pre = saved["preprocessing"]
-    preprocessing = data_lib.Preprocessing(
-        pre["size"], pre["channels"], tuple(pre["mean"]), tuple(pre["std"]), pre["augment"]
-    )
-    batches = data_lib.pipeline(
-        source.test_elements(), preprocessing, batch_size=256, training=False
-    )
-    images, labels = zip(*((x.numpy(), y.numpy()) for x, y in batches))
-    return np.concatenate(images), np.concatenate(labels)
-
-
-def _test_count(run_dir: Path) -> int:
+def _test_images(run_dir: Path, count: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The first ``count`` test images of a run's dataset, preprocessed as in training, their
+    labels, and the size of the test split the run was evaluated on."""
     saved = json.loads((run_dir / "config.json").read_text())
     source = data_lib.load_dataset(
         saved["dataset"], data_dir=saved.get("data_dir"), max_test=saved.get("max_test_examples")
     )
-    return source.num_test
+    preprocessing = data_lib.Preprocessing.from_dict(saved["preprocessing"])
+    batches = data_lib.pipeline(
+        source.test_elements().take(count), preprocessing, batch_size=256, training=False
+    )
+    images, labels = zip(*((x.numpy(), y.numpy()) for x, y in batches))
+    return np.concatenate(images), np.concatenate(labels), source.num_test
 
 
 def format_report(report: dict, bench_table: str) -> str:

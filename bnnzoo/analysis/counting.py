@@ -88,15 +88,16 @@ def count_model(model: tf.keras.Model) -> ModelCount:
         raise TypeError(
             f"Expected a tf.keras.Model (Keras 2, from tf_keras). Received: {type(model).__name__}."
         )
-    return ModelCount(tuple(_count_layers(model)))
+    return ModelCount(tuple(_count_layer(layer) for layer in flat_layers(model)))
 
 
-def _count_layers(model: tf.keras.Model):
+def flat_layers(model: tf.keras.Model):
+    """The layers of ``model`` in order, with nested models replaced by their own layers."""
     for layer in model.layers:
         if isinstance(layer, tf.keras.Model):
-            yield from _count_layers(layer)
+            yield from flat_layers(layer)
         else:
-            yield _count_layer(layer)
+            yield layer
 
 
 def is_binary(layer: tf.keras.layers.Layer) -> bool:

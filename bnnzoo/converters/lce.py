@@ -46,7 +46,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bnnzoo.analysis.counting import count_model, is_binary
+from bnnzoo.analysis.counting import count_model, flat_layers, is_binary
 from bnnzoo.converters.verify import (
     VerificationError,
     VerifyReport,
@@ -489,7 +489,7 @@ def binary_mac_report(model: tf.keras.Model, flatbuffer: bytes) -> BinaryMacRepo
 def _binary_layer_calls(model: tf.keras.Model):
     """(layer, signature, binary MACs) for every call of every binary layer, in layer order."""
     by_name = {c.name: c for c in count_model(model).layers}
-    for layer in _flat_layers(model):
+    for layer in flat_layers(model):
         if not is_binary(layer):
             continue
         shapes = [
@@ -500,14 +500,6 @@ def _binary_layer_calls(model: tf.keras.Model):
         macs_per_call = by_name[layer.name].binary_macs // calls if layer.name in by_name else 0
         for shape in shapes or [None]:
             yield layer, _layer_signature(layer, shape), macs_per_call
-
-
-def _flat_layers(model: tf.keras.Model):
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from _flat_layers(layer)
-        else:
-            yield layer
 
 
 def _layer_signature(layer, output_shape) -> tuple:

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from bnnzoo.analysis import flat_layers
+
 Engine = Callable[[np.ndarray], np.ndarray]
 
 DEFAULT_ATOL = 1e-3
@@ -287,7 +289,7 @@ def looks_untrained(model: tf.keras.Model) -> bool:
         >>> looks_untrained(zoo.BinaryResNetE18())
         True
     """
-    norms = [l for l in _all_layers(model) if isinstance(l, tf.keras.layers.BatchNormalization)]
+    norms = [l for l in flat_layers(model) if isinstance(l, tf.keras.layers.BatchNormalization)]
     return bool(norms) and all(
         np.all(layer.moving_mean.numpy() == 0) and np.all(layer.moving_variance.numpy() == 1)
         for layer in norms
@@ -335,7 +337,7 @@ def randomize_weights(
     )
     norms = [
         layer
-        for layer in _all_layers(model)
+        for layer in flat_layers(model)
         if isinstance(layer, tf.keras.layers.BatchNormalization)
     ]
     momenta = [layer.momentum for layer in norms]
@@ -347,14 +349,6 @@ def randomize_weights(
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum
     return model
-
-
-def _all_layers(model: tf.keras.Model):
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from _all_layers(layer)
-        else:
-            yield layer
 
 
 def _check_single_io(model) -> None:

@@ -303,6 +303,14 @@ class Preprocessing:
             )
 
     @classmethod
+    def from_dict(cls, saved: dict) -> Preprocessing:
+        """The preprocessing a run saved in its ``config.json`` (its ``__dict__``)."""
+        return cls(
+            saved["size"], saved["channels"], tuple(saved["mean"]), tuple(saved["std"]),
+            saved["augment"],
+        )  # fmt: skip
+
+    @classmethod
     def for_source(
         cls, source: Source, *, size: int, channels: int | None = None, augment: str = "none"
     ) -> Preprocessing:

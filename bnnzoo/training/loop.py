@@ -720,8 +720,5 @@ def evaluate_run(
             f"{source.name} has {source.num_classes} classes; the model in {run} predicts "
             f"{model.output_shape[-1]}."
         )
-    pre = saved["preprocessing"]
-    preprocessing = data_lib.Preprocessing(
-        pre["size"], pre["channels"], tuple(pre["mean"]), tuple(pre["std"]), pre["augment"]
-    )
+    preprocessing = data_lib.Preprocessing.from_dict(saved["preprocessing"])
     return evaluate_model(model, source, preprocessing, batch_size)

@@ -34,6 +34,8 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
+from bnnzoo.analysis import flat_layers
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
 
@@ -258,7 +260,7 @@ def _match_ordered(model, group: h5py.Group, path: Path):
         weight_names = _decode(group[layer_name].attrs["weight_names"])
         if weight_names:
             stored.append((layer_name, [np.asarray(group[layer_name][w]) for w in weight_names]))
-    layers = [layer for layer in _flat_layers(model) if layer.weights]
+    layers = [layer for layer in flat_layers(model) if layer.weights]
     pairs = []
     for index, layer in enumerate(layers):
         if index >= len(stored):
@@ -332,14 +334,6 @@ def _pair_layer(layer, stored_name: str, arrays, path: Path):
             f"another architecture or configuration (input channels, classes, width)."
         )
     return list(zip(layer.weights, arrays))
-
-
-def _flat_layers(model):
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from _flat_layers(layer)
-        else:
-            yield layer
 
 
 def resolve(source: WeightsSource, *, larq_zoo_name: str | None, include_top: bool) -> Path | None:
