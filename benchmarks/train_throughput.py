@@ -2,14 +2,16 @@
 
 For BinaryDenseNet28 and BinaryResNetE18 this times, in one process and with the same input
 size, batch, optimizer (Adam 1e-3) and random data: larq-zoo's model trained with Keras'
-``fit``, bnnzoo's model in bnnzoo's training step, and bnnzoo's step compiled with XLA. The
-models are weight-compatible (same layers), so differences come from the training step.
+``fit``, bnnzoo's model in bnnzoo's training step, that step compiled with XLA, and both
+libraries again under Keras' ``mixed_bfloat16`` policy (bnnzoo's ``precision=mixed_bfloat16``;
+larq-zoo's model built and fitted under the same global policy). The models are
+weight-compatible (same layers), so differences come from the training step and the precision.
 Prints images/s (best of ``--rounds``, each measurement in a fresh Keras session, the variants
-taking turns) and ratios to larq-zoo; nothing is asserted.
+taking turns) and ratios to larq-zoo in float32; nothing is asserted.
 
 With ``--fashion`` it times instead the networks of the ``resnet_e_fashion_mnist`` and
-``quickstart`` recipes at 28×28×1, batch 128, in bnnzoo's step with and without XLA (no
-larq-zoo counterpart exists for them).
+``quickstart`` recipes at 28×28×1, batch 128, in bnnzoo's step: float32, XLA and
+mixed_bfloat16 (no larq-zoo counterpart exists for them).
 
 Run:  .venv/bin/python benchmarks/train_throughput.py [--size 64] [--batch 32] [--steps 20]
       .venv/bin/python benchmarks/train_throughput.py --fashion [--steps 20]
@@ -31,6 +33,7 @@ import tensorflow as tf
 from bnnzoo import zoo
 from bnnzoo.analysis import count_model
 from bnnzoo.training import loop, recipes
+from bnnzoo.training.loop import dtype_policy
 
 MODELS = (("BinaryDenseNet28", "binary_densenet28"), ("BinaryResNetE18", "binary_resnet_e18"))
 
@@ -46,6 +49,8 @@ def _batches(size, batch, steps, channels=3):
 
 
 def time_keras_fit(model, x, y, batch, warmup=3):
+    """Keras fit as a larq-zoo user writes it; under a mixed policy the model must have been
+    built and is compiled under it (Keras' own mixed-precision recipe)."""
     model.compile(
         tf.keras.optimizers.Adam(1e-3),
         tf.keras.losses.SparseCategoricalCrossentropy(from_logits=False),
@@ -70,6 +75,12 @@ def time_bnnzoo_step(model, x, y, batch, xla, warmup=3):
     return len(x) / (time.perf_counter() - start)
 
 
+def built(precision, build):
+    """``build()`` under the dtype policy ``precision``."""
+    with dtype_policy(precision):
+        return build()
+
+
 def measure(variants, rounds):
     """Images/s of each variant (name -> function returning images/s), best of ``rounds``.
 
@@ -90,7 +101,8 @@ def measure(variants, rounds):
 def fashion(steps, rounds):
     """Graph mode against XLA for the Fashion-MNIST recipes' networks."""
     print(f"input (28, 28, 1), batch 128, {steps} timed steps, best of {rounds} rounds")
-    print(f"{'recipe':<24} {'binary MMACs':>12} {'graph':>9} {'XLA':>9} {'XLA/graph':>9}")
+    print(f"{'recipe':<24} {'binary MMACs':>12} {'graph':>9} {'XLA':>9} {'bf16':>9} "
+          f"{'XLA/graph':>9} {'bf16/graph':>10}")  # fmt: skip
     for name in FASHION_RECIPES:
         config = recipes.resolve(name)
         x, y = _batches(28, config["batch_size"], steps, channels=1)
@@ -102,12 +114,17 @@ def fashion(steps, rounds):
             {
                 "graph": lambda x=x, y=y: time_bnnzoo_step(build(), x, y, 128, xla=False),
                 "xla": lambda x=x, y=y: time_bnnzoo_step(build(), x, y, 128, xla=True),
+                "bf16": lambda x=x, y=y, build=build: time_bnnzoo_step(
+                    built("mixed_bfloat16", build), x, y, 128, xla=False
+                ),
             },
             rounds,
         )
         macs = count_model(build()).binary_macs / 1e6
-        print(f"{name:<24} {macs:>12.1f} {rates['graph']:>7.1f}/s {rates['xla']:>7.1f}/s "
-              f"{rates['xla'] / rates['graph']:>8.2f}x", flush=True)  # fmt: skip
+        graph = rates["graph"]
+        print(f"{name:<24} {macs:>12.1f} {graph:>7.1f}/s {rates['xla']:>7.1f}/s "
+              f"{rates['bf16']:>7.1f}/s {rates['xla'] / graph:>8.2f}x "
+              f"{rates['bf16'] / graph:>9.2f}x", flush=True)  # fmt: skip
 
 
 def main():
@@ -127,7 +144,8 @@ def main():
           f"rounds, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'} "
           f"threads")  # fmt: skip
     print(f"{'model':<18} {'larq-zoo fit':>13} {'bnnzoo step':>12} {'bnnzoo XLA':>11} "
-          f"{'step/fit':>9} {'XLA/fit':>8}")  # fmt: skip
+          f"{'fit bf16':>10} {'step bf16':>10} {'step/fit':>9} {'XLA/fit':>8} "
+          f"{'fit bf16/fit':>12} {'step bf16/fit':>13}")  # fmt: skip
     for larq_name, name in MODELS:
 
         def ours(name=name):
@@ -144,12 +162,24 @@ def main():
                 "fit": lambda: time_keras_fit(reference(), x, y, args.batch),
                 "step": lambda: time_bnnzoo_step(ours(), x, y, args.batch, xla=False),
                 "xla": lambda: time_bnnzoo_step(ours(), x, y, args.batch, xla=True),
+                "fit_bf16": lambda: _fit_mixed(reference, x, y, args.batch),
+                "step_bf16": lambda: time_bnnzoo_step(
+                    built("mixed_bfloat16", ours), x, y, args.batch, xla=False
+                ),
             },
             args.rounds,
         )
         base, step, xla = rates["fit"], rates["step"], rates["xla"]
-        print(f"{larq_name:<18} {base:>11.1f}/s {step:>10.1f}/s {xla:>9.1f}/s "
-              f"{step / base:>8.2f}x {xla / base:>7.2f}x", flush=True)  # fmt: skip
+        fit16, step16 = rates["fit_bf16"], rates["step_bf16"]
+        print(f"{larq_name:<18} {base:>11.1f}/s {step:>10.1f}/s {xla:>9.1f}/s {fit16:>8.1f}/s "
+              f"{step16:>8.1f}/s {step / base:>8.2f}x {xla / base:>7.2f}x "
+              f"{fit16 / base:>11.2f}x {step16 / base:>12.2f}x", flush=True)  # fmt: skip
+
+
+def _fit_mixed(build, x, y, batch):
+    """Keras fit under a global mixed_bfloat16 policy, restored afterwards."""
+    with dtype_policy("mixed_bfloat16"):
+        return time_keras_fit(build(), x, y, batch)
 
 
 if __name__ == "__main__":

@@ -153,6 +153,8 @@ def quickstart(
         "model_kwargs": config["model_kwargs"],
         "input_shape": list(model.input_shape[1:]),
         "epochs": result.epochs,
+        # "auto" resolved: what the run trained in (its evaluation is in float32)
+        "precision": json.loads((out / "run" / loop.CONFIG_FILE).read_text())["precision"],
         "test_accuracy": result.test_accuracy,
         "test_images": test_size,
         **model_counts(model),
@@ -227,7 +229,7 @@ def format_report(report: dict, bench_table: str) -> str:
 parameters ({report["binary_params"]:,} binary), {report["binary_macs"] / 1e6:.1f} M binary MACs, \
 {report["float_macs"] / 1e6:.2f} M float MACs, {report["size_1bit_mib"]:.3f} MiB at 1 bit
 - Keras test accuracy after {report["epochs"]} epochs: **{report["test_accuracy"]:.4f}** \
-({report["test_images"]} test images)
+({report["test_images"]} test images; trained in {report["precision"]}, evaluated in float32)
 - TFLite (LCE): {tfl["bytes"] / 2**10:.1f} KiB ({tfl["ratio_to_1bit"]:.2f}× the 1-bit figure), \
 {"n/a" if share is None else f"{share:.1f}%"} of binary MACs in LceBconv2d, check against Keras \
 {_verdict(tfl["verified"])}

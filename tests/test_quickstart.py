@@ -29,6 +29,9 @@ def test_writes_every_artifact(report):
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(result))
     text = (out / "report.md").read_text()
     assert f"{result['test_accuracy']:.4f}" in text and "LceBconv2d" in text
+    # the recipe's precision "auto" is reported as what it resolved to on this machine
+    assert result["precision"] in ("float32", "mixed_bfloat16")
+    assert f"trained in {result['precision']}, evaluated in float32" in text
 
 
 def test_engines_agree_with_keras_on_real_images(report):

@@ -6,21 +6,14 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 import pytest
 
 from bnnzoo.training import TrainingError, evaluate_run, recipes, train
 from bnnzoo.training.loop import read_metrics
+from tests.training._weights import read_weights
 
 QUICK = "resnet_e18_imagenet_quick"
-
-
-def _weights(path):
-    arrays = []
-    with h5py.File(path) as f:
-        f.visititems(lambda n, o: arrays.append((n, o[()])) if isinstance(o, h5py.Dataset) else 0)
-    return dict(arrays)
 
 
 def test_a_run_writes_everything(tmp_path):
@@ -108,8 +101,8 @@ def test_sigkill_mid_epoch_then_resume_ends_at_the_same_weights(tmp_path):
     match = re.search(r"Resumed .* at epoch (\d+), step (\d+)", resumed.stdout)
     assert match and int(match.group(2)) > 0  # it continued inside an epoch
 
-    reference = _weights(tmp_path / "reference" / "model.weights.h5")
-    final = _weights(killed / "model.weights.h5")
+    reference = read_weights(tmp_path / "reference" / "model.weights.h5")
+    final = read_weights(killed / "model.weights.h5")
     assert reference.keys() == final.keys()
     for name in reference:
         np.testing.assert_array_equal(final[name], reference[name], err_msg=name)

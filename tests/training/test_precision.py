@@ -1,0 +1,142 @@
+"""Mixed-precision training: 16-bit compute, float32 weights, and a float32 model at the end."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bnnzoo.layers import batch_norm, binary_conv2d
+from bnnzoo.training import evaluate_run, recipes, train
+from bnnzoo.training.loop import (
+    _make_train_step,
+    build_model,
+    check_precision,
+    dtype_policy,
+    read_metrics,
+    slow_precision_warning,
+)
+from tests.training._weights import read_weights
+
+QUICK = "resnet_e18_imagenet_quick"
+
+
+def test_dtype_policy_builds_16_bit_layers_and_restores_the_global_policy():
+    config = recipes.resolve(QUICK)
+    with dtype_policy("mixed_bfloat16"):
+        model = build_model(config, input_shape=(32, 32, 3), num_classes=10)
+    convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert convs and all(layer.compute_dtype == "bfloat16" for layer in convs)
+    assert all(w.dtype == tf.float32 for w in model.weights)  # latent weights stay float32
+    assert tf.keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_mixed_bfloat16_run_trains_and_saves_a_float32_model(tmp_path):
+    runs = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        config = recipes.resolve(QUICK, ["optimizer.lr=0.01", f"precision={precision}"], epochs=2)
+        runs[precision] = train(config, tmp_path / precision, verbose=0)
+    run = tmp_path / "mixed_bfloat16"
+    rows = read_metrics(run)
+    assert rows[1]["train_loss"] < rows[0]["train_loss"]
+    assert tf.keras.mixed_precision.global_policy().name == "float32"
+    saved = tf.keras.models.load_model(run / "model.keras")
+    assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
+    # the reported accuracy is the float32 model's: the saved model reproduces it
+    _, accuracy = evaluate_run(run)
+    assert accuracy == pytest.approx(runs["mixed_bfloat16"].test_accuracy)
+    # same seed, same data: only 16-bit compute can make the trained weights differ
+    ours = runs["mixed_bfloat16"].model.get_weights()
+    reference = runs["float32"].model.get_weights()
+    assert max(float(np.abs(a - b).max()) for a, b in zip(ours, reference)) > 0
+    assert "trained in mixed_bfloat16" in (run / "model_card.md").read_text()
+
+
+def test_mixed_bfloat16_resume_from_mid_epoch_ends_at_the_same_weights(tmp_path):
+    """bfloat16 kernels are deterministic here too: a run resumed from a checkpoint in the
+    middle of epoch 2 ends bit for bit where the uninterrupted run ended."""
+    overrides = ["precision=mixed_bfloat16", "checkpoint_every_steps=3", "keep_checkpoints=20"]
+    reference = tmp_path / "reference"
+    train(recipes.resolve(QUICK, overrides, epochs=2), reference, verbose=0)
+    resumed = tmp_path / "resumed"
+    shutil.copytree(reference, resumed)
+    (resumed / "model.weights.h5").unlink()
+    # 16 steps per epoch: ckpt-19 was written after step 3 of epoch 2
+    tf.compat.v1.train.update_checkpoint_state(str(resumed / "checkpoints"), "ckpt-19")
+    train({}, resumed, resume=True, verbose=0)
+    assert [row["epoch"] for row in read_metrics(resumed)] == [1, 2, 2]  # epoch 2 trained again
+    final = read_weights(resumed / "model.weights.h5")
+    expected = read_weights(reference / "model.weights.h5")
+    assert final.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_array_equal(final[name], expected[name], err_msg=name)
+
+
+def _tiny(precision):
+    with dtype_policy(precision):
+        inputs = tf.keras.Input((8, 8, 4))
+        x = binary_conv2d(8, 3, padding="same")(inputs)
+        x = batch_norm()(x)
+        x = tf.keras.layers.GlobalAveragePooling2D()(x)
+        outputs = tf.keras.layers.Dense(3)(x)
+        return tf.keras.Model(inputs, outputs)
+
+
+def test_mixed_float16_step_unscales_its_gradients():
+    """Loss scaling multiplies the loss by 2**15; the step must divide the gradients back."""
+    tf.keras.utils.set_random_seed(0)
+    x = tf.random.normal((4, 8, 8, 4))
+    y = tf.constant([0, 1, 2, 0])
+    models = {precision: _tiny(precision) for precision in ("float32", "mixed_float16")}
+    start = models["float32"].get_weights()
+    models["mixed_float16"].set_weights(start)
+    updates = {}
+    for precision, model in models.items():
+        optimizer = tf.keras.optimizers.SGD(0.1)
+        if precision == "mixed_float16":
+            optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
+        step = _make_train_step(model, optimizer, tf.distribute.get_strategy(), 4, 0.0, [], False)
+        loss, _, _ = step(x, y)
+        assert np.isfinite(float(loss))
+        updates[precision] = model.layers[-1].kernel.numpy() - start[-2]
+    assert np.abs(updates["float32"]).max() > 0
+    np.testing.assert_allclose(updates["mixed_float16"], updates["float32"], atol=2e-3)
+
+
+def test_unknown_precision_and_bop_with_float16_are_refused():
+    with pytest.raises(ValueError, match="one of float32, mixed_bfloat16, .*auto.*'fp8'"):
+        check_precision(recipes.resolve(QUICK, ["precision=fp8"]))
+    with pytest.raises(ValueError, match="Bop"):
+        check_precision(recipes.resolve(QUICK, ["precision=mixed_float16", "optimizer.name=bop"]))
+    assert check_precision(recipes.resolve(QUICK)) == "float32"
+
+
+BF16_CPU, OLD_CPU = {"avx512f", "avx512_bf16"}, {"avx2", "fma"}
+
+
+def test_auto_precision_follows_the_hardware():
+    auto = recipes.resolve(QUICK, ["precision=auto"])
+    assert check_precision(auto, ([], BF16_CPU)) == "mixed_bfloat16"
+    assert check_precision(auto, ([], {"amx_bf16"})) == "mixed_bfloat16"
+    assert check_precision(auto, ([], OLD_CPU)) == "float32"
+    assert check_precision(auto, ([(8, 0)], OLD_CPU)) == "mixed_bfloat16"  # A100 and later
+    assert check_precision(auto, ([(7, 0), (8, 6)], BF16_CPU)) == "float32"  # a V100 in the set
+    assert recipes.resolve("resnet_e_fashion_mnist")["precision"] == "auto"
+
+
+def test_auto_is_saved_as_what_it_chose(tmp_path):
+    config = recipes.resolve(QUICK, ["precision=auto"], epochs=1)
+    train(config, tmp_path, verbose=0)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["precision"] in ("float32", "mixed_bfloat16")
+    assert saved["precision"] == check_precision(config)
+
+
+def test_slow_precision_warning():
+    assert slow_precision_warning("float32", [], OLD_CPU) is None
+    assert slow_precision_warning("mixed_bfloat16", [], BF16_CPU) is None
+    assert "AVX512_BF16" in slow_precision_warning("mixed_bfloat16", [], OLD_CPU)
+    assert "compute capability" in slow_precision_warning("mixed_bfloat16", [(7, 5)], BF16_CPU)
+    assert "without a GPU" in slow_precision_warning("mixed_float16", [], BF16_CPU)
+    assert slow_precision_warning("mixed_float16", [(7, 0)], OLD_CPU) is None
