@@ -1,0 +1,51 @@
+"""Argument checks shared across bnnzoo: each raises a ValueError that says what was received,
+what was expected and how to fix it, before any work starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+def positive_int(name: str, value, *, minimum: int = 1, hint: str | None = None) -> int:
+    """``value`` if it is an int (not a bool) of at least ``minimum``, else a ValueError.
+
+    Example:
+        >>> positive_int("runs", 0)
+        Traceback (most recent call last):
+        ValueError: Expected runs to be an int >= 1. Received: runs=0. Pass e.g. runs=2.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        fix = hint or f"Pass e.g. {name}={max(minimum, 2)}."
+        raise ValueError(
+            f"Expected {name} to be an int >= {minimum}. Received: {name}={value!r}. {fix}"
+        )
+    return value
+
+
+def positive_ints(name: str, values: Iterable) -> tuple[int, ...]:
+    """``values`` as a non-empty tuple of ints >= 1, else a ValueError."""
+    values = tuple(values)
+    if not values or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
+    ):
+        raise ValueError(
+            f"Expected {name} to be a non-empty sequence of positive ints. Received: "
+            f"{name}={values!r}."
+        )
+    return values
+
+
+def one_of(name: str, value, choices: Sequence, *, hint: str = "") -> object:
+    """``value`` if it is one of ``choices``, else a ValueError that lists them.
+
+    Example:
+        >>> one_of("target", "x86", ("arm", "xcore"))
+        Traceback (most recent call last):
+        ValueError: Expected target to be one of ('arm', 'xcore'). Received: target='x86'.
+    """
+    if value not in choices:
+        suffix = f" {hint}" if hint else ""
+        raise ValueError(
+            f"Expected {name} to be one of {tuple(choices)}. Received: {name}={value!r}.{suffix}"
+        )
+    return value
