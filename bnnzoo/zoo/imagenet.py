@@ -184,7 +184,7 @@ def decode_predictions(
 
     Returns:
         One list per row of ``(wnid, name, score)`` tuples, as ``keras.applications``'
-        ``decode_predictions``; equal scores keep the higher class index first.
+        ``decode_predictions`` (equal scores in NumPy's ``argsort`` order, reversed).
 
     Raises:
         ValueError: ``preds`` is not 2-D, ``top`` < 1, or the class index does not fit.
@@ -206,6 +206,6 @@ def decode_predictions(
         )
     results = []
     for row in preds:
-        best = row.argsort(kind="stable")[::-1][:top]
+        best = row.argsort()[::-1][:top]
         results.append([(*classes[i], float(row[i])) for i in best])
     return results

@@ -98,6 +98,22 @@ def test_decode_predictions_top_classes_best_first(class_index):
     assert len(imagenet.decode_predictions(preds, class_index=str(class_index))[0]) == 4
 
 
+def test_decode_predictions_ranks_as_keras_does(tmp_path, monkeypatch, rng):
+    """Equal scores too (a saturated softmax): the same classes in the same order."""
+    from tf_keras.src.applications import imagenet_utils
+
+    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+    path = tmp_path / "imagenet_class_index.json"
+    path.write_text(json.dumps(index))
+    monkeypatch.setattr(imagenet_utils, "CLASS_INDEX", index)  # no download
+    preds = np.zeros((2, 1000), dtype=np.float32)
+    preds[0, 7] = 1.0
+    preds[1] = rng.random(1000)
+    ours = imagenet.decode_predictions(preds, top=5, class_index=path)
+    keras = imagenet_utils.decode_predictions(preds, top=5)
+    assert [[c[:2] for c in row] for row in ours] == [[c[:2] for c in row] for row in keras]
+
+
 def test_decode_predictions_bad_input(class_index, tmp_path):
     with pytest.raises(ValueError, match=r"has 4 classes; expected 5"):
         imagenet.decode_predictions(np.zeros((1, 5)), class_index=class_index)
