@@ -58,11 +58,16 @@ def crop_and_resize(image, size: int = IMAGE_SIZE) -> np.ndarray:
     # float32 arithmetic, truncated, as larq-zoo computes the crop
     crop = int(np.float32(size / (size + CROP_PADDING)) * np.float32(min(height, width)))
     if crop < 1:
-        raise ValueError(f"Expected an image of at least 2×2 pixels. Received shape {image.shape}.")
+        raise ValueError(
+            f"Expected an image whose center crop ({size}/{size + CROP_PADDING} of the shorter "
+            f"side) keeps at least one pixel. Received shape {image.shape}; pass a larger image."
+        )
     top, left = (height - crop + 1) // 2, (width - crop + 1) // 2
     window = image[top : top + crop, left : left + crop]
-    resized = tf.compat.v1.image.resize_bicubic(window[None], [size, size])[0]
-    return resized.numpy().astype(np.float32, copy=False)
+    resized = tf.raw_ops.ResizeBicubic(
+        images=window[None], size=[size, size], align_corners=False, half_pixel_centers=False
+    )
+    return resized[0].numpy()
 
 
 def load_image(path: str | os.PathLike, size: int = IMAGE_SIZE) -> np.ndarray:
