@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bnnzoo._checks import one_of, positive_int
 from bnnzoo.training import data as data_lib
 
 DATASETS = ("auto", "fashion_mnist", "digits")
@@ -36,10 +37,7 @@ DATASETS = ("auto", "fashion_mnist", "digits")
 def choose_dataset(dataset: str = "auto", data_dir: str | os.PathLike | None = None) -> str:
     """``"auto"``: Fashion-MNIST where its IDX files are found (``data_dir`` or Debian's
     location), else scikit-learn's digits."""
-    if dataset not in DATASETS:
-        raise ValueError(
-            f"Expected dataset to be one of {', '.join(DATASETS)}. Received: {dataset!r}."
-        )
+    one_of("dataset", dataset, DATASETS)
     if dataset != "auto":
         return dataset
     try:
@@ -85,8 +83,7 @@ def quickstart(
     from bnnzoo.training import loop, recipes
 
     for name, value in (("threads", threads), ("runs", runs), ("eval_images", eval_images)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"Expected {name} to be a positive int. Received: {value!r}.")
+        positive_int(name, value)
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise ValueError(

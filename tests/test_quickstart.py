@@ -65,7 +65,7 @@ def test_refuses_a_non_empty_directory_and_bad_arguments(tmp_path):
     assert (tmp_path / "old.txt").read_text() == "previous run"
     with pytest.raises(ValueError, match="Expected dataset to be one of"):
         qs.quickstart(tmp_path / "new", dataset="mnist")
-    with pytest.raises(ValueError, match="threads to be a positive int"):
+    with pytest.raises(ValueError, match="Expected threads to be an int >= 1"):
         qs.quickstart(tmp_path / "new", threads=0)
 
 

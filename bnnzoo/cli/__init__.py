@@ -1,0 +1,74 @@
+"""The ``bnnzoo`` command: a thin layer over the zoo, training and converters packages.
+
+    bnnzoo list [PATTERN]
+    bnnzoo summary MODEL [--input-shape H,W,C] [--num-classes N]
+    bnnzoo predict MODEL IMAGE... [--weights imagenet|FILE|URL#sha256=...] [--top 5]
+                   [--class-index FILE]
+    bnnzoo recipes
+    bnnzoo train --recipe R [--model M] [--dataset D] [--epochs E] [--batch-size B]
+                 [--set key=value ...] --out DIR
+    bnnzoo train --resume DIR
+    bnnzoo evaluate RUN_DIR [--dataset D]
+    bnnzoo reproduce bitnet
+    bnnzoo quickstart --out DIR [--dataset auto|fashion_mnist|digits] [--epochs E]
+    bnnzoo export MODEL --format tflite|openvino --out PATH [--input-shape H,W,C]
+                  [--int8-range=MIN,MAX]
+    bnnzoo bench MODEL [--input-shape H,W,C] [--threads 2] [--runs N]
+                 [--engines keras,tflite,lce,openvino] [--profile N] [--json]
+
+Bad input exits with status 2 and one line on stderr, never a traceback. A conversion that ran
+but disagrees with Keras (``bnnzoo export``, ``bnnzoo quickstart``) reports it and exits with
+status 1.
+
+One module per group of commands, each adding its subcommands' parsers and running them:
+``models`` (list, summary, predict), ``train`` (recipes, train, evaluate), ``deploy`` (export,
+bench), ``quickstart`` and ``reproduce``; ``_common`` holds what they share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
+from bnnzoo.cli import deploy, models, quickstart, reproduce, train
+from bnnzoo.cli._common import CommandError
+
+# every subcommand, in the order ``bnnzoo --help`` lists them
+COMMANDS = (
+    models.add_list,
+    models.add_summary,
+    models.add_predict,
+    train.add_recipes,
+    train.add_train,
+    deploy.add_export,
+    deploy.add_bench,
+    quickstart.add_quickstart,
+    reproduce.add_reproduce,
+    train.add_evaluate,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each sets ``func``, the function that runs it."""
+    parser = argparse.ArgumentParser(
+        prog="bnnzoo", description="A Keras model zoo of binarized neural networks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in COMMANDS:
+        add_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bnnzoo`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as err:
+        print(f"bnnzoo {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["CommandError", "build_parser", "main"]

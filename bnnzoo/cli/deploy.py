@@ -1,0 +1,162 @@
+"""``bnnzoo export`` and ``bench``: a model converted for deployment and checked against Keras,
+and its latency on every engine (``bnnzoo.converters``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+
+from bnnzoo.cli._common import CommandError, parse_range, parse_shape, stdout_to_stderr
+from bnnzoo.converters import TARGETS, VerificationError, export_tflite
+from bnnzoo.converters.bench import ENGINES, bench
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="convert a zoo model or a saved model for deployment")
+    p.add_argument("model", help="a registered name or a saved model (.keras/.h5)")
+    p.add_argument("--format", choices=("tflite", "openvino"), required=True)
+    p.add_argument("--out", required=True, help=".tflite file, or .xml file or directory")
+    p.add_argument("--input-shape", default=None, metavar="H,W,C")
+    p.add_argument("--num-classes", type=int, default=None, metavar="N")
+    p.add_argument("--weights", default=None, help="for a zoo name: imagenet, FILE or URL")
+    p.add_argument("--target", choices=TARGETS, default="arm", help="tflite only")
+    p.add_argument(
+        "--int8-range",
+        default=None,
+        metavar="MIN,MAX",
+        help="tflite only: int8 float layers with this fallback activation range (LCE's dummy "
+        "quantization; write --int8-range=-3,3)",
+    )
+    p.add_argument("--int8", action="store_true", help=argparse.SUPPRESS)  # explains the above
+    p.add_argument("--threads", type=int, default=2, help="openvino only")
+    p.add_argument("--n", type=int, default=8, help="random inputs for the check")
+    p.add_argument("--no-verify", action="store_true", help="skip the check against Keras")
+    p.set_defaults(func=cmd_export)
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="batch-1 latency on Keras, float TFLite, LCE and OpenVINO, side by side"
+    )
+    p.add_argument("model", help="a registered name or a saved model (.keras/.h5)")
+    p.add_argument("--input-shape", default=None, metavar="H,W,C", help="for a registered name")
+    p.add_argument("--threads", type=int, default=2, help="threads of every engine")
+    p.add_argument("--runs", type=int, default=20, help="timed runs per engine")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs per engine first")
+    p.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        metavar="E1,E2,...",
+        help=f"a selection of {','.join(ENGINES)}",
+    )
+    p.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="also list OpenVINO's N slowest nodes"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_export(args) -> int:
+    """Convert and check; exit 1 (report on stdout) when the check fails.
+
+    ``--int8-range`` turns on LCE's int8 mode with that fallback range (``lce.to_tflite``).
+    An int8 model cannot agree with float Keras to float rounding, so its check drops that rule
+    (``min_rounding_exact=0``) and keeps the bounds on the difference and the top-1 agreement.
+    """
+    if args.int8:
+        raise CommandError(
+            "--int8 needs a range: LCE 0.16 cannot calibrate on data and gives every tensor "
+            "without a trained range the same fallback. Pass --int8-range=MIN,MAX, e.g. "
+            "--int8-range=-3,3."
+        )
+    int8_range = parse_range(args.int8_range) if args.int8_range is not None else None
+    if int8_range is not None and args.format != "tflite":
+        raise CommandError(
+            f"--int8-range applies to --format tflite only. Got --format {args.format}; drop "
+            f"--int8-range or export to tflite."
+        )
+    shape = parse_shape(args.input_shape) if args.input_shape is not None else None
+    options = dict(
+        input_shape=shape,
+        num_classes=args.num_classes,
+        weights=args.weights,
+        verify=not args.no_verify,
+        n=args.n,
+    )
+    try:
+        if args.format == "tflite":
+            lossy = {"min_rounding_exact": 0.0} if int8_range is not None else {}
+            report = export_tflite(
+                args.model,
+                args.out,
+                target=args.target,
+                int8=int8_range is not None,
+                int8_range=int8_range,
+                **lossy,
+                **options,
+            )
+        else:
+            from bnnzoo.converters.openvino import export_openvino  # imports OpenVINO
+
+            report = export_openvino(args.model, args.out, threads=args.threads, **options)
+    except VerificationError as err:
+        # the conversion ran and wrote its file, but disagrees with Keras: a result, not a
+        # usage error
+        print(err.export_report if err.export_report is not None else err)
+        reason = err.report.failure_message() if err.report is not None else str(err)
+        print(f"bnnzoo export: verification failed: {reason}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError) as err:
+        raise CommandError(str(err)) from err
+    print(report)
+    return 0
+
+
+def parse_engines(text: str) -> tuple[str, ...]:
+    """``"lce,openvino"`` → ``("lce", "openvino")``; every name one of ``bench.ENGINES``."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENGINES]
+    if not names or unknown:
+        raise CommandError(
+            f"--engines expects a comma-separated selection of {','.join(ENGINES)}. Got "
+            f"{text!r}{f' (unknown: {unknown})' if unknown else ''}; e.g. --engines lce,openvino."
+        )
+    return tuple(names)
+
+
+def cmd_bench(args) -> int:
+    for name, value in (("--threads", args.threads), ("--runs", args.runs)):
+        if value < 1:
+            raise CommandError(f"{name} expects a positive integer, e.g. {name} 2. Got {value}.")
+    if args.warmup < 0:
+        raise CommandError(f"--warmup expects an integer >= 0, e.g. 3. Got {args.warmup}.")
+    if args.profile < 0:
+        raise CommandError(f"--profile expects an integer >= 0, e.g. 15. Got {args.profile}.")
+    shape = parse_shape(args.input_shape) if args.input_shape is not None else None
+    engines = parse_engines(args.engines)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    # with --json, stdout carries the JSON object only
+    redirect = stdout_to_stderr() if args.json else contextlib.nullcontext()
+    try:
+        with redirect:
+            report = bench(
+                args.model,
+                input_shape=shape,
+                threads=args.threads,
+                runs=args.runs,
+                warmup=args.warmup,
+                engines=engines,
+                seed=args.seed,
+                profile=args.profile,
+                log=log,
+            )
+    except (ValueError, FileNotFoundError) as err:
+        raise CommandError(" ".join(str(err).split())) from err
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.format())
+    return 0
