@@ -16,6 +16,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from bnnzoo.zoo.registry import create_model
+
 SAVED_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
@@ -72,8 +74,6 @@ def load_or_build(
             f"No saved model at {text!r}. Pass an existing .keras/.h5 file or SavedModel folder, "
             f"or a zoo name (`bnnzoo list`)."
         )
-    from bnnzoo import zoo
-
     if logits:
         build_options["classifier_activation"] = None
-    return zoo.create_model(text, **build_options)  # ValueError with the nearest names
+    return create_model(text, **build_options)  # ValueError with the nearest names
