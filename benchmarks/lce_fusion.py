@@ -30,14 +30,14 @@ import bnnzoo  # noqa: E402,F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
 from bnnzoo import zoo  # noqa: E402
-from bnnzoo.converters import (  # noqa: E402
+from bnnzoo.converters.lce import (  # noqa: E402
     binary_mac_report,
     op_histogram,
-    randomize_weights,
     size_report,
     to_tflite,
     verify_tflite,
 )
+from bnnzoo.converters.verify import randomize_weights  # noqa: E402
 
 HEADER = (
     "| model | input | LceBconv2d | binary GMACs | in LceBconv2d | share | left in float "

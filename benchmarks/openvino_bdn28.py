@@ -22,9 +22,9 @@ Command (from the repository root)::
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/openvino_bdn28.py \\
         --wait-idle 3600 --markdown benchmarks/openvino_bdn28.md
 
-For any model, ``bnnzoo bench MODEL`` (``bnnzoo.converters.bench``, whose timing helpers this
-script uses) times the same engines and Keras; this script adds LCE's XNNPACK switch and the
-profile by part of the network.
+For any model, ``bnnzoo bench MODEL`` (``bnnzoo.converters.bench``, whose timing helpers in
+``bench.timing`` this script uses) times the same engines and Keras; this script adds LCE's
+XNNPACK switch and the profile by part of the network.
 
 ``--wait-idle`` holds the timing back until other processes leave the CPU idle (this 2-core
 machine is shared); the report says how busy the other processes kept it.
@@ -53,7 +53,7 @@ import tensorflow as tf  # noqa: E402
 from bnnzoo import zoo  # noqa: E402
 from bnnzoo.analysis import count_model  # noqa: E402
 from bnnzoo.converters import openvino as ovx  # noqa: E402
-from bnnzoo.converters.bench import (  # noqa: E402
+from bnnzoo.converters.bench.timing import (  # noqa: E402
     cpu_seconds,
     other_load,
     time_interleaved,

@@ -1,6 +1,16 @@
-"""Converters: TFLite through Larq Compute Engine (``lce``), the checks against Keras
-(``verify``), and the latency of every engine side by side (``bench``, a module here: its
-function of the same name is imported from it). ``openvino`` is imported on its own.
+"""Converters: a Keras BNN to engines that run its binary layers bitwise, each checked against
+Keras, and their latency side by side.
+
+* ``lce``: TFLite through Larq Compute Engine (ARM phones, microcontrollers): ``to_tflite``,
+  ``export_tflite``, what the flatbuffer holds, ``lce_engine``;
+* ``openvino``: OpenVINO IR with ``BinaryConvolution`` (x86 CPUs): ``to_openvino``,
+  ``export_openvino``, ``compile``, ``predict``; imported on its own (``from
+  bnnzoo.converters import openvino``), as it loads OpenVINO;
+* ``verify``: the one comparison of an engine's outputs with Keras that both use;
+* ``bench``: every engine timed side by side (a subpackage; its function of the same name is
+  ``bnnzoo.converters.bench.bench``).
+
+The names below are re-exported here. ``load_or_build`` lives in ``bnnzoo.zoo.loading``.
 
 Example:
     >>> from bnnzoo.converters import export_tflite
@@ -17,23 +27,23 @@ from bnnzoo.converters.lce import (
     SizeReport,
     binary_mac_report,
     export_tflite,
-    load_or_build,
+    lce_engine,
     op_histogram,
     read_ops,
     size_report,
     to_tflite,
+    verify_tflite,
 )
 from bnnzoo.converters.verify import (
     VerificationError,
     VerifyReport,
     compare_outputs,
-    lce_engine,
     looks_untrained,
     random_inputs,
     randomize_weights,
     verify_engine,
-    verify_tflite,
 )
+from bnnzoo.zoo.loading import load_or_build
 
 __all__ = [
     "TARGETS",

@@ -1,9 +1,10 @@
-"""Check a converted model against its Keras original on the same inputs.
+"""Compare a converted model's outputs with its Keras original's on the same inputs.
 
 The comparison is engine-agnostic: an *engine* is any function that takes a batch of inputs
 (``numpy``, the Keras model's input shape with a batch axis) and returns the outputs for the
-whole batch. ``lce_engine`` wraps Larq Compute Engine's interpreter; the OpenVINO converter
-supplies its own and calls ``verify_engine``, so both are judged by ``compare_outputs``.
+whole batch. Each converter brings its own (``bnnzoo.converters.lce.lce_engine`` runs Larq
+Compute Engine's interpreter, ``bnnzoo.converters.openvino.predict`` a compiled OpenVINO model)
+and calls ``verify_engine``, so all are judged by ``compare_outputs``.
 
 The run passes when all three hold:
 
@@ -39,7 +40,7 @@ weights, or ``randomize_weights`` (random weights, BatchNorm statistics measured
 ``looks_untrained`` tells the two apart.
 
 Example:
-    >>> report = verify_tflite(model, to_tflite(model), n=8)
+    >>> report = verify_engine(model, lce_engine(to_tflite(model)), n=8)
     >>> report.max_abs_diff, report.top1_agreement, report.passed
     (3.6e-07, 1.0, True)
 """
@@ -54,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from bnnzoo._checks import positive_int
 from bnnzoo.analysis import flat_layers
 
 Engine = Callable[[np.ndarray], np.ndarray]
@@ -70,7 +72,8 @@ class VerificationError(RuntimeError):
 
     Attributes:
         report: the ``VerifyReport`` (None when the engine returned the wrong shape).
-        export_report: the ``ExportReport`` when raised by ``export_tflite``.
+        export_report: the export's report when raised by ``export_tflite`` (an
+            ``ExportReport``) or ``export_openvino`` (an ``OpenVINOExportReport``).
     """
 
     def __init__(self, message: str, *, report=None, export_report=None):
@@ -273,8 +276,7 @@ def random_inputs(model: tf.keras.Model, n: int = 8, seed: int = 0) -> np.ndarra
     """``n`` standard-normal inputs of the model's input shape (roughly the range of
     preprocessed images), reproducible from ``seed``."""
     _check_single_io(model)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"Expected n to be a positive int, e.g. 8. Received: n={n!r}.")
+    positive_int("n", n, hint="Pass e.g. n=8.")
     shape = tuple(model.inputs[0].shape[1:])
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, *shape)).astype(model.inputs[0].dtype.as_numpy_dtype)
@@ -326,7 +328,7 @@ def randomize_weights(
 
     Example:
         >>> model = randomize_weights(zoo.BinaryResNetE18(input_shape=(224, 224, 3)), seed=0)
-        >>> verify_tflite(model, to_tflite(model)).passed
+        >>> verify_engine(model, lce_engine(to_tflite(model))).passed
         True
     """
     _check_single_io(model)
@@ -446,108 +448,3 @@ def verify_engine(
     if raise_on_failure and not report.passed:
         raise VerificationError(report.failure_message(), report=report)
     return report
-
-
-def lce_engine(flatbuffer: bytes, *, num_threads: int = 1) -> Engine:
-    """An engine running a TFLite flatbuffer in Larq Compute Engine's interpreter.
-
-    On x86 the interpreter uses LCE's reference kernels: correct, not fast. The converted model
-    has batch size 1, so the batch runs one sample at a time; int8 inputs and outputs are
-    quantized and dequantized with the flatbuffer's scales. Grouped binary convs run in LCE's
-    indirect BGEMM kernel, the only one that supports them.
-
-    Example:
-        >>> run = lce_engine(flatbuffer, num_threads=2)
-        >>> run(np.zeros((4, 32, 32, 3), "float32")).shape
-        (4, 10)
-    """
-    from larq_compute_engine.tflite.python.interpreter import Interpreter
-
-    if not isinstance(flatbuffer, (bytes, bytearray)):
-        raise ValueError(
-            f"Expected the TFLite flatbuffer as bytes. Received: {type(flatbuffer).__name__}."
-        )
-    from bnnzoo.converters.lce import bconv_ops  # here: lce imports this module
-
-    # LCE's default bconv kernel refuses grouped convs; its indirect BGEMM kernel runs them.
-    grouped = any(bconv.groups > 1 for bconv in bconv_ops(flatbuffer))
-    interpreter = Interpreter(
-        bytes(flatbuffer), num_threads=num_threads, use_indirect_bgemm=grouped
-    )
-    if len(interpreter.input_shapes) != 1 or len(interpreter.output_shapes) != 1:
-        raise ValueError(
-            f"lce_engine runs models with one input and one output; this flatbuffer has "
-            f"{len(interpreter.input_shapes)} and {len(interpreter.output_shapes)}."
-        )
-    input_shape = tuple(interpreter.input_shapes[0][1:])
-    input_type = np.dtype(interpreter.input_types[0])
-    output_type = np.dtype(interpreter.output_types[0])
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        batch = np.asarray(batch)
-        if tuple(batch.shape[1:]) != input_shape:
-            raise ValueError(
-                f"The flatbuffer expects inputs of shape (n, {', '.join(map(str, input_shape))}). "
-                f"Received shape {tuple(batch.shape)}."
-            )
-        if input_type == np.int8:
-            scale, zero = interpreter.input_scales[0], interpreter.input_zero_points[0]
-            batch = np.clip(np.round(batch / scale) + zero, -128, 127).astype(np.int8)
-        else:
-            batch = batch.astype(input_type)
-        outputs = np.asarray(interpreter.predict(batch))
-        if output_type == np.int8:
-            scale, zero = interpreter.output_scales[0], interpreter.output_zero_points[0]
-            outputs = (outputs.astype(np.float32) - zero) * scale
-        return outputs
-
-    return run
-
-
-def verify_tflite(
-    model: tf.keras.Model,
-    flatbuffer: bytes,
-    *,
-    inputs: np.ndarray | None = None,
-    n: int = 8,
-    atol: float = DEFAULT_ATOL,
-    rtol: float = DEFAULT_RTOL,
-    min_top1_agreement: float = DEFAULT_MIN_TOP1,
-    min_rounding_exact: float = DEFAULT_MIN_ROUNDING_EXACT,
-    seed: int = 0,
-    raise_on_failure: bool = True,
-    num_threads: int = 1,
-) -> VerifyReport:
-    """Run LCE's interpreter and the Keras model on the same inputs and compare them.
-
-    Args:
-        model: the Keras model the flatbuffer was converted from.
-        flatbuffer: the TFLite flatbuffer (``to_tflite``).
-        inputs, n, seed: the batch, or the size and seed of a standard-normal one.
-        atol, rtol, min_top1_agreement, min_rounding_exact: see ``compare_outputs``; the
-            defaults suit a float32 conversion, an int8 one needs much looser ones.
-        raise_on_failure: raise ``VerificationError`` saying what disagreed and by how much.
-        num_threads: interpreter threads.
-
-    Returns:
-        A ``VerifyReport`` with ``max_abs_diff``, ``top1_agreement``, ``n`` and ``passed``.
-
-    Example:
-        >>> flatbuffer = to_tflite(model)
-        >>> verify_tflite(model, flatbuffer, n=8).passed
-        True
-    """
-    _check_single_io(model)
-    return verify_engine(
-        model,
-        lce_engine(flatbuffer, num_threads=num_threads),
-        inputs=inputs,
-        n=n,
-        atol=atol,
-        rtol=rtol,
-        min_top1_agreement=min_top1_agreement,
-        min_rounding_exact=min_rounding_exact,
-        seed=seed,
-        raise_on_failure=raise_on_failure,
-        engine_name="LCE interpreter",
-    )

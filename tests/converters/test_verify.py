@@ -1,19 +1,17 @@
-"""The engine-agnostic comparison and LCE's interpreter against Keras."""
+"""The engine-agnostic comparison: criteria, inputs, any engine against Keras, and the weights
+that make a numeric check meaningful. (LCE's engine: tests/converters/lce/test_runtime.py.)"""
 
 import numpy as np
 import pytest
 
 from bnnzoo import zoo
-from bnnzoo.converters import (
+from bnnzoo.converters.verify import (
     VerificationError,
     compare_outputs,
-    lce_engine,
     looks_untrained,
     random_inputs,
     randomize_weights,
-    to_tflite,
     verify_engine,
-    verify_tflite,
 )
 
 
@@ -24,44 +22,12 @@ def tiny(seed: int):
 
 
 @pytest.fixture(scope="module")
-def pair():
-    model = tiny(0)
-    return model, to_tflite(model)
+def model():
+    return tiny(0)
 
 
-def test_correct_conversion_passes(pair):
-    model, flatbuffer = pair
-    report = verify_tflite(model, flatbuffer, n=6, seed=3, atol=1e-5, rtol=1e-5)
-    assert report.passed and report.n == 6 and report.top1_agreement == 1.0
-    assert report.rounding_exact == 6
-    assert report.max_abs_diff <= report.atol + report.rtol * report.max_abs_reference
-    assert report.max_abs_reference > 1  # logits, not a saturated softmax
-    assert "passed" in str(report) and report.failure_message() == ""
-
-
-def test_conversion_of_another_model_fails_loudly(pair):
-    _, flatbuffer = pair
-    other = tiny(1)  # same architecture, other weights
-    with pytest.raises(VerificationError) as info:
-        verify_tflite(other, flatbuffer, n=4)
-    message = str(info.value)
-    assert "LCE interpreter disagrees with the Keras model" in message
-    assert "0/4 samples agree to float rounding, required 1" in message
-    report = info.value.report
-    assert not report.passed and report.max_abs_diff > 0.1
-    assert verify_tflite(other, flatbuffer, n=4, raise_on_failure=False) == report
-
-
-def test_default_tolerance_catches_a_padding_mismatch():
-    """A conversion that pads with 1 where Keras pads with 0 only changes border pixels."""
-    ones = zoo.BinaryResNetE(blocks_per_stage=(1, 1), filters=(16, 32), input_shape=(16, 16, 3),
-                             num_classes=10, classifier_activation=None, pad_value=1.0)  # fmt: skip
-    zeros = tiny(2)
-    ones.set_weights(zeros.get_weights())
-    with pytest.raises(VerificationError, match="0/4 samples agree to float rounding") as info:
-        verify_tflite(zeros, to_tflite(ones), n=4)
-    assert info.value.report.rounding_exact == 0
-    assert verify_tflite(ones, to_tflite(ones), n=4).passed
+def keras_engine(model):
+    return lambda x: model.predict(x, verbose=0)
 
 
 def test_untrained_models_are_recognised():
@@ -72,36 +38,27 @@ def test_untrained_models_are_recognised():
     assert not looks_untrained(model)
 
 
-def test_inputs_are_used_as_given(pair):
-    model, flatbuffer = pair
+def test_inputs_are_used_as_given(model):
     x = random_inputs(model, 3, seed=7)
     assert x.shape == (3, 16, 16, 3) and x.dtype == np.float32
     assert np.array_equal(x, random_inputs(model, 3, seed=7))
-    assert verify_tflite(model, flatbuffer, inputs=x).n == 3
+    seen = []
+
+    def recording(batch):
+        seen.append(batch)
+        return model.predict(batch, verbose=0)
+
+    assert verify_engine(model, recording, inputs=x).n == 3 and np.array_equal(seen[0], x)
     with pytest.raises(ValueError, match=r"Add a batch axis"):
-        verify_tflite(model, flatbuffer, inputs=x[0])
+        verify_engine(model, keras_engine(model), inputs=x[0])
     with pytest.raises(ValueError, match=r"Expected inputs of shape \(n, 16, 16, 3\)"):
-        verify_tflite(model, flatbuffer, inputs=np.zeros((2, 8, 8, 3)))
-    with pytest.raises(ValueError, match="positive int"):
-        verify_tflite(model, flatbuffer, n=0)
+        verify_engine(model, keras_engine(model), inputs=np.zeros((2, 8, 8, 3)))
+    with pytest.raises(ValueError, match="Expected n to be an int >= 1. Received: n=0"):
+        verify_engine(model, keras_engine(model), n=0)
 
 
-def test_lce_engine_runs_a_batch(pair):
-    model, flatbuffer = pair
-    x = random_inputs(model, 3)
-    outputs = lce_engine(flatbuffer)(x)
-    assert outputs.shape == (3, 10)
-    np.testing.assert_allclose(outputs, model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
-    with pytest.raises(ValueError, match=r"expects inputs of shape \(n, 16, 16, 3\)"):
-        lce_engine(flatbuffer)(np.zeros((1, 8, 8, 3), "float32"))
-
-
-def test_any_engine_plugs_in(pair):
-    model, _ = pair
-
-    def keras(x):
-        return model.predict(x, verbose=0)
-
+def test_any_engine_plugs_in(model):
+    keras = keras_engine(model)
     exact = verify_engine(model, keras, n=2, engine_name="copy")
     assert exact.passed and exact.max_abs_diff == 0 and exact.engine == "copy"
     with pytest.raises(VerificationError, match="shifted disagrees"):

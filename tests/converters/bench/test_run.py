@@ -1,6 +1,7 @@
-"""bench: every engine timed and checked on a small model; the report's arithmetic and JSON.
+"""bench(): every engine built, checked against Keras and timed on a small model.
 
-No timing thresholds: on a shared machine only the structure and the formulas are stable.
+No timing thresholds: on a shared machine only the structure and the formulas are stable. The
+report's arithmetic on figures given by hand: test_report.py.
 """
 
 import json
@@ -11,14 +12,7 @@ import tensorflow as tf
 
 from bnnzoo import zoo
 from bnnzoo.analysis import count_model
-from bnnzoo.converters.bench import (
-    BINARY_MACS_PER_CYCLE_PER_CORE,
-    ENGINE_TITLES,
-    ENGINES,
-    bench,
-    cpu_clock_ghz,
-    time_interleaved,
-)
+from bnnzoo.converters.bench import BINARY_MACS_PER_CYCLE_PER_CORE, ENGINE_TITLES, ENGINES, bench
 
 
 def small() -> tf.keras.Model:
@@ -51,47 +45,20 @@ def test_an_untrained_model_is_benched_with_random_weights(report):
     assert any("verify.randomize_weights" in note for note in report.notes)
 
 
-def test_ratios_and_throughput_follow_the_medians(report):
-    median = {name: t.median_ms for name, t in report.engines.items()}
+def test_the_report_describes_this_run(report):
     assert report.binary_macs == count_model(small()).binary_macs > 0
     limit = report.limit
-    assert limit.per_cycle_per_core == BINARY_MACS_PER_CYCLE_PER_CORE == 341
+    assert limit.per_cycle_per_core == BINARY_MACS_PER_CYCLE_PER_CORE
     assert limit.cores == 2 and limit.clock_ghz > 0 and limit.clock_source
-    assert limit.gmacs_per_s == pytest.approx(341 * 2 * limit.clock_ghz)
-    for name in ENGINES:
-        assert report.ratio_to_lce[name] == pytest.approx(median[name] / median["lce"])
-        assert report.ratio_to_float_tflite[name] == pytest.approx(median[name] / median["tflite"])
-        rate = report.binary_macs / (median[name] * 1e-3) / 1e9
-        assert report.binary_gmacs_per_s[name] == pytest.approx(rate)
-        assert report.percent_of_limit[name] == pytest.approx(
-            100 * rate / (341 * 2 * limit.clock_ghz)
-        )
     assert report.ratio_to_lce["lce"] == 1.0 and report.ratio_to_float_tflite["tflite"] == 1.0
-
-
-def test_as_dict_survives_json(report):
+    assert set(report.percent_of_limit) == set(ENGINES)
     data = report.as_dict()
     assert json.loads(json.dumps(data, allow_nan=False)) == data
-    assert {"model", "input_shape", "threads", "runs", "engines", "ratio_to_lce",
-            "ratio_to_float_tflite", "binary_macs", "binary_gmacs_per_s", "percent_of_limit",
-            "limit", "agreement"} <= set(data)  # fmt: skip
-    assert set(data["engines"]["openvino"]) >= {"median_ms", "min_ms", "p90_ms"}
-    assert data["engines"]["lce"]["median_ms"] == report.engines["lce"].median_ms
-    assert data["limit"]["binary_macs_per_cycle_per_core"] == 341
     assert data["input_shape"] == [32, 32, 3] and data["randomized_weights"] is True
     assert all(entry["passed"] for entry in data["agreement"].values())
-
-
-def test_format_is_an_aligned_table(report):
     text = report.format()
-    lines = text.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("engine "))
-    table = lines[header : header + 2 + len(ENGINES)]
-    assert set(lines[header + 1]) == {"-", " "}
-    assert len({len(line) for line in table}) == 1  # every row as wide as the header
     for name in ENGINES:
-        assert any(line.startswith(ENGINE_TITLES[name]) for line in table)
-    assert "% of limit" in text and "341 binary MACs/cycle/core" in text
+        assert any(line.startswith(ENGINE_TITLES[name]) for line in text.splitlines())
     assert report.limit.clock_source in text and "randomize_weights" in text
 
 
@@ -147,29 +114,3 @@ def test_bad_arguments_are_refused_before_building(kwargs, message):
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="Unknown model 'no_such_model'"):
         bench("no_such_model", runs=1)
-
-
-def test_time_interleaved_takes_turns():
-    order = []
-    calls = {name: (lambda name=name: order.append(name)) for name in "abc"}
-    times = time_interleaved(calls, runs=3, warmup=1)
-    assert order == list("abc" + "abc" + "bca" + "cab")
-    assert {name: len(values) for name, values in times.items()} == {"a": 3, "b": 3, "c": 3}
-    assert all(t >= 0 for values in times.values() for t in values)
-    order.clear()
-    time_interleaved(calls, runs=3, warmup=0, block=2)
-    assert order == list("aabbcc" + "bca")
-    with pytest.raises(ValueError, match="runs"):
-        time_interleaved(calls, runs=0)
-
-
-def test_cpu_clock_is_read_or_assumed(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(
-        "processor\t: 0\ncpu MHz\t\t: 2500.000\n\nprocessor\t: 1\ncpu MHz\t: 2600.5\n"
-    )
-    assert cpu_clock_ghz(cpuinfo) == (pytest.approx(2.6005), f"cpu MHz from {cpuinfo}")
-    cpuinfo.write_text("processor\t: 0\n")
-    clock, source = cpu_clock_ghz(cpuinfo)
-    assert clock == 3.0 and source.startswith("assumed")
-    assert cpu_clock_ghz(tmp_path / "missing")[0] == 3.0

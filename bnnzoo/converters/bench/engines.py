@@ -1,0 +1,165 @@
+"""The engines ``bench`` times, each built from the same Keras model and ready to run a batch
+of one input: ``keras`` (a ``tf.function`` graph), ``tflite`` (plain float TFLite with XNNPACK),
+``lce`` (``to_tflite`` in LCE's interpreter) and ``openvino`` (``BinaryConvolution`` on the CPU
+plugin). Each says in ``detail`` how it runs (versions, threads, delegate, binary kernels).
+
+Example:
+    >>> engine = build_engine("openvino", model, threads=2)
+    >>> logits = engine.run(x)  # x: one input with its batch axis, (1, H, W, C)
+    >>> print(engine.detail)  # version, and how many binary convs run as BinaryConvolution
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from bnnzoo._checks import one_of
+from bnnzoo.converters.lce import binary_mac_report, lce_engine, to_tflite
+
+ENGINES = ("keras", "tflite", "lce", "openvino")
+ENGINE_TITLES = {
+    "keras": "Keras (TF graph)",
+    "tflite": "float TFLite (XNNPACK)",
+    "lce": "LCE interpreter",
+    "openvino": "OpenVINO binary",
+}
+
+
+@dataclass
+class PreparedEngine:
+    """One engine ready to run: ``run`` maps a batch of one input to its outputs."""
+
+    run: Callable[[np.ndarray], np.ndarray]
+    detail: str = ""
+
+
+def _keras(model: tf.keras.Model, threads: int) -> PreparedEngine:
+    shape = tuple(model.inputs[0].shape[1:])
+    dtype = model.inputs[0].dtype
+    graph = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec((1, *shape), dtype)],
+    )
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return graph(tf.constant(batch, dtype)).numpy()
+
+    intra = tf.config.threading.get_intra_op_parallelism_threads()
+    inter = tf.config.threading.get_inter_op_parallelism_threads()
+    return PreparedEngine(
+        run,
+        f"tf.function of model(x, training=False), TensorFlow {tf.__version__}, intra-op "
+        f"threads {intra or 'default'}, inter-op threads {inter or 'default'}",
+    )
+
+
+def _tflite(model: tf.keras.Model, threads: int) -> PreparedEngine:
+    flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads)
+    interpreter.allocate_tensors()
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+    ops: dict[str, int] = {}
+    for op in interpreter._get_ops_details():  # the only way to see the XNNPACK delegate
+        ops[op["op_name"]] = ops.get(op["op_name"], 0) + 1
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(input_index, np.asarray(batch, np.float32))
+        interpreter.invoke()
+        return interpreter.get_tensor(output_index).copy()
+
+    delegated = ops.get("DELEGATE", 0)
+    detail = (
+        f"tf.lite.Interpreter, {delegated} XNNPACK delegate partitions"
+        if delegated
+        else "tf.lite.Interpreter WITHOUT the XNNPACK delegate (no DELEGATE op)"
+    )
+    floats = ", ".join(f"{k} {v}" for k, v in sorted(ops.items()) if k != "DELEGATE")
+    return PreparedEngine(run, f"{detail}; ops: {floats}")
+
+
+def _lce(model: tf.keras.Model, threads: int) -> PreparedEngine:
+    import larq_compute_engine as lce
+
+    flatbuffer = to_tflite(model)
+    macs = binary_mac_report(model, flatbuffer)
+    return PreparedEngine(
+        lce_engine(flatbuffer, num_threads=threads),
+        f"larq-compute-engine {lce.__version__} interpreter; {macs}",
+    )
+
+
+def _openvino(model: tf.keras.Model, threads: int) -> PreparedEngine:
+    import openvino as ov
+
+    from bnnzoo.converters import openvino as ovx
+
+    compiled = ovx.compile(ovx.to_openvino(model), threads=threads)
+    request = compiled.create_infer_request()
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        request.infer([np.ascontiguousarray(batch, np.float32)])
+        return np.array(request.get_output_tensor(0).data, copy=True)
+
+    binary = ovx.binary_ops_in_runtime(compiled)
+    expected = ovx.binary_conv_layers(model)
+    kernels = ", ".join(sorted(set(binary.values()))) or "none"
+    return PreparedEngine(
+        run,
+        f"openvino {ov.__version__.split('-')[0]}, {len(set(expected) & set(binary))} of "
+        f"{len(expected)} binary convs run as BinaryConvolution (kernels: {kernels})",
+    )
+
+
+_BUILDERS = {"keras": _keras, "tflite": _tflite, "lce": _lce, "openvino": _openvino}
+
+
+def build_engine(name: str, model: tf.keras.Model, threads: int) -> PreparedEngine:
+    """Convert ``model`` for the engine ``name`` (one of ``ENGINES``) and make it ready to run
+    with ``threads`` threads; raises whatever the converter or runtime raises."""
+    return _BUILDERS[one_of("engine", name, ENGINES)](model, threads)
+
+
+def check_engines(engines) -> tuple[str, ...]:
+    """The engines asked for (a sequence or a comma-separated string), in the order of
+    ``ENGINES``; a ValueError naming the unknown ones."""
+    if isinstance(engines, str):
+        engines = [e for e in engines.split(",") if e]
+    names = list(engines) if isinstance(engines, (list, tuple)) else None
+    unknown = [] if names is None else [e for e in names if e not in ENGINES]
+    if not names or unknown:
+        raise ValueError(
+            f"Expected engines to be a non-empty selection of {ENGINES}. Received: "
+            f"engines={engines!r}{f' (unknown: {unknown})' if unknown else ''}. Pass e.g. "
+            f"engines=('lce', 'openvino')."
+        )
+    return tuple(e for e in ENGINES if e in names)
+
+
+def configure_tf_threads(threads: int) -> str | None:
+    """Give TensorFlow ``threads`` intra-op threads and one inter-op thread (ops run one after
+    the other, each on ``threads`` threads, like the other engines). Returns a note when
+    TensorFlow had started already with other settings, which it cannot change then."""
+    wanted = {"intra-op": threads, "inter-op": 1}
+    setters = {
+        "intra-op": tf.config.threading.set_intra_op_parallelism_threads,
+        "inter-op": tf.config.threading.set_inter_op_parallelism_threads,
+    }
+    refused = []
+    for kind, count in wanted.items():
+        try:
+            setters[kind](count)
+        except RuntimeError:  # TensorFlow's runtime already started with other values
+            refused.append(kind)
+    if not refused:
+        return None
+    return (
+        f"note: TensorFlow had started before bench() with other {' and '.join(refused)} "
+        f"thread settings, which cannot change afterwards; the Keras row runs with them. Call "
+        f"bench() before anything else runs TensorFlow (as `bnnzoo bench` does) to give Keras "
+        f"{threads} threads."
+    )

@@ -1,0 +1,143 @@
+"""``bnnzoo export MODEL --format tflite``: load or build a model, convert it with LCE, inspect
+the flatbuffer and check it against Keras, in one report.
+
+Example:
+    >>> from bnnzoo.converters.lce import export_tflite
+    >>> print(export_tflite("binary_densenet28", "bdn28.tflite", weights="imagenet"))
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from bnnzoo.converters.lce.convert import to_tflite
+from bnnzoo.converters.lce.flatbuffer import op_histogram
+from bnnzoo.converters.lce.report import (
+    BinaryMacReport,
+    SizeReport,
+    binary_mac_report,
+    size_report,
+)
+from bnnzoo.converters.lce.runtime import verify_tflite
+from bnnzoo.converters.verify import VerificationError, VerifyReport, looks_untrained
+from bnnzoo.zoo.loading import load_or_build
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What ``export_tflite`` did: the file, its ops, binary-MAC share, size and check."""
+
+    model_name: str
+    path: Path | None
+    target: str
+    int8: bool
+    histogram: dict[str, int]
+    macs: BinaryMacReport
+    size: SizeReport
+    verify: VerifyReport | None
+    notes: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        ops = ", ".join(f"{name} {count}" for name, count in self.histogram.items())
+        lines = [
+            f"{self.model_name} -> {self.path or '(not written)'} (target {self.target}, "
+            f"{'int8' if self.int8 else 'float32'} with binary ops)",
+            f"ops: {ops}",
+            str(self.macs),
+            str(self.size),
+        ]
+        if self.verify is not None:
+            lines.append(str(self.verify))
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+
+def export_tflite(
+    model: tf.keras.Model | str | os.PathLike,
+    out_path: str | os.PathLike | None,
+    *,
+    target: str = "arm",
+    int8: bool = False,
+    int8_range: tuple[float, float] | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+    num_classes: int | None = None,
+    weights: str | None = None,
+    verify: bool = True,
+    n: int = 8,
+    atol: float | None = None,
+    rtol: float | None = None,
+    min_top1_agreement: float | None = None,
+    min_rounding_exact: float | None = None,
+    seed: int = 0,
+    raise_on_failure: bool = True,
+) -> ExportReport:
+    """Load or build a model, convert it with LCE, inspect the flatbuffer and check it.
+
+    The command ``bnnzoo export MODEL --format tflite`` is this function. The flatbuffer is
+    written before the check, so a failed check leaves the file for inspection; with
+    ``raise_on_failure`` it then raises ``VerificationError``.
+
+    Args:
+        model: a Keras model, a saved model path, or a registered zoo name.
+        out_path: the ``.tflite`` file to write (atomically), or None to write nothing.
+        target, int8, int8_range: as in ``to_tflite``.
+        input_shape, num_classes, weights: build options for a zoo name.
+        verify: run LCE's interpreter against Keras on ``n`` random inputs; skipped, with a
+            note in the report, for an untrained model (``verify.looks_untrained``), where the
+            comparison is meaningless.
+        n, seed: number of random inputs and their seed.
+        atol, rtol, min_top1_agreement, min_rounding_exact: criteria of ``verify_tflite``
+            (None: its defaults; an int8 conversion needs looser ones).
+        raise_on_failure: raise ``VerificationError`` when the check fails.
+
+    Returns:
+        An ``ExportReport``; ``str(report)`` is the text the CLI prints.
+
+    Example:
+        >>> report = export_tflite("binary_densenet28", "bdn28.tflite", weights="imagenet")
+        >>> report.macs.share_percent, report.verify.passed
+        (100.0, True)
+    """
+    keras_model = load_or_build(
+        model, input_shape=input_shape, num_classes=num_classes, weights=weights
+    )
+    flatbuffer = to_tflite(keras_model, out_path, target=target, int8=int8, int8_range=int8_range)
+    check = None
+    notes = []
+    if verify and looks_untrained(keras_model):
+        notes.append(
+            "numeric check skipped: the model is untrained (every BatchNorm at mean 0, variance "
+            "1), so exact zeros reach sign() and LCE and Keras may round them to different "
+            "signs. Pass trained weights to check the conversion."
+        )
+    elif verify:
+        criteria = {
+            "atol": atol,
+            "rtol": rtol,
+            "min_top1_agreement": min_top1_agreement,
+            "min_rounding_exact": min_rounding_exact,
+        }
+        criteria = {k: v for k, v in criteria.items() if v is not None}
+        check = verify_tflite(
+            keras_model, flatbuffer, n=n, seed=seed, raise_on_failure=False, **criteria
+        )
+    report = ExportReport(
+        model_name=keras_model.name,
+        path=Path(out_path) if out_path is not None else None,
+        target=target,
+        int8=int8,
+        histogram=op_histogram(flatbuffer),
+        macs=binary_mac_report(keras_model, flatbuffer),
+        size=size_report(keras_model, flatbuffer),
+        verify=check,
+        notes=tuple(notes),
+    )
+    if check is not None and not check.passed and raise_on_failure:
+        raise VerificationError(
+            f"{check.failure_message()}\n{report}", report=check, export_report=report
+        )
+    return report

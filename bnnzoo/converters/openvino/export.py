@@ -1,0 +1,220 @@
+"""Export a Keras BNN to OpenVINO IR: convert (``to_openvino``), write (``save``), check against
+Keras (``verify_openvino``), and all of it with a report for ``bnnzoo export MODEL --format
+openvino`` (``export_openvino``).
+
+Example:
+    >>> report = export_openvino("binary_densenet28", "export/", weights="imagenet")
+    >>> print(report)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import openvino as ov
+import tensorflow as tf
+
+from bnnzoo._checks import positive_int
+from bnnzoo.converters.openvino.binary_layers import binary_conv_layers
+from bnnzoo.converters.openvino.graph import build_graph
+from bnnzoo.converters.openvino.runtime import binary_ops_in_runtime, compile, predict
+from bnnzoo.converters.verify import VerificationError, VerifyReport, verify_engine
+from bnnzoo.zoo.loading import load_or_build
+
+
+def to_openvino(
+    model: tf.keras.Model,
+    out_dir_or_xml: str | os.PathLike | None = None,
+    *,
+    batch_size: int = 1,
+) -> ov.Model:
+    """Convert a Keras BNN to an ``openvino.Model`` with ``BinaryConvolution`` for binary convs.
+
+    Args:
+        model: a Keras functional (or Sequential) model built from the layers in
+            ``SUPPORTED_LAYERS``, with fixed height and width.
+        out_dir_or_xml: where to write the IR: a path ending in ``.xml`` (the ``.bin`` goes next
+            to it) or a directory (``<dir>/<model.name>.xml``). None writes nothing.
+        batch_size: batch size of the exported model. It is static: the CPU plugin's
+            ``BinaryConvolution`` refuses dynamic shapes. ``predict`` runs larger batches in
+            chunks of this size.
+
+    Returns:
+        The OpenVINO model: inputs NHWC float32 like the Keras model, outputs like Keras.
+
+    Raises:
+        ValueError: a layer or layer setting the exporter does not support (the message names
+            the layer and its class), or a model without fixed spatial dimensions.
+
+    Example:
+        >>> ov_model = to_openvino(model, "export/bdn28.xml")
+        >>> [op.get_type_name() for op in ov_model.get_ordered_ops()].count("BinaryConvolution")
+        23
+    """
+    if not isinstance(model, tf.keras.Model):
+        raise ValueError(
+            f"Expected a Keras model (tf.keras.Model). Received: {type(model).__name__}. "
+            f"Build one with bnnzoo.zoo.create_model(name)."
+        )
+    positive_int(
+        "batch_size",
+        batch_size,
+        hint="OpenVINO's CPU BinaryConvolution needs a static batch size; pass e.g. batch_size=1.",
+    )
+    ov_model = build_graph(model, batch_size)
+    if out_dir_or_xml is not None:
+        save(ov_model, ir_path(out_dir_or_xml, model.name))
+    return ov_model
+
+
+@dataclass(frozen=True)
+class OpenVINOExportReport:
+    """What ``export_openvino`` did: the IR, its ops, the binary layers at runtime, the check."""
+
+    model_name: str
+    path: Path | None
+    histogram: dict[str, int]
+    binary_layers: tuple[str, ...]
+    binary_in_runtime: dict[str, str]
+    verify: VerifyReport | None
+
+    @property
+    def all_binary(self) -> bool:
+        """Every binary Keras layer executes as ``BinaryConvolution``."""
+        return set(self.binary_layers) <= set(self.binary_in_runtime)
+
+    def __str__(self) -> str:
+        ops_text = ", ".join(f"{name} {count}" for name, count in self.histogram.items())
+        kernels = ", ".join(sorted(set(self.binary_in_runtime.values()))) or "none"
+        missing = sorted(set(self.binary_layers) - set(self.binary_in_runtime))
+        lines = [
+            f"{self.model_name} -> {self.path or '(not written)'} (OpenVINO IR, float32 with "
+            f"BinaryConvolution)",
+            f"ops: {ops_text}",
+            f"runtime: {len(set(self.binary_layers) & set(self.binary_in_runtime))} of "
+            f"{len(self.binary_layers)} binary layers execute as BinaryConvolution "
+            f"(kernels: {kernels})" + (f"; NOT binary: {', '.join(missing)}" if missing else ""),
+        ]
+        if self.verify is not None:
+            lines.append(str(self.verify))
+        return "\n".join(lines)
+
+
+def export_openvino(
+    model: tf.keras.Model | str | os.PathLike,
+    out_path: str | os.PathLike | None,
+    *,
+    input_shape: tuple[int, int, int] | None = None,
+    num_classes: int | None = None,
+    weights: str | None = None,
+    verify: bool = True,
+    n: int = 8,
+    atol: float | None = None,
+    rtol: float | None = None,
+    seed: int = 0,
+    threads: int = 2,
+    raise_on_failure: bool = True,
+) -> OpenVINOExportReport:
+    """Load or build a model, export it to OpenVINO IR, compile it and check it against Keras.
+
+    ``bnnzoo export MODEL --format openvino`` is this function. The IR is written before the
+    check, so a failed check leaves it for inspection; with ``raise_on_failure`` it then raises
+    ``VerificationError``, as it does when a binary layer does not execute as
+    ``BinaryConvolution``.
+
+    Args:
+        model: a Keras model, a saved model path, or a registered zoo name.
+        out_path: the ``.xml`` file or a directory (``<dir>/<model name>.xml``); None writes
+            nothing.
+        input_shape, num_classes, weights: build options for a zoo name.
+        verify: run the compiled model against Keras on ``n`` random inputs.
+        n, seed: number of random inputs and their seed.
+        atol, rtol: tolerances of ``verify.verify_engine`` (None: its defaults).
+        threads: inference threads of the compiled model.
+        raise_on_failure: raise ``VerificationError`` when a check fails.
+
+    Returns:
+        An ``OpenVINOExportReport``; ``str(report)`` is the text the CLI prints.
+
+    Example:
+        >>> report = export_openvino("binary_densenet28", "export/", weights="imagenet")
+        >>> report.all_binary, report.verify.passed
+        (True, True)
+    """
+    keras_model = load_or_build(
+        model, input_shape=input_shape, num_classes=num_classes, weights=weights
+    )
+    path = ir_path(out_path, keras_model.name) if out_path is not None else None
+    ov_model = to_openvino(keras_model, path)
+    compiled = compile(ov_model, threads=threads)
+    histogram: dict[str, int] = {}
+    for op in ov_model.get_ordered_ops():
+        if op.get_type_name() not in ("Constant", "Parameter", "Result"):
+            histogram[op.get_type_name()] = histogram.get(op.get_type_name(), 0) + 1
+    check = None
+    if verify:
+        tolerances = {k: v for k, v in {"atol": atol, "rtol": rtol}.items() if v is not None}
+        check = verify_openvino(
+            keras_model, compiled, n=n, seed=seed, raise_on_failure=False, **tolerances
+        )
+    report = OpenVINOExportReport(
+        model_name=keras_model.name,
+        path=path,
+        histogram=dict(sorted(histogram.items(), key=lambda kv: -kv[1])),
+        binary_layers=tuple(binary_conv_layers(keras_model)),
+        binary_in_runtime=binary_ops_in_runtime(compiled),
+        verify=check,
+    )
+    failed = (check is not None and not check.passed) or not report.all_binary
+    if failed and raise_on_failure:
+        reason = check.failure_message() if check is not None and not check.passed else ""
+        raise VerificationError(
+            f"{reason or 'A binary layer does not execute as BinaryConvolution.'}\n{report}",
+            report=check,
+            export_report=report,
+        )
+    return report
+
+
+def save(ov_model: ov.Model, xml_path: str | os.PathLike) -> Path:
+    """Write the IR (``.xml`` + ``.bin``) with float weights kept in float32.
+
+    ``openvino.save_model`` compresses float weights to fp16 by default, which would change
+    the outputs; this keeps them exact.
+
+    Example:
+        >>> save(ov_model, "export/bdn28.xml")
+        PosixPath('export/bdn28.xml')
+    """
+    path = Path(xml_path)
+    if path.suffix != ".xml":
+        raise ValueError(
+            f"Expected the IR path to end in '.xml'. Received: {str(path)!r}. "
+            f"Pass e.g. 'export/model.xml' (the weights go to 'export/model.bin')."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(ov_model, str(path), compress_to_fp16=False)
+    return path
+
+
+def verify_openvino(model: tf.keras.Model, compiled: ov.CompiledModel, **kwargs) -> VerifyReport:
+    """Compare the compiled model with Keras through ``bnnzoo.converters.verify``.
+
+    Keyword arguments go to ``verify.verify_engine`` (``inputs``, ``n``, ``atol``, ``rtol``,
+    ``min_top1_agreement``, ``seed``, ``raise_on_failure``).
+
+    Example:
+        >>> verify_openvino(model, compile(to_openvino(model)), n=8).passed
+        True
+    """
+    return verify_engine(
+        model, lambda batch: predict(compiled, batch), engine_name="OpenVINO CPU", **kwargs
+    )
+
+
+def ir_path(out_dir_or_xml: str | os.PathLike, model_name: str) -> Path:
+    """``out_dir_or_xml`` if it ends in ``.xml``, else ``<out_dir_or_xml>/<model_name>.xml``."""
+    path = Path(out_dir_or_xml)
+    return path if path.suffix == ".xml" else path / f"{model_name}.xml"

@@ -1,0 +1,233 @@
+"""The float side of the OpenVINO exporter: one emitter per Keras layer kind (float and
+depthwise convs, BatchNorm, activations, pooling, flatten, dense, merges).
+
+Every emitter takes ``(graph, layer, inputs, output)`` (the ``Graph`` being built, the Keras
+layer, its input and output Keras tensors) and returns the OpenVINO output, NCHW for 4-D
+tensors. They differ from TensorFlow only by summation order: BatchNorm becomes a per-channel
+scale and shift (computed in float64, stored in float32), average pooling over SAME padding
+counts only the taps inside the image, as TensorFlow does.
+
+Example:
+    >>> y = dense(graph, layer, inputs, output)  # called by Graph for a Dense layer
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+import tensorflow as tf
+
+from bnnzoo.converters.openvino.nodes import (
+    NCHW_TO_NHWC,
+    latent,
+    per_channel,
+    same_pads,
+    transpose,
+    unsupported,
+)
+
+
+def check_conv(layer, inputs) -> None:
+    """A ValueError unless ``layer`` is a 2-D, channels_last conv of one 4-D input."""
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        raise unsupported(layer, "only 2-D convolutions of one 4-D input are supported")
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise unsupported(layer, f"data_format={layer.data_format!r}; use 'channels_last'")
+    if layer.padding not in ("same", "valid"):
+        raise unsupported(layer, f"padding={layer.padding!r}; use 'same' or 'valid'")
+
+
+def conv(graph, layer, inputs, output) -> ov.Output:
+    check_conv(layer, inputs)
+    kernel = latent(layer.kernel)
+    return float_conv(graph, layer, inputs[0], kernel, pad_value=0.0)
+
+
+def float_conv(graph, layer, x_tensor, kernel: np.ndarray, pad_value: float) -> ov.Output:
+    """A float convolution of ``kernel`` (Keras layout) padded with ``pad_value``."""
+    x = graph.get(x_tensor)
+    groups = getattr(layer, "groups", 1)
+    pads_begin, pads_end = same_pads(layer, x_tensor.shape)
+    if pad_value != 0.0 and any(pads_begin + pads_end):
+        x = ops.pad(
+            x,
+            np.array([0, 0, *pads_begin], np.int64),
+            np.array([0, 0, *pads_end], np.int64),
+            "constant",
+            np.float32(pad_value),
+        ).output(0)
+        pads_begin, pads_end = [0, 0], [0, 0]
+    weights = np.transpose(kernel, (3, 2, 0, 1)).astype(np.float32)  # O, I/g, kh, kw
+    common = dict(
+        strides=list(layer.strides),
+        pads_begin=pads_begin,
+        pads_end=pads_end,
+        dilations=list(layer.dilation_rate),
+    )
+    if groups == 1:
+        y = ops.convolution(x, weights, **common, name=layer.name)
+    else:
+        o, i, kh, kw = weights.shape
+        grouped = weights.reshape(groups, o // groups, i, kh, kw)
+        y = ops.group_convolution(x, grouped, **common, name=layer.name)
+    return bias_and_activation(layer, y.output(0))
+
+
+def depthwise_conv(graph, layer, inputs, output) -> ov.Output:
+    check_conv(layer, inputs)
+    x = graph.get(inputs[0])
+    kernel = layer.depthwise_kernel.numpy()  # kh, kw, C, M
+    kh, kw, c, m = kernel.shape
+    weights = np.transpose(kernel, (2, 3, 0, 1)).reshape(c, m, 1, kh, kw).astype(np.float32)
+    pads_begin, pads_end = same_pads(layer, inputs[0].shape)
+    y = ops.group_convolution(
+        x,
+        weights,
+        strides=list(layer.strides),
+        pads_begin=pads_begin,
+        pads_end=pads_end,
+        dilations=list(layer.dilation_rate),
+        name=layer.name,
+    )
+    return bias_and_activation(layer, y.output(0))
+
+
+def batch_norm(graph, layer, inputs, output) -> ov.Output:
+    rank = len(inputs[0].shape)
+    axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    if [a % rank for a in axis] != [rank - 1] or rank not in (2, 4):
+        raise unsupported(
+            layer, f"axis={layer.axis} on a rank-{rank} input; only the channel axis (-1)"
+        )
+    scale, shift = batch_norm_scale_shift(layer)
+    x = graph.get(inputs[0])
+    if rank == 4:
+        scale, shift = per_channel(scale), per_channel(shift)
+    y = ops.multiply(x, scale, name=f"{layer.name}/scale")
+    return ops.add(y, shift, name=layer.name).output(0)
+
+
+def bias_and_activation(layer, y: ov.Output) -> ov.Output:
+    """``y`` plus the layer's bias (if any), through the layer's activation."""
+    if getattr(layer, "use_bias", False):
+        bias = layer.bias.numpy().astype(np.float32)
+        y = ops.add(y, per_channel(bias) if len(y.get_partial_shape()) == 4 else bias).output(0)
+    return activation(layer, y, layer.activation)
+
+
+def activation_layer(graph, layer, inputs, output) -> ov.Output:
+    return activation(layer, graph.get(inputs[0]), layer.activation)
+
+
+def activation(layer, x: ov.Output, fn) -> ov.Output:
+    name = getattr(fn, "__name__", str(fn))
+    channel_axis = 1  # NCHW for images, (batch, features) otherwise
+    makers = {
+        "linear": lambda: x,
+        "relu": lambda: ops.relu(x).output(0),
+        "relu6": lambda: ops.clamp(x, 0.0, 6.0).output(0),
+        "sigmoid": lambda: ops.sigmoid(x).output(0),
+        "tanh": lambda: ops.tanh(x).output(0),
+        "softmax": lambda: ops.softmax(x, channel_axis).output(0),
+    }
+    if name not in makers:
+        raise unsupported(layer, f"activation {name!r} is not supported")
+    return makers[name]()
+
+
+def relu(graph, layer, inputs, output) -> ov.Output:
+    x = graph.get(inputs[0])
+    negative_slope = float(layer.negative_slope)
+    threshold = float(layer.threshold)
+    if negative_slope != 0.0 or threshold != 0.0:
+        raise unsupported(
+            layer,
+            f"negative_slope={negative_slope}, threshold={threshold}; only 0 is supported",
+        )
+    if layer.max_value is not None:
+        return ops.clamp(x, 0.0, float(layer.max_value), name=layer.name).output(0)
+    return ops.relu(x, name=layer.name).output(0)
+
+
+def pool(graph, layer, inputs, output) -> ov.Output:
+    if len(inputs[0].shape) != 4 or layer.data_format != "channels_last":
+        raise unsupported(layer, "only 2-D pooling of a channels_last 4-D input")
+    x = graph.get(inputs[0])
+    pads_begin, pads_end = same_pads(layer, inputs[0].shape)
+    common = dict(
+        strides=list(layer.strides),
+        pads_begin=pads_begin,
+        pads_end=pads_end,
+        kernel_shape=list(layer.pool_size),
+        rounding_type="floor",
+    )
+    if isinstance(layer, tf.keras.layers.MaxPooling2D):
+        y = ops.max_pool(x, dilations=[1, 1], **common, name=layer.name)
+    else:  # TensorFlow averages over the valid (unpadded) taps only
+        y = ops.avg_pool(x, exclude_pad=True, **common, name=layer.name)
+    return y.output(0)
+
+
+def global_pool(graph, layer, inputs, output) -> ov.Output:
+    if len(inputs[0].shape) != 4 or layer.data_format != "channels_last":
+        raise unsupported(layer, "only a channels_last 4-D input")
+    keepdims = bool(getattr(layer, "keepdims", False))
+    reduce = (
+        ops.reduce_mean
+        if isinstance(layer, tf.keras.layers.GlobalAveragePooling2D)
+        else ops.reduce_max
+    )
+    return reduce(
+        graph.get(inputs[0]), np.array([2, 3], np.int64), keep_dims=keepdims, name=layer.name
+    ).output(0)
+
+
+def flatten(graph, layer, inputs, output) -> ov.Output:
+    x = graph.get(inputs[0])
+    if len(inputs[0].shape) == 4:  # Keras flattens in NHWC order
+        x = transpose(x, NCHW_TO_NHWC)
+    return ops.reshape(x, np.array([0, -1], np.int64), True, name=layer.name).output(0)
+
+
+def dense(graph, layer, inputs, output) -> ov.Output:
+    if len(inputs[0].shape) != 2:
+        raise unsupported(layer, f"a rank-{len(inputs[0].shape)} input; flatten it first")
+    kernel = layer.kernel.numpy().astype(np.float32)
+    y = ops.matmul(graph.get(inputs[0]), kernel, False, False, name=layer.name).output(0)
+    return bias_and_activation(layer, y)
+
+
+def concatenate(graph, layer, inputs, output) -> ov.Output:
+    rank = len(output.shape)
+    axis = layer.axis % rank
+    if rank == 4:
+        axis = {0: 0, 1: 2, 2: 3, 3: 1}[axis]
+    return ops.concat([graph.get(t) for t in inputs], axis, name=layer.name).output(0)
+
+
+def merge(graph, layer, inputs, output) -> ov.Output:
+    shapes = {tuple(t.shape) for t in inputs}
+    if len(shapes) != 1:
+        raise unsupported(layer, f"inputs of different shapes {sorted(shapes)}")
+    combine = ops.add if isinstance(layer, tf.keras.layers.Add) else ops.multiply
+    y = graph.get(inputs[0])
+    for i, t in enumerate(inputs[1:], start=1):
+        last = i == len(inputs) - 1
+        y = combine(y, graph.get(t), name=layer.name if last else None).output(0)
+    return y
+
+
+def identity(graph, layer, inputs, output) -> ov.Output:
+    return graph.get(inputs[0])
+
+
+def batch_norm_scale_shift(layer) -> tuple[np.ndarray, np.ndarray]:
+    """Inference BatchNorm as ``x * scale + shift`` (computed in float64, stored in float32)."""
+    gamma = layer.gamma.numpy() if layer.scale else 1.0
+    beta = layer.beta.numpy() if layer.center else 0.0
+    mean = layer.moving_mean.numpy().astype(np.float64)
+    variance = layer.moving_variance.numpy().astype(np.float64)
+    scale = np.asarray(gamma, np.float64) / np.sqrt(variance + layer.epsilon)
+    shift = np.asarray(beta, np.float64) - mean * scale
+    return scale.astype(np.float32), shift.astype(np.float32)
