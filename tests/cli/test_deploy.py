@@ -75,15 +75,15 @@ def test_export_bad_int8_range(capsys, tmp_path, argv, message):
 
 
 def test_export_that_disagrees_prints_the_report_and_exits_1(capsys, tmp_path, rng, monkeypatch):
-    from bnnzoo.converters import verify as verify_lib
+    from bnnzoo.converters.lce import runtime as lce_runtime
 
     model = zoo.BinaryResNetE(
         blocks_per_stage=(1, 1), filters=(16, 32), input_shape=(16, 16, 3), num_classes=4
     )
     randomize(model, rng)
     model.save(tmp_path / "m.keras")
-    real = verify_lib.lce_engine
-    monkeypatch.setattr(verify_lib, "lce_engine", lambda fb, **kw: lambda x: real(fb)(x) + 100)
+    real = lce_runtime.lce_engine
+    monkeypatch.setattr(lce_runtime, "lce_engine", lambda fb, **kw: lambda x: real(fb)(x) + 100)
     code, out, err = run(capsys, "export", str(tmp_path / "m.keras"), "--format", "tflite",
                          "--out", str(tmp_path / "m.tflite"))  # fmt: skip
     assert code == 1
