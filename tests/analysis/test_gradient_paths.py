@@ -172,3 +172,13 @@ def test_bad_input_is_a_clear_error():
     paths = analysis.gradient_paths(tf.keras.Model(x, _b("b1")(x)))
     with pytest.raises(ValueError, match="metric"):
         paths.mean("n4")
+
+
+def test_sequential_models_top_level_and_nested():
+    chain = tf.keras.Sequential([_input(), _b("b1"), _b("b2")], name="chain")
+    assert analysis.gradient_paths(chain).input.n == (2 * M, None, None)
+    x = tf.keras.Input((4, 4, 2), name="image")
+    out = tf.keras.layers.Add()([x, chain(x)])  # a ResNet block around the nested chain
+    paths = analysis.gradient_paths(tf.keras.Model(x, out))
+    assert paths.input.n == (0, 2 * M, None)
+    assert [f.name for f in paths.layers] == ["chain/b1", "chain/b2"]
