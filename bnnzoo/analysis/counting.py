@@ -30,6 +30,8 @@ each. The figures and the conventions they follow:
   are; BatchNorm, activation functions, pooling and merges add none.
 
 A layer called several times counts once per call (its MACs and activations), its weights once.
+The layers of a nested model count their calls inside it: a nested model called twice is counted
+once (``gradient_paths`` does trace each call).
 
 Example:
     >>> counts = count_model(model)
