@@ -1,4 +1,5 @@
-"""Counting for any Keras model: parameters, storage, binary and float MACs, OPs."""
+"""Analysis of any Keras model: cost figures (counting), gradient paths (gradient_paths), both
+together as text (report) and as a plot (plot)."""
 
 from bnnzoo.analysis.counting import (
     LayerCount,
@@ -7,5 +8,20 @@ from bnnzoo.analysis.counting import (
     flat_layers,
     is_binary,
 )
+from bnnzoo.analysis.gradient_paths import GradientPaths, PathFigures, gradient_paths
+from bnnzoo.analysis.plot import plot_gradient_paths
+from bnnzoo.analysis.report import Analysis, analyze
 
-__all__ = ["LayerCount", "ModelCount", "count_model", "flat_layers", "is_binary"]
+__all__ = [
+    "Analysis",
+    "GradientPaths",
+    "LayerCount",
+    "ModelCount",
+    "PathFigures",
+    "analyze",
+    "count_model",
+    "flat_layers",
+    "gradient_paths",
+    "is_binary",
+    "plot_gradient_paths",
+]

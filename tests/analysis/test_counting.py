@@ -60,3 +60,33 @@ def test_unknown_spatial_size_is_a_clear_error():
 def test_rejects_non_models():
     with pytest.raises(TypeError, match="tf.keras.Model"):
         analysis.count_model("binary_densenet28")
+
+
+def test_storage_ops_and_activations_by_hand():
+    counts = analysis.count_model(_model())
+    # storage as Zhu et al. 2022 count it: 1 bit per binary weight, 32 per other, no BatchNorm:
+    # fp 3*3*3*8 = 216, w1 16*4 = 64, dw 3*3*4 = 36, head 4*2 + 2 = 10 at 32 bits; bin 1152 at 1
+    assert counts.storage_mbit == (3 * 3 * 8 * 16 + 32 * (216 + 64 + 36 + 10)) / 1e6
+    assert sum(l.storage_bits for l in counts.layers if l.name == "bn") == 0
+    # binary MACs 5*5*9*8*16 = 28800; float 21600 (fp) + 1600 (w1) + 900 (dw) + 8 (head)
+    assert (counts.binary_macs, counts.float_macs) == (28800, 24108)
+    assert counts.ops_bops64 == 24108 + 28800 / 64 == 24558
+    assert counts.ops_bdn == 24108 + 28800 / 32 == 25008
+    # output elements per image of the convs and the dense layer: 10*10*8, 5*5*16, 5*5*4 (w1),
+    # 5*5*4 (dw), 2 (head); BatchNorm, pooling add none
+    assert counts.activations == 800 + 400 + 100 + 100 + 2
+
+
+def test_other_convolutions_by_hand():
+    x = inputs = tf.keras.Input((4, 4, 2))
+    x = tf.keras.layers.SeparableConv2D(4, 3, padding="same", use_bias=False, name="sep")(x)
+    x = tf.keras.layers.Conv2DTranspose(3, 2, strides=2, use_bias=False, name="up")(x)  # 8x8x3
+    x = tf.keras.layers.Reshape((64, 3))(x)
+    x = tf.keras.layers.Conv1D(5, 3, padding="same", use_bias=False, name="c1d")(x)  # 64x5
+    by_name = {c.name: c for c in analysis.count_model(tf.keras.Model(inputs, x)).layers}
+    # separable: depthwise 4*4 positions * 3*3*2, then pointwise 4*4 * 2*4
+    assert by_name["sep"].float_macs == 16 * 9 * 2 + 16 * 2 * 4
+    # transposed: every *input* position (4x4) meets the whole 2x2x4x3 kernel
+    assert by_name["up"].float_macs == 16 * 2 * 2 * 4 * 3
+    assert by_name["up"].activations == 8 * 8 * 3
+    assert by_name["c1d"].float_macs == 64 * 3 * 3 * 5
