@@ -54,7 +54,7 @@ def plot_gradient_paths(
     from matplotlib.ticker import MaxNLocator
 
     scale = 1e6 if metric[0] == "n" else 1
-    fig = Figure(figsize=(max(4.0, 3.5 * len(analyses)), 3.6), layout="constrained")
+    fig = Figure(figsize=(max(6.0, 3.5 * len(analyses)), 3.8), layout="constrained")
     axes = fig.subplots(1, len(analyses), sharey=True, squeeze=False)[0]
     for ax, (label, analysis) in zip(axes, analyses.items()):
         layers = analysis.paths.layers
@@ -71,7 +71,7 @@ def plot_gradient_paths(
     name = f"{metric[0].upper()}_{k}"
     axes[0].set_ylabel(f"{name} (millions of binary MACs)" if scale > 1 else name)
     fig.suptitle(
-        _TITLES[metric[0]].format(name=name, k=k) + " (x: no such path; Zhu et al. 2022)",
+        _TITLES[metric[0]].format(name=name, k=k) + "\n(x: no such path; Zhu et al. 2022)",
         fontsize=9,
     )
     buffer = io.BytesIO()

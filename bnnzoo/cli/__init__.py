@@ -4,6 +4,8 @@
     bnnzoo summary MODEL [--input-shape H,W,C] [--num-classes N]
     bnnzoo predict MODEL IMAGE... [--weights imagenet|FILE|URL#sha256=...] [--top 5]
                    [--class-index FILE]
+    bnnzoo analyze MODEL... [--input-shape H,W,C] [--layers] [--plot FILE.png] [--metric n2]
+                   [--json]
     bnnzoo recipes
     bnnzoo train --recipe R [--model M] [--dataset D] [--epochs E] [--batch-size B]
                  [--set key=value ...] --out DIR
@@ -21,8 +23,8 @@ but disagrees with Keras (``bnnzoo export``, ``bnnzoo quickstart``) reports it a
 status 1.
 
 One module per group of commands, each adding its subcommands' parsers and running them:
-``models`` (list, summary, predict), ``train`` (recipes, train, evaluate), ``deploy`` (export,
-bench), ``quickstart`` and ``reproduce``; ``_common`` holds what they share.
+``models`` (list, summary, predict), ``analyze``, ``train`` (recipes, train, evaluate),
+``deploy`` (export, bench), ``quickstart`` and ``reproduce``; ``_common`` holds what they share.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import sys
 from collections.abc import Sequence
 
 import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
-from bnnzoo.cli import deploy, models, quickstart, reproduce, train
+from bnnzoo.cli import analyze, deploy, models, quickstart, reproduce, train
 from bnnzoo.cli._common import CommandError
 
 # every subcommand, in the order ``bnnzoo --help`` lists them
@@ -40,6 +42,7 @@ COMMANDS = (
     models.add_list,
     models.add_summary,
     models.add_predict,
+    analyze.add_analyze,
     train.add_recipes,
     train.add_train,
     deploy.add_export,
