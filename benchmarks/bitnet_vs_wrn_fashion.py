@@ -1,6 +1,7 @@
 """BitNet against the Wide ResNet of the same depth and width, trained on Fashion-MNIST.
 
-Paper 000 (Zhang et al.) claims that the binary tree block keeps a strong gradient at the first
+Zhang, Ozay, Li, Okatani 2017, "Truncating Wide Networks using Binary Tree Architectures"
+(BitNet), claims that the binary tree block keeps a strong gradient at the first
 convolution (Figure 2) and reaches the accuracy of a Wide ResNet of the same depth with far fewer
 parameters. This script trains, with the real ``bnnzoo train`` command and the same budget
 (optimizer, schedule, epochs, batch, seed, data), ``BitNetCifar(d, k, n)`` and
@@ -44,10 +45,11 @@ What the numbers can and cannot say:
 
 * One seed per model, so accuracy differences of a few tenths of a point are within what another
   seed could move; this benchmark did not measure seed-to-seed spread.
-* Paper 000's Figure 2 compares 38-layer networks on CIFAR-100 over 200 epochs, where vanishing
-  gradients matter; these networks have 14 layers and train for a few epochs, so the gradient
-  comparison here is a small-scale check of the direction of the effect, not a reproduction.
-* The recorded norm is that of the loss gradient, taken before ``bnnzoo.training.loop`` adds the
+* Zhang et al. 2017's Figure 2 compares 38-layer networks on CIFAR-100 over 200 epochs, where
+  vanishing gradients matter; these networks have 14 layers and train for a few epochs, so the
+  gradient comparison here is a small-scale check of the direction of the effect, not a
+  reproduction.
+* The recorded norm is that of the loss gradient, taken before ``bnnzoo.training.steps`` adds the
   coupled weight decay; the table gives the size of the decay term ``weight_decay · ‖W‖`` for
   comparison. (Runs recorded before 2026-11-22 08:15 UTC included that term in the norm.)
 * In the BitNet the stem conv feeds batch norm directly, so its loss gradient scales as 1/‖W‖;
@@ -141,19 +143,21 @@ def measure(run: dict, weight_decay: float) -> dict:
     import tensorflow as tf
 
     from bnnzoo.analysis import count_model
-    from bnnzoo.training import loop
+    from bnnzoo.training.loop import build_model
+    from bnnzoo.training.monitors import first_conv_kernel_index
+    from bnnzoo.training.rundir import RunDir
     from bnnzoo.zoo.bitnet_tables import paper_params
 
     run_dir = run["dir"]
-    config = json.loads((run_dir / "config.json").read_text())
+    config = RunDir(run_dir).read_config()
     pre = config["preprocessing"]
-    model = loop.build_model(
+    model = build_model(
         config, input_shape=(pre["size"], pre["size"], pre["channels"]),
         num_classes=config["num_classes"],
     )  # fmt: skip
     counts = count_model(model)
     trained = tf.keras.models.load_model(run_dir / "model.keras", compile=False)
-    index = loop.first_conv_kernel_index(trained)
+    index = first_conv_kernel_index(trained)
     first_kernel = trained.trainable_variables[index]
     # The recorded norm is that of the loss gradient plus weight_decay * kernel (the decay is
     # added to the gradient before the norm is taken), so this is its floor late in training.
@@ -168,7 +172,7 @@ def measure(run: dict, weight_decay: float) -> dict:
         "first_conv": f"{first_kernel.name} {tuple(first_kernel.shape)}",
         "decay_norm": decay_norm,
         "first_kernel_norm": float(np.linalg.norm(first_kernel.numpy())),
-        "metrics": loop.read_metrics(run_dir),
+        "metrics": RunDir(run_dir).read_metrics(),
         "results": json.loads((run_dir / "results.json").read_text()),
         "config": config,
     }
@@ -249,10 +253,10 @@ def write_report(args, run_list: list[dict], rows: list[dict], png: Path, comman
         f"{config['epochs']} epochs, batch {config['batch_size']}, {opt['name'].upper()} "
         f"lr {opt['lr']} momentum {opt['momentum']} weight decay {opt['weight_decay']}, "
         f"{sched['name']} schedule, seed {config['seed']}, deterministic ops. The models are "
-        "those of paper 000 Table 1 at Fashion-MNIST's size: 3×3 stem of 16 filters, three "
-        f"groups of width 16d, 32d, 64d (28→28→14→7), global average pooling, FC 10.",
+        "those of Zhang et al. 2017's Table 1 at Fashion-MNIST's size: 3×3 stem of 16 filters, "
+        f"three groups of width 16d, 32d, 64d (28→28→14→7), global average pooling, FC 10.",
         "",
-        "| model | precision | params (Keras, BN incl.) | params (paper 000 count) | MACs "
+        "| model | precision | params (Keras, BN incl.) | params (Zhang et al. count) | MACs "
         "| epochs | test accuracy | best epoch accuracy | train s (incl. test each epoch) "
         "| wall s (CPU s, load) "
         "| first-conv grad norm, epoch 1 → last |",
@@ -385,7 +389,7 @@ def main(argv=None) -> int:
         decay = json.loads((run["dir"] / "config.json").read_text())["optimizer"]["weight_decay"]
         rows.append({**run, **measure(run, decay), "timing": timings[run["dir"]]})
 
-    from bnnzoo.training.loop import plot_gradient_norms
+    from bnnzoo.training.monitors import plot_gradient_norms
 
     png = Path(args.png)
     plot_gradient_norms(

@@ -1,12 +1,13 @@
 """Does distillation help a BNN13-style student? WuBNN13 on Fashion-MNIST with and without a
-teacher, on the same budget (issue 5; paper 004 §2.3).
+teacher, on the same budget (issue 5; Wu, Wu, Zhao 2016, "Binarized Neural Networks on the
+ImageNet Classification Task", §2.3).
 
 Every run is a plain ``bnnzoo train`` command, executed in order, and the markdown lists them:
 
 1. **Teacher**: a full-precision Wide ResNet (``wide_resnet_cifar``, ``precision="float"``)
    trained on the same training examples, input size and preprocessing as the students. Its
    ``model.keras`` (logits) is the teacher.
-2. **Students**: ``wu_bnn13`` (paper 004 Table 1, full widths 128/384/512/4096) with the
+2. **Students**: ``wu_bnn13`` (Wu et al. 2016, Table 1, full widths 128/384/512/4096) with the
    ``wu_bnn13_imagenet`` recipe (Adam 1e-3 on the latent weights, dropout 0.2, T = 4,
    alpha = 0.5), trained per seed twice with the same epochs, batches, data order, learning-rate
    schedule and initialization: without a teacher, and with ``--teacher`` (soft targets only for
@@ -261,7 +262,7 @@ def write_markdown(args, teacher: Run, students: list[Run], path: Path) -> str:
         f"* Data: Fashion-MNIST, the first {config['max_train_examples'] or 60000} training "
         f"images (all runs, teacher included), {n_test} test images, resized to "
         f"{args.input_size}×{args.input_size}×1, no augmentation, batch {args.batch_size}.",
-        f"* Student: `{STUDENT}` (paper 004 Table 1 at full width: float 3×3 stem of 128, "
+        f"* Student: `{STUDENT}` (Wu et al. 2016, Table 1 at full width: float 3×3 stem of 128, "
         f"3 binary 3×3 convs of 384, 6 of 512, binary dense 4096, float-weight classifier, "
         f"fixed scaling; 'same' padding and the 3×3 stride-1 stem because the input is under "
         f"50 px): {sf.params:,} parameters ({sf.binary_params:,} binary), "

@@ -32,8 +32,10 @@ import tensorflow as tf
 
 from bnnzoo import zoo
 from bnnzoo.analysis import count_model
-from bnnzoo.training import loop, recipes
-from bnnzoo.training.loop import dtype_policy
+from bnnzoo.training import recipes
+from bnnzoo.training.loop import build_model
+from bnnzoo.training.precision import dtype_policy
+from bnnzoo.training.steps import make_train_step
 
 MODELS = (("BinaryDenseNet28", "binary_densenet28"), ("BinaryResNetE18", "binary_resnet_e18"))
 
@@ -63,8 +65,8 @@ def time_keras_fit(model, x, y, batch, warmup=3):
 
 def time_bnnzoo_step(model, x, y, batch, xla, warmup=3):
     strategy = tf.distribute.get_strategy()
-    step = loop._make_train_step(model, tf.keras.optimizers.Adam(1e-3), strategy, batch, 0.0,
-                                 [], xla)  # fmt: skip
+    step = make_train_step(model, tf.keras.optimizers.Adam(1e-3), global_batch=batch,
+                           strategy=strategy, xla=xla)  # fmt: skip
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch, drop_remainder=True)
     for xb, yb in ds.take(warmup):
         step(xb, yb)
@@ -108,7 +110,7 @@ def fashion(steps, rounds):
         x, y = _batches(28, config["batch_size"], steps, channels=1)
 
         def build(config=config):
-            return loop.build_model(config, input_shape=(28, 28, 1), num_classes=10)
+            return build_model(config, input_shape=(28, 28, 1), num_classes=10)
 
         rates = measure(
             {

@@ -4,10 +4,24 @@ A recipe states only what differs from ``defaults()``; derived values are plain 
 can be overridden with ``--set key.sub=value``; unknown keys are refused with the list of valid
 ones. ``bnnzoo recipes`` lists them, and the resolved config is saved with every run.
 
+Every recipe also declares how it shrinks into a run of about a minute on the 2-core CPU
+(``QUICK``, then the recipe's own ``quick`` overrides): ``resolve(name, quick=True)``, or the
+name ``NAME_quick`` (``bnnzoo train --recipe NAME_quick``).
+
+Sources:
+    * Zhang, Ozay, Li, Okatani 2017, "Truncating Wide Networks using Binary Tree
+      Architectures" (BitNet): ``bitnet_cifar``.
+    * Xue, Lu, Chang, Wei, Wei 2022, "Fast and Accurate Binary Neural Networks based on
+      Depth-Width Reshaping" (DWR): ``dwr_cifar``, ``dwr_imagenet``.
+    * Bethge, Yang, Bornstein, Meinel 2019, "BinaryDenseNet: Developing an Architecture for
+      Binary Neural Networks": ``binary_densenet_imagenet``, ``resnet_e18_imagenet``.
+    * Wu, Wu, Zhao 2016, "Binarized Neural Networks on the ImageNet Classification Task":
+      ``wu_bnn13_imagenet`` and the two-stage distillation schedule.
+
 Example:
-    >>> config = resolve("binary_densenet_imagenet_quick", ["optimizer.lr=0.002"])
-    >>> config["optimizer"]["lr"]
-    0.002
+    >>> config = resolve("binary_densenet_imagenet", ["optimizer.lr=0.002"], quick=True)
+    >>> config["optimizer"]["lr"], config["recipe"]
+    (0.002, 'binary_densenet_imagenet_quick')
 """
 
 from __future__ import annotations
@@ -17,10 +31,37 @@ import copy
 import difflib
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 Config = dict
 FREE_FORM = ("model_kwargs",)  # keys whose contents are not checked against the defaults
-_RECIPES: dict[str, Callable[[], Config]] = {}
+QUICK_SUFFIX = "_quick"
+# how every recipe shrinks for a quick run: digits, few steps, the same numbers on every machine;
+# a recipe's own ``quick`` overrides are merged on top (a smaller model, a smaller input...)
+QUICK: Config = {
+    "model_kwargs": {},
+    "dataset": "digits",
+    "input_size": 32,
+    "augment": "none",
+    "epochs": 2,
+    "batch_size": 32,
+    "max_train_examples": 512,
+    "max_test_examples": 128,
+    "precision": "float32",
+    "schedule": {"milestones": [1]},
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A registered recipe: the function that returns its config, and how it shrinks."""
+
+    name: str
+    build: Callable[[], Config]
+    quick: Config = field(default_factory=dict)
+
+
+_RECIPES: dict[str, Recipe] = {}
 
 
 def defaults() -> Config:
@@ -58,7 +99,7 @@ def defaults() -> Config:
             "teacher": None,  # a saved Keras model (.keras/.h5) with the same inputs and classes
             "temperature": 4.0,
             "alpha": 0.5,  # weight of the soft targets in the combined stage
-            "soft_epochs": 0,  # first stage: soft targets only (paper 004 §2.3)
+            "soft_epochs": 0,  # first stage: soft targets only (Wu, Wu, Zhao 2016, §2.3)
         },
         "monitor": {
             "first_conv_gradient": False,  # mean L2 norm of the first conv's gradient per epoch
@@ -80,46 +121,70 @@ def defaults() -> Config:
     }
 
 
-def recipe(name: str) -> Callable[[Callable[[], Config]], Callable[[], Config]]:
-    """Register a recipe function; a ``NAME_quick`` variant must be registered separately."""
+def recipe(name: str, *, quick: Config | None = None):
+    """Register a recipe function under ``name``; ``quick`` holds the overrides that its quick
+    variant applies after ``QUICK`` (e.g. a smaller ``model`` and ``model_kwargs``)."""
 
-    def decorator(fn):
-        if name in _RECIPES:
-            raise ValueError(f"A recipe named {name!r} is already registered.")
-        _RECIPES[name] = fn
+    def decorator(fn: Callable[[], Config]) -> Callable[[], Config]:
+        if name in _RECIPES or name.endswith(QUICK_SUFFIX):
+            raise ValueError(
+                f"Cannot register a recipe named {name!r}: the name is taken or ends in "
+                f"{QUICK_SUFFIX!r}, which is reserved for quick variants (declare quick=...)."
+            )
+        _RECIPES[name] = Recipe(name, fn, dict(quick or {}))
         return fn
 
     return decorator
 
 
 def list_recipes() -> list[str]:
+    """The registered recipes (each also resolves as ``NAME_quick``), sorted."""
     return sorted(_RECIPES)
 
 
 def describe(name: str) -> str:
-    """First line of the recipe's docstring."""
-    return (get_recipe(name).__doc__ or "").strip().splitlines()[0]
+    """One line about recipe ``name`` (a base name or ``NAME_quick``)."""
+    entry, quick = get_recipe(name)
+    if quick:
+        return f"{entry.name} shrunk to a run of about a minute on digits, for tests and demos."
+    summary = (entry.build.__doc__ or "").strip().splitlines()[0]
+    return f"{summary} Quick variant: {entry.name}{QUICK_SUFFIX}."
 
 
-def get_recipe(name: str) -> Callable[[], Config]:
-    try:
-        return _RECIPES[name]
-    except KeyError:
-        nearest = difflib.get_close_matches(name, list(_RECIPES), n=4, cutoff=0.3)
-        hint = f" Nearest: {', '.join(nearest)}." if nearest else ""
-        raise ValueError(
-            f"Unknown recipe {name!r}.{hint} `bnnzoo recipes` lists all {len(_RECIPES)}."
-        ) from None
+def get_recipe(name: str) -> tuple[Recipe, bool]:
+    """(the registered recipe, whether ``name`` asks for its quick variant)."""
+    if name in _RECIPES:
+        return _RECIPES[name], False
+    base = name.removesuffix(QUICK_SUFFIX)
+    if base != name and base in _RECIPES:
+        return _RECIPES[base], True
+    names = [*_RECIPES, *(f"{n}{QUICK_SUFFIX}" for n in _RECIPES)]
+    nearest = difflib.get_close_matches(name, names, n=4, cutoff=0.3)
+    hint = f" Nearest: {', '.join(nearest)}." if nearest else ""
+    raise ValueError(
+        f"Unknown recipe {name!r}.{hint} `bnnzoo recipes` lists all {len(_RECIPES)} (each also "
+        f"as NAME{QUICK_SUFFIX})."
+    )
 
 
-def resolve(name: str, overrides: Iterable[str] = (), **fields) -> Config:
+def resolve(name: str, overrides: Iterable[str] = (), *, quick: bool = False, **fields) -> Config:
     """The full config of recipe ``name``: defaults, the recipe, ``fields``, then ``overrides``.
 
-    ``fields`` are top-level keys set from dedicated CLI options (``epochs=3``); None values are
-    ignored. ``overrides`` are ``"key.sub=value"`` strings.
+    Args:
+        name: a recipe of ``list_recipes()``, or ``NAME_quick`` for its quick variant.
+        overrides: ``"key.sub=value"`` strings (``--set``), applied last.
+        quick: shrink the recipe to a run of about a minute (``QUICK``, then its own ``quick``
+            overrides); the config's ``recipe`` is then ``NAME_quick``.
+        **fields: top-level keys set from dedicated CLI options (``epochs=3``); None values are
+            ignored.
     """
+    entry, named_quick = get_recipe(name)
+    quick = quick or named_quick
     config = defaults()
-    merge(config, get_recipe(name)(), source=f"recipe {name!r}")
+    merge(config, entry.build(), source=f"recipe {entry.name!r}")
+    if quick:
+        merge(config, QUICK, source="QUICK")
+        merge(config, entry.quick, source=f"quick variant of {entry.name!r}")
     fields = {k: v for k, v in fields.items() if v is not None}
     if fields.get("model", config["model"]) != config["model"]:
         config["model_kwargs"] = {}  # the recipe's arguments were for its own model
@@ -127,7 +192,7 @@ def resolve(name: str, overrides: Iterable[str] = (), **fields) -> Config:
     for item in overrides:
         key, value = parse_override(item)
         set_key(config, key, value)
-    config["recipe"] = name
+    config["recipe"] = f"{entry.name}{QUICK_SUFFIX}" if quick else entry.name
     return config
 
 
@@ -214,27 +279,18 @@ def _unknown_key(path, node, prefix, source):
 # Recipes from the papers
 # --------------------------------------------------------------------------------------------
 
-
-def _quick(config: Config, *, model_kwargs: dict | None = None) -> Config:
-    """A variant that trains in about a minute on the 2-core CPU: digits, few steps."""
-    quick = copy.deepcopy(config)
-    quick.update(
-        dataset="digits",
-        input_size=32,
-        augment="none",
-        epochs=2,
-        batch_size=32,
-        max_train_examples=512,
-        max_test_examples=128,
-        precision="float32",  # the same numbers on every machine
-    )
-    quick["schedule"] = {**quick.get("schedule", {}), "milestones": [1]}
-    quick["model_kwargs"] = model_kwargs or {}
-    return quick
+# Small configurations of the same families, so the quick variants finish in about a minute.
+_SMALL_DENSENET = {"layers_per_stage": [2, 2], "reduction": [2.0]}
+_SMALL_RESNET = {"blocks_per_stage": [1, 1], "filters": [32, 64]}
+_QUICK_RESNET = {"model": "binary_resnet_e", "model_kwargs": _SMALL_RESNET}
 
 
+@recipe(
+    "binary_densenet_imagenet",
+    quick={"model": "binary_densenet", "model_kwargs": _SMALL_DENSENET},
+)
 def binary_densenet_imagenet() -> Config:
-    """BinaryDenseNet28 on ImageNet, paper 003 §5: Adam 1e-3, ×0.1 at epochs 100 and 110."""
+    """BinaryDenseNet28 on ImageNet (Bethge et al. 2019, §5): Adam 1e-3, ×0.1 at 100 and 110."""
     return {
         "model": "binary_densenet28",
         "dataset": "tfds:imagenet2012",
@@ -248,40 +304,17 @@ def binary_densenet_imagenet() -> Config:
     }
 
 
+@recipe("resnet_e18_imagenet", quick=_QUICK_RESNET)
 def resnet_e18_imagenet() -> Config:
-    """Binary ResNetE18 on ImageNet, paper 003 §5 with t_clip 1.25."""
+    """Binary ResNetE18 on ImageNet (Bethge et al. 2019, §5) with t_clip 1.25."""
     config = binary_densenet_imagenet()
     config.update(model="binary_resnet_e18", clip_value=1.25)
     return config
 
 
-# Small configurations of the same families, so the quick variants finish in about a minute.
-_SMALL_DENSENET = {"layers_per_stage": [2, 2], "reduction": [2.0]}
-_SMALL_RESNET = {"blocks_per_stage": [1, 1], "filters": [32, 64]}
-
-recipe("binary_densenet_imagenet")(binary_densenet_imagenet)
-recipe("resnet_e18_imagenet")(resnet_e18_imagenet)
-
-
-@recipe("binary_densenet_imagenet_quick")
-def binary_densenet_imagenet_quick() -> Config:
-    """binary_densenet_imagenet on digits with a two-stage BinaryDenseNet, for tests."""
-    config = _quick(binary_densenet_imagenet(), model_kwargs=_SMALL_DENSENET)
-    config["model"] = "binary_densenet"
-    return config
-
-
-@recipe("resnet_e18_imagenet_quick")
-def resnet_e18_imagenet_quick() -> Config:
-    """resnet_e18_imagenet on digits with a two-stage ResNetE, for tests."""
-    config = _quick(resnet_e18_imagenet(), model_kwargs=_SMALL_RESNET)
-    config["model"] = "binary_resnet_e"
-    return config
-
-
-@recipe("dwr_cifar")
+@recipe("dwr_cifar", quick=_QUICK_RESNET)
 def dwr_cifar() -> Config:
-    """DWR on CIFAR-10, paper 001 §5.1: SGD, momentum 0.9, weight decay 1e-4, batch 128.
+    """DWR on CIFAR-10 (Xue et al. 2022, §5.1): SGD, momentum 0.9, weight decay 1e-4, batch 128.
 
     The paper gives no learning rate or length; bnnzoo uses 0.1 with cosine decay over 200
     epochs, the usual CIFAR setting. The model is the original backbone, binary ResNet-18 with
@@ -299,11 +332,13 @@ def dwr_cifar() -> Config:
     }
 
 
-@recipe("dwr_imagenet")
+@recipe("dwr_imagenet", quick=_QUICK_RESNET)
 def dwr_imagenet() -> Config:
-    """DWR on ImageNet, paper 001 §5.1: Adam, weight decay 1e-5, batch 512, ResNet-18 backbone
-    with the extra shortcut. Learning rate 1e-3 with cosine decay over 120 epochs (not in the
-    paper)."""
+    """DWR on ImageNet (Xue et al. 2022, §5.1): Adam, weight decay 1e-5, batch 512.
+
+    The backbone is binary ResNet-18 with the extra shortcut. Learning rate 1e-3 with cosine
+    decay over 120 epochs (not in the paper).
+    """
     return {
         "model": "binary_resnet_e18",
         "dataset": "tfds:imagenet2012",
@@ -316,10 +351,13 @@ def dwr_imagenet() -> Config:
     }
 
 
-@recipe("wu_bnn13_imagenet")
+# the quick variant runs at 16×16, the smallest input the network takes
+@recipe("wu_bnn13_imagenet", quick={"input_size": 16, "distillation": {"soft_epochs": 1}})
 def wu_bnn13_imagenet() -> Config:
-    """Wu's 13-layer BNN, paper 004: a low learning rate (1e-3) for the latent weights, dropout
-    0.2; with --teacher, soft targets for the first 20 epochs, then soft and hard combined."""
+    """Wu's 13-layer BNN (Wu, Wu, Zhao 2016): latent-weight learning rate 1e-3, dropout 0.2.
+
+    With --teacher: soft targets for the first 20 epochs, then soft and hard combined.
+    """
     return {
         "model": "wu_bnn13",
         "dataset": "tfds:imagenet2012",
@@ -335,36 +373,12 @@ def wu_bnn13_imagenet() -> Config:
     }
 
 
-@recipe("dwr_cifar_quick")
-def dwr_cifar_quick() -> Config:
-    """dwr_cifar on digits with a two-stage ResNetE, for tests."""
-    config = _quick(dwr_cifar(), model_kwargs=_SMALL_RESNET)
-    config["model"] = "binary_resnet_e"
-    return config
-
-
-@recipe("dwr_imagenet_quick")
-def dwr_imagenet_quick() -> Config:
-    """dwr_imagenet on digits with a two-stage ResNetE, for tests."""
-    config = _quick(dwr_imagenet(), model_kwargs=_SMALL_RESNET)
-    config["model"] = "binary_resnet_e"
-    return config
-
-
-@recipe("wu_bnn13_imagenet_quick")
-def wu_bnn13_imagenet_quick() -> Config:
-    """wu_bnn13_imagenet on digits at 16×16 (the smallest input the network takes), for tests."""
-    config = _quick(wu_bnn13_imagenet())
-    config.update(input_size=16, distillation={**config["distillation"], "soft_epochs": 1})
-    return config
-
-
-@recipe("bitnet_cifar")
+@recipe("bitnet_cifar", quick={"model": "bitnet_cifar", "model_kwargs": {"d": 1, "k": 2, "n": 1}})
 def bitnet_cifar() -> Config:
-    """BitNet on CIFAR, paper 000 §4.1: SGD momentum 0.9, lr 0.1 ×0.2 at epochs 60, 120, 180.
+    """BitNet on CIFAR (Zhang et al. 2017, §4.1): SGD 0.1, ×0.2 at epochs 60, 120 and 180.
 
-    200 epochs, weight decay 5e-4, batch 128, pad-4 random crop and horizontal flip; the
-    first convolution's gradient norm is recorded per epoch (Figure 2).
+    200 epochs, momentum 0.9, weight decay 5e-4, batch 128, pad-4 random crop and horizontal
+    flip; the first convolution's gradient norm is recorded per epoch (their Figure 2).
     """
     return {
         "model": "bitnet_cifar_d4_k3_n4",
@@ -379,25 +393,17 @@ def bitnet_cifar() -> Config:
     }
 
 
-@recipe("bitnet_cifar_quick")
-def bitnet_cifar_quick() -> Config:
-    """bitnet_cifar on digits with BitNet(d=1, k=2, n=1), for tests."""
-    config = _quick(bitnet_cifar(), model_kwargs={"d": 1, "k": 2, "n": 1})
-    config["model"] = "bitnet_cifar"
-    return config
-
-
-@recipe("resnet_e_fashion_mnist")
+@recipe("resnet_e_fashion_mnist", quick={"model_kwargs": _SMALL_RESNET})
 def resnet_e_fashion_mnist() -> Config:
-    """A small binary ResNetE on Fashion-MNIST at 28×28: over 92% test accuracy within 30
-    minutes on 2 CPU cores (benchmarks/fashion_mnist_92.md).
+    """A small binary ResNetE on Fashion-MNIST: over 92% in 30 minutes on 2 CPU cores.
 
-    Three stages of two blocks, 64–256 filters (1.23M parameters, 145M binary MACs); Adam 1e-3
-    with cosine decay over 9 epochs, batch 128, no augmentation. ``precision`` is ``auto``:
-    bfloat16 compute where the hardware has it (measured 1.36× the float32 rate on an
-    AVX512_BF16 CPU), float32 elsewhere. ``xla`` stays off: on CPU, graph-mode TensorFlow
-    trains these small networks faster than XLA does (``benchmarks/train_throughput.py
-    --fashion``), and the run stays bit-exactly resumable.
+    Three stages of two blocks at 28×28, 64–256 filters (1.23M parameters, 145M binary MACs);
+    Adam 1e-3 with cosine decay over 9 epochs, batch 128, no augmentation
+    (benchmarks/fashion_mnist_92.md). ``precision`` is ``auto``: bfloat16 compute where the
+    hardware has it (measured 1.36× the float32 rate on an AVX512_BF16 CPU), float32
+    elsewhere. ``xla`` stays off: on CPU, graph-mode TensorFlow trains these small networks
+    faster than XLA does (``benchmarks/train_throughput.py --fashion``), and the run stays
+    bit-exactly resumable.
     """
     return {
         "model": "binary_resnet_e",
@@ -412,14 +418,7 @@ def resnet_e_fashion_mnist() -> Config:
     }
 
 
-@recipe("resnet_e_fashion_mnist_quick")
-def resnet_e_fashion_mnist_quick() -> Config:
-    """resnet_e_fashion_mnist on digits with a two-stage ResNetE, for tests."""
-    config = _quick(resnet_e_fashion_mnist(), model_kwargs=_SMALL_RESNET)
-    return config
-
-
-@recipe("quickstart")
+@recipe("quickstart", quick={"model_kwargs": _SMALL_RESNET})
 def quickstart() -> Config:
     """The model of ``bnnzoo quickstart``: a small binary ResNetE on Fashion-MNIST, 3 epochs.
 
@@ -429,9 +428,3 @@ def quickstart() -> Config:
     config = resnet_e_fashion_mnist()
     config.update(model_kwargs={"blocks_per_stage": [2, 2, 2], "filters": [32, 64, 128]}, epochs=3)
     return config
-
-
-@recipe("quickstart_quick")
-def quickstart_quick() -> Config:
-    """quickstart on digits with a two-stage ResNetE, for tests."""
-    return _quick(quickstart(), model_kwargs=_SMALL_RESNET)

@@ -12,8 +12,11 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from bnnzoo.training import loop, recipes, train  # noqa: E402
-from bnnzoo.training.distribute import make_strategy  # noqa: E402
+from bnnzoo.training import recipes, train  # noqa: E402
+from bnnzoo.training.distribute import make_strategy, synchronize_batch_norm  # noqa: E402
+from bnnzoo.training.loop import build_model  # noqa: E402
+from bnnzoo.training.rundir import RunDir  # noqa: E402
+from bnnzoo.training.steps import make_train_step  # noqa: E402
 
 config = recipes.resolve("resnet_e18_imagenet_quick", ["sync_batch_norm=true"])
 rng = np.random.default_rng(0)
@@ -24,10 +27,10 @@ for name in ("default", "mirrored"):
     tf.keras.utils.set_random_seed(0)
     strategy = make_strategy(name)
     with strategy.scope():
-        model = loop.build_model(config, input_shape=(32, 32, 1), num_classes=10)
-        loop.synchronize_batch_norm(model)
+        model = build_model(config, input_shape=(32, 32, 1), num_classes=10)
+        synchronize_batch_norm(model)
         optimizer = tf.keras.optimizers.SGD(0.05)
-    step = loop._make_train_step(model, optimizer, strategy, 32, 0.0, [], False)
+    step = make_train_step(model, optimizer, global_batch=32, strategy=strategy)
     batch = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
     for xb, yb in strategy.experimental_distribute_dataset(batch):
         loss, correct, _ = step(xb, yb)
@@ -43,6 +46,6 @@ report["max_weight_diff"] = max(
 for name in ("default", "mirrored"):
     del report[name]["weights"]
     result = train({**config, "epochs": 1, "strategy": name}, f"{sys.argv[1]}/{name}", verbose=0)
-    report[name]["run_train_loss"] = loop.read_metrics(result.out_dir)[0]["train_loss"]
+    report[name]["run_train_loss"] = RunDir(result.out_dir).read_metrics()[0]["train_loss"]
     report[name]["run_test_accuracy"] = result.test_accuracy
 print(json.dumps(report))

@@ -5,9 +5,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 
 from bnnzoo.training import recipes, train
-from bnnzoo.training.distribute import make_strategy
+from bnnzoo.training.distribute import make_strategy, synchronize_batch_norm
+from bnnzoo.training.loop import build_model
 
 
 def test_mirrored_on_two_cpu_devices_computes_what_one_device_computes(tmp_path):
@@ -28,6 +30,18 @@ def test_mirrored_on_two_cpu_devices_computes_what_one_device_computes(tmp_path)
     assert two["run_train_loss"] == pytest.approx(one["run_train_loss"], rel=2e-3)
 
 
+def test_synchronize_batch_norm_reaches_every_batch_norm_once():
+    config = recipes.resolve("resnet_e18_imagenet_quick")
+    model = build_model(config, input_shape=(16, 16, 1), num_classes=10)
+    norms = [
+        layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)
+    ]
+    assert norms and not any(layer.synchronized for layer in norms)
+    assert synchronize_batch_norm(model) == len(norms)
+    assert all(layer.synchronized and not layer.fused for layer in norms)
+    assert synchronize_batch_norm(model) == 0  # already synchronized
+
+
 def test_unknown_strategy():
     with pytest.raises(ValueError, match="Expected strategy to be one of"):
         make_strategy("tpu")
@@ -40,8 +54,6 @@ def test_multiworker_without_tf_config(monkeypatch):
 
 
 def test_batch_that_does_not_split_across_replicas(tmp_path, monkeypatch):
-    import tensorflow as tf
-
     class TwoReplicas:
         num_replicas_in_sync = 2
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bnnzoo.training import TrainingError, evaluate_run, recipes, train
-from bnnzoo.training.loop import read_metrics
+from bnnzoo.training.rundir import RunDir
 from tests.training._weights import read_weights
 
 QUICK = "resnet_e18_imagenet_quick"
@@ -24,7 +24,7 @@ def test_a_run_writes_everything(tmp_path):
                  "model_card.md", "results.json"):  # fmt: skip
         assert (run / name).is_file(), name
     assert list((run / "tensorboard").iterdir())
-    rows = read_metrics(run)
+    rows = RunDir(run).read_metrics()
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[1]["lr"] == pytest.approx(0.01 * 0.1)  # multistep: x0.1 after epoch 1
     assert rows[1]["train_loss"] < rows[0]["train_loss"]
@@ -38,7 +38,7 @@ def test_a_run_writes_everything(tmp_path):
     assert loss == pytest.approx(result.test_loss, rel=1e-5)
     # resuming a finished run trains nothing and evaluates the saved state once more
     again = train({}, run, resume=True, verbose=0)
-    assert again.test_accuracy == result.test_accuracy and len(read_metrics(run)) == 2
+    assert again.test_accuracy == result.test_accuracy and len(RunDir(run).read_metrics()) == 2
 
 
 def test_existing_run_directory_is_not_overwritten(tmp_path):
@@ -107,8 +107,8 @@ def test_sigkill_mid_epoch_then_resume_ends_at_the_same_weights(tmp_path):
     for name in reference:
         np.testing.assert_array_equal(final[name], reference[name], err_msg=name)
     assert (
-        read_metrics(killed)[-1]["test_accuracy"]
-        == read_metrics(tmp_path / "reference")[-1]["test_accuracy"]
+        RunDir(killed).read_metrics()[-1]["test_accuracy"]
+        == RunDir(tmp_path / "reference").read_metrics()[-1]["test_accuracy"]
     )
 
 

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bnnzoo.layers import batch_norm, binary_conv2d
 from bnnzoo.training import evaluate_run, recipes, train
-from bnnzoo.training.loop import (
-    _make_train_step,
-    build_model,
+from bnnzoo.training.loop import build_model
+from bnnzoo.training.precision import (
     check_precision,
+    detect_hardware,
     dtype_policy,
-    read_metrics,
+    has_bfloat16,
     slow_precision_warning,
 )
+from bnnzoo.training.rundir import RunDir
 from tests.training._weights import read_weights
 
 QUICK = "resnet_e18_imagenet_quick"
@@ -38,7 +38,7 @@ def test_mixed_bfloat16_run_trains_and_saves_a_float32_model(tmp_path):
         config = recipes.resolve(QUICK, ["optimizer.lr=0.01", f"precision={precision}"], epochs=2)
         runs[precision] = train(config, tmp_path / precision, verbose=0)
     run = tmp_path / "mixed_bfloat16"
-    rows = read_metrics(run)
+    rows = RunDir(run).read_metrics()
     assert rows[1]["train_loss"] < rows[0]["train_loss"]
     assert tf.keras.mixed_precision.global_policy().name == "float32"
     saved = tf.keras.models.load_model(run / "model.keras")
@@ -65,7 +65,8 @@ def test_mixed_bfloat16_resume_from_mid_epoch_ends_at_the_same_weights(tmp_path)
     # 16 steps per epoch: ckpt-19 was written after step 3 of epoch 2
     tf.compat.v1.train.update_checkpoint_state(str(resumed / "checkpoints"), "ckpt-19")
     train({}, resumed, resume=True, verbose=0)
-    assert [row["epoch"] for row in read_metrics(resumed)] == [1, 2, 2]  # epoch 2 trained again
+    epochs = [row["epoch"] for row in RunDir(resumed).read_metrics()]
+    assert epochs == [1, 2, 2]  # epoch 2 trained again
     final = read_weights(resumed / "model.weights.h5")
     expected = read_weights(reference / "model.weights.h5")
     assert final.keys() == expected.keys()
@@ -73,39 +74,8 @@ def test_mixed_bfloat16_resume_from_mid_epoch_ends_at_the_same_weights(tmp_path)
         np.testing.assert_array_equal(final[name], expected[name], err_msg=name)
 
 
-def _tiny(precision):
-    with dtype_policy(precision):
-        inputs = tf.keras.Input((8, 8, 4))
-        x = binary_conv2d(8, 3, padding="same")(inputs)
-        x = batch_norm()(x)
-        x = tf.keras.layers.GlobalAveragePooling2D()(x)
-        outputs = tf.keras.layers.Dense(3)(x)
-        return tf.keras.Model(inputs, outputs)
-
-
-def test_mixed_float16_step_unscales_its_gradients():
-    """Loss scaling multiplies the loss by 2**15; the step must divide the gradients back."""
-    tf.keras.utils.set_random_seed(0)
-    x = tf.random.normal((4, 8, 8, 4))
-    y = tf.constant([0, 1, 2, 0])
-    models = {precision: _tiny(precision) for precision in ("float32", "mixed_float16")}
-    start = models["float32"].get_weights()
-    models["mixed_float16"].set_weights(start)
-    updates = {}
-    for precision, model in models.items():
-        optimizer = tf.keras.optimizers.SGD(0.1)
-        if precision == "mixed_float16":
-            optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
-        step = _make_train_step(model, optimizer, tf.distribute.get_strategy(), 4, 0.0, [], False)
-        loss, _, _ = step(x, y)
-        assert np.isfinite(float(loss))
-        updates[precision] = model.layers[-1].kernel.numpy() - start[-2]
-    assert np.abs(updates["float32"]).max() > 0
-    np.testing.assert_allclose(updates["mixed_float16"], updates["float32"], atol=2e-3)
-
-
 def test_unknown_precision_and_bop_with_float16_are_refused():
-    with pytest.raises(ValueError, match="one of float32, mixed_bfloat16, .*auto.*'fp8'"):
+    with pytest.raises(ValueError, match="one of .*'mixed_bfloat16', .*'auto'.*'fp8'"):
         check_precision(recipes.resolve(QUICK, ["precision=fp8"]))
     with pytest.raises(ValueError, match="Bop"):
         check_precision(recipes.resolve(QUICK, ["precision=mixed_float16", "optimizer.name=bop"]))
@@ -123,6 +93,16 @@ def test_auto_precision_follows_the_hardware():
     assert check_precision(auto, ([(8, 0)], OLD_CPU)) == "mixed_bfloat16"  # A100 and later
     assert check_precision(auto, ([(7, 0), (8, 6)], BF16_CPU)) == "float32"  # a V100 in the set
     assert recipes.resolve("resnet_e_fashion_mnist")["precision"] == "auto"
+
+
+def test_auto_reads_the_cpu_flags_of_this_machine(monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    auto = recipes.resolve(QUICK, ["precision=auto"])
+    for flags, expected in (({"amx_bf16"}, "mixed_bfloat16"), (OLD_CPU, "float32")):
+        monkeypatch.setattr("bnnzoo.training.precision.cpu_flags", lambda flags=flags: flags)
+        assert detect_hardware() == ([], flags)
+        assert check_precision(auto) == expected
+    assert has_bfloat16([], {"avx512_bf16"}) and not has_bfloat16([(7, 5)], {"avx512_bf16"})
 
 
 def test_auto_is_saved_as_what_it_chose(tmp_path):

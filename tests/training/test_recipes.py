@@ -1,31 +1,41 @@
 import pytest
 
-from bnnzoo.training import recipes
+from bnnzoo.training import recipes, train
+from bnnzoo.training.rundir import RunDir
 
 
-def test_every_recipe_has_a_quick_variant_and_resolves():
+def test_every_recipe_resolves_with_its_quick_variant():
     names = recipes.list_recipes()
+    assert len(names) == 8 and not any(name.endswith("_quick") for name in names)
     for name in names:
-        config = recipes.resolve(name)
-        assert config["recipe"] == name
-        if not name.endswith("_quick"):
-            assert f"{name}_quick" in names
+        assert recipes.resolve(name)["recipe"] == name
+        quick = recipes.resolve(name, quick=True)
+        assert quick == recipes.resolve(f"{name}_quick")  # the name works as the CLI's --recipe
+        assert quick["recipe"] == f"{name}_quick"
+        assert (quick["dataset"], quick["epochs"], quick["precision"]) == ("digits", 2, "float32")
+        assert f"{name}_quick" in recipes.describe(name)
+        assert recipes.describe(f"{name}_quick").startswith(f"{name} shrunk")
 
 
-def test_paper_000_values():
-    config = recipes.resolve("bitnet_cifar")
-    assert config["optimizer"]["name"] == "sgd" and config["optimizer"]["momentum"] == 0.9
-    assert config["optimizer"]["lr"] == 0.1 and config["optimizer"]["weight_decay"] == 5e-4
-    assert config["schedule"]["milestones"] == [60, 120, 180] and config["schedule"]["gamma"] == 0.2
-    assert (config["epochs"], config["batch_size"], config["augment"]) == (200, 128, "cifar")
+def test_quick_variants_shrink_the_model_as_each_recipe_declares():
+    bdn = recipes.resolve("binary_densenet_imagenet", quick=True)
+    assert bdn["model"] == "binary_densenet" and bdn["model_kwargs"]["layers_per_stage"] == [2, 2]
+    assert bdn["schedule"] == {**recipes.defaults()["schedule"], "name": "multistep",
+                               "milestones": [1], "gamma": 0.1}  # fmt: skip
+    assert bdn["clip_value"] == 1.3  # what the quick variant does not shrink is the recipe's
+    wu = recipes.resolve("wu_bnn13_imagenet_quick")
+    assert (wu["model"], wu["input_size"], wu["model_kwargs"]) == ("wu_bnn13", 16, {})
+    assert wu["distillation"]["soft_epochs"] == 1 and wu["distillation"]["temperature"] == 4.0
+    bitnet = recipes.resolve("bitnet_cifar", quick=True)
+    assert bitnet["model_kwargs"] == {"d": 1, "k": 2, "n": 1}
+    # fields and overrides come after the quick variant
+    mine = recipes.resolve("dwr_cifar", ["optimizer.lr=0.5"], quick=True, epochs=5)
+    assert (mine["epochs"], mine["optimizer"]["lr"], mine["max_train_examples"]) == (5, 0.5, 512)
 
 
-def test_paper_003_values():
-    bdn = recipes.resolve("binary_densenet_imagenet")
-    assert bdn["optimizer"] == {**recipes.defaults()["optimizer"], "name": "adam", "lr": 1e-3}
-    assert bdn["schedule"]["milestones"] == [100, 110] and bdn["schedule"]["gamma"] == 0.1
-    assert bdn["epochs"] == 120 and bdn["clip_value"] == 1.3
-    assert recipes.resolve("resnet_e18_imagenet")["clip_value"] == 1.25
+def test_quick_names_are_reserved():
+    with pytest.raises(ValueError, match="reserved for quick variants"):
+        recipes.recipe("mine_quick")(lambda: {})
 
 
 def test_overrides_and_fields():
@@ -71,13 +81,16 @@ def test_unknown_recipe_suggests_names():
         recipes.resolve("resnet_e18_imagenett")
 
 
-@pytest.mark.parametrize("name", [n for n in recipes.list_recipes() if n.endswith("_quick")])
+@pytest.mark.parametrize("name", recipes.list_recipes())
 def test_every_quick_recipe_trains_on_real_data(name, tmp_path):
-    from bnnzoo.training import train
-
-    config = recipes.resolve(name, ["max_train_examples=128", "max_test_examples=64"], epochs=1)
-    config["distillation"]["teacher"] = None
+    # one batch of 32 digits seen in each of three epochs at the recipe's own rate: each
+    # epoch's training loss is the loss on that batch, which two optimizer steps must lower
+    overrides = ["max_train_examples=32", "max_test_examples=32", "schedule.milestones=[]"]
+    config = recipes.resolve(name, overrides, quick=True, epochs=3)
     result = train(config, tmp_path, verbose=0)
+    rows = RunDir(tmp_path).read_metrics()
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
     assert 0.0 <= result.test_accuracy <= 1.0
     assert (tmp_path / "model.keras").is_file()
     assert result.model.output_shape[-1] == 10  # digits
