@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from bnnzoo._checks import one_of, positive_int
+from bnnzoo._io import write_atomically
 from bnnzoo.training import data as data_lib
+from bnnzoo.training.rundir import RunDir
 
 DATASETS = ("auto", "fashion_mnist", "digits")
 
@@ -151,7 +153,7 @@ def quickstart(
         "input_shape": list(model.input_shape[1:]),
         "epochs": result.epochs,
         # "auto" resolved: what the run trained in (its evaluation is in float32)
-        "precision": json.loads((out / "run" / loop.CONFIG_FILE).read_text())["precision"],
+        "precision": RunDir(out / "run").read_config()["precision"],
         "test_accuracy": result.test_accuracy,
         "test_images": test_size,
         **model_counts(model),
@@ -172,9 +174,9 @@ def quickstart(
         "bench": timing.as_dict(),
         "seconds": phases,
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    write_atomically(out / "report.json", json.dumps(report, indent=2))
     text = format_report(report, timing.format())
-    (out / "report.md").write_text(text)
+    write_atomically(out / "report.md", text)
     say(text)
     return report
 
@@ -196,7 +198,7 @@ def model_counts(model) -> dict:
 def _test_images(run_dir: Path, count: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The first ``count`` test images of a run's dataset, preprocessed as in training, their
     labels, and the size of the test split the run was evaluated on."""
-    saved = json.loads((run_dir / "config.json").read_text())
+    saved = RunDir(run_dir).read_config()
     source = data_lib.load_dataset(
         saved["dataset"], data_dir=saved.get("data_dir"), max_test=saved.get("max_test_examples")
     )
