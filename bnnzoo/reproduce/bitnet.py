@@ -47,9 +47,9 @@ import tensorflow as tf
 from bnnzoo._text import format_table
 from bnnzoo.analysis import count_model, flat_layers
 from bnnzoo.zoo import bitnet
+from bnnzoo.zoo.bitnet import CIFAR_SHAPE
+from bnnzoo.zoo.registry import IMAGENET_SHAPE
 
-CIFAR_SHAPE = (32, 32, 3)
-IMAGENET_SHAPE = (224, 224, 3)
 HEADS = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 PARAMS_TOLERANCE = 0.02
 FLOPS_TOLERANCE = 0.02

@@ -11,9 +11,9 @@ from bnnzoo._checks import one_of, positive_int
 from bnnzoo.layers import batch_norm
 from bnnzoo.zoo import weights as weights_lib
 from bnnzoo.zoo.pretrained import IMAGENET, Pretrained
+from bnnzoo.zoo.registry import IMAGENET_SHAPE
 
 SMALL_INPUT = 50  # below this side length the 3×3 stride-1 stem of the CIFAR experiments is used
-DEFAULT_SHAPE = (224, 224, 3)
 CLASSIFIER_ACTIVATIONS = ("softmax", None)
 
 
@@ -45,7 +45,7 @@ def check_inputs(
     num_classes,
     classifier_activation="softmax",
     min_size: int = 8,
-    default_shape: tuple = DEFAULT_SHAPE,
+    default_shape: tuple = IMAGENET_SHAPE,
     imagenet: Pretrained | None = None,
 ) -> Inputs:
     """Validate the Keras-applications style arguments of a factory and fetch its weights.

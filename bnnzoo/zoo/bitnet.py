@@ -61,7 +61,7 @@ from bnnzoo.layers.bitnet import (
 )
 from bnnzoo.zoo import _common
 from bnnzoo.zoo.papers import ZHANG_2017
-from bnnzoo.zoo.registry import register_model
+from bnnzoo.zoo.registry import IMAGENET_SHAPE, register_model
 
 PAPER = ZHANG_2017
 CIFAR_SHAPE = (32, 32, 3)
@@ -300,7 +300,7 @@ def BitNetImageNet(
     inputs = _check_common(
         model_name=name,
         min_size=2 ** sum(s == 2 for _, s in blocks),
-        default_shape=_common.DEFAULT_SHAPE,
+        default_shape=IMAGENET_SHAPE,
         input_shape=input_shape,
         input_tensor=input_tensor,
         weights=weights,

@@ -42,7 +42,7 @@ def test_every_model(name):
     assert not any(layer.name == "stem_pool" for layer in model.layers)
     counts = analysis.count_model(model)
     if spec.binary:
-        assert counts.binary_macs > 2 * counts.float_macs  # the bulk of the work is binary
+        assert counts.binary_macs > 5 * counts.float_macs  # the bulk of the work is binary
     else:
         assert counts.binary_macs == 0  # a paper's full-precision network
     names = {layer.name for layer in model.layers}
