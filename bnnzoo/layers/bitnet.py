@@ -1,5 +1,6 @@
-"""The binary tree block, BitBlock (paper 000: Zhang, Ozay, Li, Okatani, *Truncating Wide
-Networks using Binary Tree Architectures*, §3.2, Figure 1 right).
+"""The blocks of BitNet (Zhang, Ozay, Li, Okatani 2017, "Truncating Wide Networks using Binary
+Tree Architectures"): the binary tree block, BitBlock (§3.2, Figure 1 right), its fully connected
+version, and the pre-activation wide residual block of the paper's Wide ResNet baseline.
 
 A BitBlock of width ``D`` and depth ``K`` is an asymmetric binary tree. At level ``i``
 (``1 ≤ i ≤ K``) two separate 3×3 convolutions read the same input, the left child of level
@@ -30,15 +31,16 @@ Two precisions, chosen for every conv of a block with ``precision``:
 
 The same tree over ``Dense`` layers is ``dense_bit_block`` (§3.2, last paragraph; §3.3 derives
 its parameter count ``(4/3)(1 - 4**-K) D**2`` when the input has ``D`` features).
+``wide_residual_block`` is the block of the Wide ResNets the paper compares with, in the same two
+precisions.
 """
 
 from __future__ import annotations
 
-import larq as lq
 import tensorflow as tf
 
-from bnnzoo.layers.conv import batch_norm, binary_conv
-from bnnzoo.layers.quantizers import sign_quantizer, weight_clip
+from bnnzoo._checks import one_of, positive_int
+from bnnzoo.layers.conv import batch_norm, binary_conv, binary_dense
 
 PRECISIONS = ("float", "binary")
 
@@ -52,15 +54,8 @@ def check_tree(width: int, depth: int) -> None:
         >>> check_tree(256, 3)  # fine: 128 + 64 + 32 + 32
         >>> check_tree(100, 3)  # ValueError: ... use D=96 or D=104
     """
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
-        raise ValueError(
-            f"Expected the BitBlock depth K to be a positive int (paper 000 uses K = 1 to 6). "
-            f"Received: K={depth!r}."
-        )
-    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
-        raise ValueError(
-            f"Expected the BitBlock width D to be a positive int. Received: D={width!r}."
-        )
+    positive_int("K", depth, hint="K is the BitBlock depth; Zhang et al. use K = 1 to 6.")
+    positive_int("D", width, hint="D is the BitBlock width, e.g. D=128.")
     step = 2**depth
     if width % step:
         lower = width // step * step
@@ -73,12 +68,48 @@ def check_tree(width: int, depth: int) -> None:
         )
 
 
-def _check_precision(precision: str) -> None:
-    if precision not in PRECISIONS:
-        raise ValueError(
-            f"Expected precision to be one of {PRECISIONS} ('float': conv → BN → ReLU as in "
-            f"paper 000; 'binary': Larq binary conv → BN). Received: precision={precision!r}."
+def check_precision(precision: str) -> str:
+    """``precision`` if it is ``"float"`` or ``"binary"``, else a ValueError."""
+    return one_of(
+        "precision",
+        precision,
+        PRECISIONS,
+        hint="'float': conv → BN → ReLU as in Zhang et al. 2017; 'binary': Larq binary conv → BN.",
+    )
+
+
+def precision_conv(
+    x: tf.Tensor,
+    filters: int,
+    kernel_size: int,
+    *,
+    strides: int = 1,
+    precision: str,
+    clip_value: float = 1.3,
+    pad_value: float = 1.0,
+    name: str,
+) -> tf.Tensor:
+    """A conv without bias, ``same`` padding: a Larq binary conv (``binary_conv``) in
+    ``"binary"`` precision, a he-normal ``Conv2D`` in ``"float"``."""
+    if precision == "binary":
+        return binary_conv(
+            x,
+            filters,
+            kernel_size,
+            strides=strides,
+            clip_value=clip_value,
+            pad_value=pad_value,
+            name=name,
         )
+    return tf.keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=name,
+    )(x)
 
 
 def _conv_node(
@@ -92,27 +123,19 @@ def _conv_node(
     name: str,
 ) -> tf.Tensor:
     """One tree node: conv 3×3 → BN → ReLU (float) or binary conv 3×3 → BN (binary)."""
-    if precision == "binary":
-        y = binary_conv(
-            x,
-            filters,
-            3,
-            strides=strides,
-            clip_value=clip_value,
-            pad_value=pad_value,
-            name=f"{name}_conv",
-        )
-        return batch_norm(name=f"{name}_bn")(y)
-    y = tf.keras.layers.Conv2D(
+    y = precision_conv(
+        x,
         filters,
         3,
         strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
+        precision=precision,
+        clip_value=clip_value,
+        pad_value=pad_value,
         name=f"{name}_conv",
-    )(x)
+    )
     y = batch_norm(name=f"{name}_bn")(y)
+    if precision == "binary":
+        return y
     return tf.keras.layers.Activation("relu", name=f"{name}_relu")(y)
 
 
@@ -121,15 +144,7 @@ def _dense_node(
 ) -> tf.Tensor:
     """One tree node over features: dense → BN → ReLU (float) or binary dense → BN (binary)."""
     if precision == "binary":
-        y = lq.layers.QuantDense(
-            units,
-            input_quantizer=sign_quantizer(clip_value),
-            kernel_quantizer=sign_quantizer(clip_value),
-            kernel_constraint=weight_clip(clip_value),
-            kernel_initializer="glorot_normal",
-            use_bias=False,
-            name=f"{name}_dense",
-        )(x)
+        y = binary_dense(units, clip_value=clip_value, name=f"{name}_dense")(x)
         return batch_norm(name=f"{name}_bn")(y)
     y = tf.keras.layers.Dense(
         units, use_bias=False, kernel_initializer="he_normal", name=f"{name}_dense"
@@ -166,7 +181,7 @@ def bit_block(
     pad_value: float = 1.0,
     name: str,
 ) -> tf.Tensor:
-    """A convolutional BitBlock of width ``D = width`` and depth ``K = depth`` (paper 000 §3.2).
+    """A convolutional BitBlock of width ``D = width`` and depth ``K = depth`` (§3.2).
 
     Layer names: ``{name}_level{i}_right_conv`` / ``_bn`` / ``_relu`` for the leaf of level
     ``i``, ``{name}_level{i}_left_...`` for the node that feeds level ``i + 1`` (at level ``K``
@@ -200,11 +215,11 @@ def bit_block(
         TensorShape([None, 16, 16, 128])
     """
     check_tree(width, depth)
-    _check_precision(precision)
+    check_precision(precision)
     if strides not in (1, 2):
         raise ValueError(
-            f"Expected strides to be 1 or 2 (paper 000 downsamples by 2 on the first block of a "
-            f"group). Received: strides={strides!r}."
+            f"Expected strides to be 1 or 2 (Zhang et al. downsample by 2 on the first block of "
+            f"a group). Received: strides={strides!r}."
         )
 
     def node(inputs, channels, *, first, name):
@@ -230,7 +245,7 @@ def dense_bit_block(
     clip_value: float = 1.3,
     name: str,
 ) -> tf.Tensor:
-    """A fully connected BitBlock (paper 000 §3.2, last paragraph; §3.3).
+    """A fully connected BitBlock (§3.2, last paragraph; §3.3).
 
     The tree of ``bit_block`` with every 3×3 conv replaced by a dense layer: at level ``i`` two
     dense layers of ``width / 2**i`` units read the same input; the output concatenates the
@@ -253,7 +268,7 @@ def dense_bit_block(
         >>> y = dense_bit_block(x, 512, 4, name="fc1")  # 256 + 128 + 64 + 32 + 32 features
     """
     check_tree(width, depth)
-    _check_precision(precision)
+    check_precision(precision)
     if len(x.shape) != 2:
         raise ValueError(
             f"Expected a dense BitBlock input of shape (batch, features). Received: shape "
@@ -266,19 +281,69 @@ def dense_bit_block(
     return _tree(x, width, depth, node, name)
 
 
-def bit_block_weights(in_channels: int, width: int, depth: int, kernel_size: int = 3) -> int:
-    """Weights of a BitBlock's convs (no bias, no BN), in closed form.
+def _pre_activation(x: tf.Tensor, *, precision: str, name: str) -> tf.Tensor:
+    """BN → ReLU before a float conv; BN alone before a binary conv (its sign is the activation)."""
+    x = batch_norm(name=f"{name}_bn")(x)
+    if precision == "binary":
+        return x
+    return tf.keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
-    Level 1 reads ``in_channels`` and makes ``width`` channels in two halves; level ``i ≥ 2``
-    maps ``width / 2**(i-1)`` to two halves of ``width / 2**i``:
-    ``k² (C·D + D² (1/4 + 1/16 + ... + 4**(1-K)))``. Use ``kernel_size=1`` for the dense tree.
+
+def wide_residual_block(
+    x: tf.Tensor,
+    width: int,
+    *,
+    depth: int = 2,
+    strides: int = 1,
+    residual: bool = True,
+    precision: str = "float",
+    clip_value: float = 1.3,
+    pad_value: float = 1.0,
+    name: str,
+) -> tf.Tensor:
+    """The pre-activation wide residual block (Zagoruyko & Komodakis 2016) of the Wide ResNet
+    baseline of Zhang et al. 2017.
+
+    ``depth`` times BN → ReLU → conv 3×3 (the first conv carries the stride), added to the input.
+    Where the width or the stride changes, the shortcut is a 1×1 conv (with the stride) that reads
+    the block's pre-activated input, as in the WRN reference code. ``residual=False`` drops the
+    addition and the projection: the "plainnet" of Zhang et al.'s Table 6. In ``"binary"``
+    precision every conv, the projection included, is a Larq binary conv and the ReLUs are left
+    out; the pre-activation BN that follows a residual addition cannot fold into a binary conv, so
+    LCE keeps it as a float multiply-add (in the BitBlocks every BN follows its binary conv and
+    fuses).
 
     Example:
-        >>> bit_block_weights(64, 128, 3)  # 9 * (64*128 + 128*128 * (1/4 + 1/16))
-        119808
+        >>> y = wide_residual_block(x, 128, strides=2, name="conv3_block1")
     """
-    check_tree(width, depth)
-    total = in_channels * width
-    for level in range(2, depth + 1):
-        total += 2 * (width // 2 ** (level - 1)) * (width // 2**level)
-    return kernel_size**2 * total
+    check_precision(precision)
+    pre = _pre_activation(x, precision=precision, name=f"{name}_pre")
+    y = pre
+    for i in range(1, depth + 1):
+        if i > 1:
+            y = _pre_activation(y, precision=precision, name=f"{name}_mid{i - 1}")
+        y = precision_conv(
+            y,
+            width,
+            3,
+            strides=strides if i == 1 else 1,
+            precision=precision,
+            clip_value=clip_value,
+            pad_value=pad_value,
+            name=f"{name}_conv{i}",
+        )
+    if not residual:
+        return y
+    shortcut = x
+    if strides != 1 or x.shape[-1] != width:
+        shortcut = precision_conv(
+            pre,
+            width,
+            1,
+            strides=strides,
+            precision=precision,
+            clip_value=clip_value,
+            pad_value=pad_value,
+            name=f"{name}_shortcut_conv",
+        )
+    return tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])

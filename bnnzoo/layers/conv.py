@@ -17,6 +17,8 @@ from bnnzoo.layers.quantizers import magnitude_aware_quantizer, sign_quantizer, 
 from bnnzoo.layers.scaling import XnorScaling
 
 PAD_VALUES = (0.0, 1.0)
+# the precision of a downsampling 1×1 conv (a BinaryDenseNet transition, a ResNetE shortcut)
+DOWNSAMPLING = ("full_precision", "binary")
 
 
 def binary_conv2d(
@@ -41,7 +43,8 @@ def binary_conv2d(
         padding: ``"same"`` or ``"valid"``.
         pad_value: value the sign-quantized input is padded with under ``"same"``: 0.0 or 1.0.
         dilation_rate: dilation of the kernel.
-        clip_value: STE gradient-cancelling threshold and weight clip (paper 003 ``t_clip``).
+        clip_value: STE gradient-cancelling threshold and weight clip (``t_clip`` of Bethge
+            et al. 2019).
         magnitude_aware: scale the binary weights by their per-channel mean magnitude
             (XNOR-Net's ``alpha``) instead of plain ``sign``.
         kernel_initializer: initializer of the latent weights.
@@ -96,8 +99,8 @@ def binary_conv(
     """Apply a binary convolution to ``x``; with ``scaling``, XNOR-Net's ``alpha`` and ``K``.
 
     Without scaling this is exactly ``binary_conv2d(...)(x)``. With scaling the kernel is
-    magnitude-aware and an ``XnorScaling`` layer multiplies in the activation scale (paper 003
-    §3.4, Table 2). Neither adds parameters.
+    magnitude-aware and an ``XnorScaling`` layer multiplies in the activation scale (Bethge et
+    al. 2019, §3.4, Table 2). Neither adds parameters.
     """
     conv = binary_conv2d(
         filters,
@@ -137,8 +140,8 @@ def binary_dense(
 ) -> lq.layers.QuantDense:
     """A larq ``QuantDense`` with sign-quantized inputs; binary weights unless asked otherwise.
 
-    ``binary_weights=False`` keeps the "regular weights" of a BNN's last layer (paper 004) while
-    its input stays binary.
+    ``binary_weights=False`` keeps the "regular weights" of a BNN's last layer (Wu, Wu, Zhao
+    2016) while its input stays binary.
 
     Example:
         >>> y = binary_dense(4096, name="fc1")(x)

@@ -1,4 +1,5 @@
-"""BinaryDenseNet building blocks (paper 003 §4.2, Figure 3).
+"""BinaryDenseNet building blocks (Bethge, Yang, Bornstein, Meinel 2019, "BinaryDenseNet:
+Developing an Architecture for Binary Neural Networks", §4.2, Figure 3).
 
 A dense layer appends ``growth_rate`` new channels computed by one binary 3×3 convolution from
 everything before it. A transition between stages shrinks the feature map: BN → MaxPool 2 →
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from bnnzoo.layers.conv import batch_norm, binary_conv
-
-DOWNSAMPLING = ("full_precision", "binary")
+from bnnzoo._checks import one_of
+from bnnzoo.layers.conv import DOWNSAMPLING, batch_norm, binary_conv
 
 
 def dense_layer(
@@ -53,7 +53,7 @@ def transition_filters(channels: int, reduction: float) -> int:
     """
     if not reduction >= 1:
         raise ValueError(
-            f"Expected a reduction rate >= 1 (paper 003 Table 7 uses 2.2 to 4). "
+            f"Expected a reduction rate >= 1 (Bethge et al.'s Table 7 uses 2.2 to 4). "
             f"Received: reduction={reduction!r}."
         )
     if reduction == 1:
@@ -76,17 +76,13 @@ def transition(
         x: input feature map.
         filters: output channels (see ``transition_filters``).
         pool: halve the resolution; the dilated BinaryDenseNet37 keeps it in its last stages.
-        downsampling: ``"full_precision"`` (the published models) or ``"binary"`` (paper 003
-            Table 4's "binary, low" variant). The binary 1×1 conv has no ReLU before it: the
+        downsampling: ``"full_precision"`` (the published models) or ``"binary"`` (Table 4's
+            "binary, low" variant). The binary 1×1 conv has no ReLU before it: the
             sign of a ReLU output is always +1, so it would see a constant input.
         clip_value: ``t_clip`` of the binary variant.
         name: prefix of the layer names.
     """
-    if downsampling not in DOWNSAMPLING:
-        raise ValueError(
-            f"Expected downsampling to be one of {DOWNSAMPLING}. "
-            f"Received: downsampling={downsampling!r}."
-        )
+    one_of("downsampling", downsampling, DOWNSAMPLING)
     y = batch_norm(name=f"{name}_bn")(x)
     if pool:
         y = tf.keras.layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(y)

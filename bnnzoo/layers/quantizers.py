@@ -1,8 +1,9 @@
 """Quantizer presets shared by every binary layer in bnnzoo.
 
-The straight-through estimator with gradient cancelling (paper 003 §3.1) passes the gradient
+The straight-through estimator with gradient cancelling (Bethge, Yang, Bornstein, Meinel 2019,
+"BinaryDenseNet: Developing an Architecture for Binary Neural Networks", §3.1) passes the gradient
 through ``sign`` only where ``|x| <= clip_value``; BinaryDenseNet uses ``t_clip = 1.3`` and
-ResNetE ``t_clip = 1.25`` (paper 003 Table 7). The latent weights are clipped to the same range
+ResNetE ``t_clip = 1.25`` (Table 7). The latent weights are clipped to the same range
 by a ``WeightClip`` constraint, so no weight drifts into the region where its gradient is zero.
 """
 
@@ -15,8 +16,8 @@ def _check_clip(clip_value: float) -> float:
     is_number = isinstance(clip_value, (int, float)) and not isinstance(clip_value, bool)
     if not is_number or clip_value <= 0:
         raise ValueError(
-            f"Expected clip_value to be a positive number (paper 003 uses 1.3 for BinaryDenseNet "
-            f"and 1.25 for ResNetE). Received: clip_value={clip_value!r}."
+            f"Expected clip_value to be a positive number (Bethge et al. 2019 use 1.3 for "
+            f"BinaryDenseNet and 1.25 for ResNetE). Received: clip_value={clip_value!r}."
         )
     return float(clip_value)
 

@@ -1,17 +1,17 @@
-"""The ResNetE / Bi-Real shortcut block (paper 003 §3.2, Figure 1c–d).
+"""The ResNetE / Bi-Real shortcut block (Bethge, Yang, Bornstein, Meinel 2019, "BinaryDenseNet:
+Developing an Architecture for Binary Neural Networks", §3.2, Figure 1c–d).
 
 ResNetE puts a shortcut around every single binary 3×3 convolution. Where the block changes
 resolution or width, the shortcut downsamples: AvgPool 2 → 1×1 conv → BN, with a full-precision
-1×1 conv (Bi-Real, the published models) or a binary one (paper 003 Table 2).
+1×1 conv (Bi-Real, the published models) or a binary one (Table 2).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from bnnzoo.layers.conv import batch_norm, binary_conv
-
-DOWNSAMPLING = ("full_precision", "binary")
+from bnnzoo._checks import one_of
+from bnnzoo.layers.conv import DOWNSAMPLING, batch_norm, binary_conv
 
 
 def shortcut_block(
@@ -41,11 +41,7 @@ def shortcut_block(
     Example:
         >>> x = shortcut_block(x, 128, strides=2, name="stage2_block1")
     """
-    if downsampling not in DOWNSAMPLING:
-        raise ValueError(
-            f"Expected downsampling to be one of {DOWNSAMPLING}. "
-            f"Received: downsampling={downsampling!r}."
-        )
+    one_of("downsampling", downsampling, DOWNSAMPLING)
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
         # Built before the residual branch: the published weights list the shortcut first.

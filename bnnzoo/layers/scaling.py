@@ -1,11 +1,12 @@
-"""XNOR-Net style activation scaling (Rastegari et al. 2016, revisited in paper 003 §3.4).
+"""XNOR-Net style activation scaling (Rastegari et al. 2016), revisited by Bethge, Yang, Bornstein,
+Meinel 2019, "BinaryDenseNet: Developing an Architecture for Binary Neural Networks", §3.4.
 
 XNOR-Net approximates ``conv(I, W)`` by ``conv(sign(I), sign(W)) * K * alpha``: ``alpha`` is the
 mean ``|W|`` of each output channel (``magnitude_aware_quantizer``), and ``K`` is the mean
 ``|I|`` over input channels, averaged over each receptive field. ``XnorScaling`` computes ``K``
 from the convolution's real-valued input and multiplies it into the convolution's output.
 
-Paper 003 (Table 2) finds that BatchNorm directly after the convolution absorbs most of this
+Bethge et al. (Table 2) find that BatchNorm directly after the convolution absorbs most of this
 scaling and that it lowers accuracy when training from scratch; bnnzoo keeps it as an ablation
 switch (``scaling=True`` on the BinaryDenseNet and ResNetE factories).
 """
@@ -86,9 +87,10 @@ def _pair(value, name: str) -> tuple[int, int]:
 class FixedScaling(tf.keras.layers.Layer):
     """Multiply by a constant that is not trained: Wu et al.'s scaling layer before the softmax.
 
-    Paper 004 (Table 1, §2.3) puts a fixed scaling layer between the last fully connected
-    layer and the softmax of its 13-layer BNN; it sets how peaked the softmax is without a
-    trainable parameter. The paper does not print the constant, so it is an argument.
+    Wu, Wu, Zhao 2016, "Binarized Neural Networks on the ImageNet Classification Task" (Table 1,
+    §2.3) put a fixed scaling layer between the last fully connected layer and the softmax of
+    their 13-layer BNN; it sets how peaked the softmax is without a trainable parameter. The
+    paper does not print the constant, so it is an argument.
 
     Example:
         >>> logits = FixedScaling(0.5)(dense_output)

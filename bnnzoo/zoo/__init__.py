@@ -4,6 +4,8 @@ Example:
     >>> from bnnzoo import zoo
     >>> model = zoo.BinaryDenseNet28(input_shape=(32, 32, 3), num_classes=10)
     >>> zoo.list_models("*resnet*")
+    >>> zoo.list_families()["wu"]
+    ['wu_bnn13', 'wu_alexnet']
 """
 
 from bnnzoo.zoo.binary_densenet import (
@@ -13,15 +15,12 @@ from bnnzoo.zoo.binary_densenet import (
     BinaryDenseNet37Dilated,
     BinaryDenseNet45,
 )
-from bnnzoo.zoo.bitnet import BitNet26 as BitNet26
-from bnnzoo.zoo.bitnet import BitNet34 as BitNet34
-from bnnzoo.zoo.bitnet import BitNetCifar as BitNetCifar
-from bnnzoo.zoo.bitnet import BitNetImageNet as BitNetImageNet
-from bnnzoo.zoo.bitnet import WideResNetCifar as WideResNetCifar
+from bnnzoo.zoo.bitnet import BitNet26, BitNet34, BitNetCifar, BitNetImageNet, WideResNetCifar
 from bnnzoo.zoo.registry import (
     ModelSpec,
     create_model,
     get_model_spec,
+    list_families,
     list_models,
     register_model,
 )
@@ -37,9 +36,15 @@ __all__ = [
     "BinaryDenseNet45",
     "BinaryResNetE",
     "BinaryResNetE18",
+    "BitNet26",
+    "BitNet34",
+    "BitNetCifar",
+    "BitNetImageNet",
     "ModelSpec",
+    "WideResNetCifar",
     "create_model",
     "get_model_spec",
+    "list_families",
     "list_models",
     "load_weights",
     "register_model",

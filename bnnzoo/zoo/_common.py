@@ -1,4 +1,4 @@
-"""What every zoo factory shares: argument checks, the stems, the classifier head, weights."""
+"""What every zoo factory shares: argument checks, the stem, the classifier head, weights."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from bnnzoo._checks import one_of, positive_int
 from bnnzoo.layers import batch_norm
 from bnnzoo.zoo import weights as weights_lib
+from bnnzoo.zoo.pretrained import IMAGENET, Pretrained
+from bnnzoo.zoo.registry import IMAGENET_SHAPE
 
 SMALL_INPUT = 50  # below this side length the 3×3 stride-1 stem of the CIFAR experiments is used
-DEFAULT_SHAPE = (224, 224, 3)
 CLASSIFIER_ACTIVATIONS = ("softmax", None)
 
 
@@ -43,36 +45,48 @@ def check_inputs(
     num_classes,
     classifier_activation="softmax",
     min_size: int = 8,
-    larq_zoo_name: str | None = None,
+    default_shape: tuple = IMAGENET_SHAPE,
+    imagenet: Pretrained | None = None,
 ) -> Inputs:
     """Validate the Keras-applications style arguments of a factory and fetch its weights.
 
     Runs before any layer is built. Raises ValueError/FileNotFoundError that say what was
     received and what is expected; weights given as a URL or ``"imagenet"`` are downloaded (once,
-    verified) here, so a failed download costs no model build.
+    verified) here, so a failed download costs no model build. ``imagenet`` is the model's
+    published ImageNet weights (``bnnzoo.zoo.pretrained``), None where there are none.
     """
-    shape = _check_shape(model_name, input_shape, input_tensor, min_size)
+    shape = _check_shape(model_name, input_shape, input_tensor, min_size, default_shape)
     if not isinstance(include_top, bool):
         raise ValueError(f"Expected include_top to be True or False. Received: {include_top!r}.")
-    if include_top and (
-        not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1
-    ):
-        raise ValueError(
-            f"Expected num_classes to be a positive int. Received: num_classes={num_classes!r}."
-        )
-    if classifier_activation not in CLASSIFIER_ACTIVATIONS:
-        raise ValueError(
-            f"Expected classifier_activation to be 'softmax' or None (logits). "
-            f"Received: classifier_activation={classifier_activation!r}."
-        )
+    if include_top:
+        positive_int("num_classes", num_classes, hint="Pass e.g. num_classes=10.")
+    one_of(
+        "classifier_activation",
+        classifier_activation,
+        CLASSIFIER_ACTIVATIONS,
+        hint="None gives logits.",
+    )
     source = weights_lib.parse_weights_arg(weights)
     if source.kind == "imagenet":
-        _check_imagenet(model_name, shape, include_top, num_classes, larq_zoo_name)
-    path = weights_lib.resolve(source, larq_zoo_name=larq_zoo_name, include_top=include_top)
+        _check_imagenet(model_name, shape, include_top, num_classes, imagenet)
+    path = weights_lib.resolve(source, imagenet=imagenet, include_top=include_top)
     return Inputs(shape, input_tensor, path, include_top, num_classes, classifier_activation)
 
 
-def _check_shape(model_name, input_shape, input_tensor, min_size) -> tuple:
+def imagenet_weights(larq_zoo_name: str | None) -> Pretrained | None:
+    """The published ImageNet weights of the larq-zoo model ``larq_zoo_name`` (None: none)."""
+    if larq_zoo_name is None:
+        return None
+    try:
+        return IMAGENET[larq_zoo_name]
+    except KeyError:
+        raise ValueError(
+            f"Expected larq_zoo_name to be one of {', '.join(IMAGENET)} (the larq-zoo models "
+            f"with published ImageNet weights), or None. Received: {larq_zoo_name!r}."
+        ) from None
+
+
+def _check_shape(model_name, input_shape, input_tensor, min_size, default_shape) -> tuple:
     if input_tensor is not None:
         if not tf.keras.backend.is_keras_tensor(input_tensor):
             raise ValueError(
@@ -87,7 +101,7 @@ def _check_shape(model_name, input_shape, input_tensor, min_size) -> tuple:
             )
         input_shape = tensor_shape
     if input_shape is None:
-        return DEFAULT_SHAPE
+        return tuple(default_shape)
     if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__"):
         raise ValueError(
             f"Expected input_shape to be (height, width, channels), e.g. (224, 224, 3). "
@@ -113,8 +127,8 @@ def _check_shape(model_name, input_shape, input_tensor, min_size) -> tuple:
     return shape
 
 
-def _check_imagenet(model_name, shape, include_top, num_classes, larq_zoo_name):
-    if larq_zoo_name is None:
+def _check_imagenet(model_name, shape, include_top, num_classes, imagenet):
+    if imagenet is None:
         raise ValueError(
             f"No ImageNet weights are published for {model_name}. Use weights=None, a local "
             f"file, or a URL with '#sha256=...'."
@@ -139,9 +153,24 @@ def model_input(inputs: Inputs, name: str = "input") -> tf.Tensor:
     return tf.keras.Input(shape=inputs.shape, name=name)
 
 
-def stem(x: tf.Tensor, *, small: bool, filters: int = 64, name: str = "stem") -> tf.Tensor:
+def stem(
+    x: tf.Tensor,
+    *,
+    small: bool,
+    filters: int = 64,
+    bn: bool = True,
+    relu: bool = True,
+    name: str = "stem",
+) -> tf.Tensor:
     """Full-precision stem: 7×7/2 conv → BN → ReLU → 3×3/2 max pool, or for inputs under 50 px
-    (paper 003's CIFAR experiments) a 3×3 stride-1 conv → BN → ReLU."""
+    (the CIFAR experiments of Bethge et al. 2019 and Zhang et al. 2017) a 3×3 stride-1 conv →
+    BN → ReLU without pooling.
+
+    ``relu=False`` ends the conv → BN in BN, for a binary layer that reads the stem (the sign of
+    a ReLU output is constant); ``bn=False`` leaves the bare conv (→ pool), for a pre-activation
+    network whose first block normalizes it. Layers: ``{name}_conv``, ``_bn``, ``_relu``,
+    ``_pool``.
+    """
     kernel, strides = (3, 1) if small else (7, 2)
     x = tf.keras.layers.Conv2D(
         filters,
@@ -152,8 +181,10 @@ def stem(x: tf.Tensor, *, small: bool, filters: int = 64, name: str = "stem") ->
         kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
-    x = batch_norm(name=f"{name}_bn")(x)
-    x = tf.keras.layers.Activation("relu", name=f"{name}_relu")(x)
+    if bn:
+        x = batch_norm(name=f"{name}_bn")(x)
+        if relu:
+            x = tf.keras.layers.Activation("relu", name=f"{name}_relu")(x)
     if not small:
         x = tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
     return x

@@ -1,12 +1,12 @@
-"""BinaryDenseNet (paper 003: Bethge, Yang, Bornstein, Meinel, *BinaryDenseNet: Developing an
-Architecture for Binary Neural Networks*).
+"""BinaryDenseNet (Bethge, Yang, Bornstein, Meinel 2019, "BinaryDenseNet: Developing an
+Architecture for Binary Neural Networks").
 
 Stem (full precision) → four stages of dense layers (BN → binary 3×3 conv with 64 filters →
 concatenate) → transitions (BN → MaxPool 2 → ReLU → full-precision 1×1 conv) between stages →
 BN → ReLU → global average pooling → full-precision classifier. The published models (Table 7)
 differ in layers per stage and reduction rates; all use growth rate 64 and ``t_clip = 1.3``.
 They are weight-compatible with larq-zoo's models of the same names (same layers in the same
-order), so ``weights="imagenet"`` loads larq-zoo's ImageNet weights.
+order), so ``weights="imagenet"`` loads larq-zoo's ImageNet weights (``bnnzoo.zoo.pretrained``).
 
 Ablations of the paper as arguments of ``BinaryDenseNet``:
 
@@ -23,11 +23,14 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from bnnzoo._checks import positive_int, positive_ints
 from bnnzoo.layers import batch_norm, dense_layer, transition, transition_filters
 from bnnzoo.zoo import _common
+from bnnzoo.zoo.papers import BETHGE_2019
+from bnnzoo.zoo.pretrained import IMAGENET
 from bnnzoo.zoo.registry import register_model
 
-PAPER = "Bethge et al. 2019, BinaryDenseNet (paper 003)"
+PAPER = BETHGE_2019
 
 
 def BinaryDenseNet(
@@ -70,15 +73,16 @@ def BinaryDenseNet(
         num_classes: classes of the classifier.
         classifier_activation: ``"softmax"``, or None for logits.
         name: model name.
-        larq_zoo_name: the larq-zoo model whose ImageNet weights fit this configuration.
+        larq_zoo_name: the larq-zoo model whose ImageNet weights fit this configuration
+            (a key of ``bnnzoo.zoo.pretrained.IMAGENET``); needed for ``weights="imagenet"``.
 
     Example:
         >>> model = BinaryDenseNet(layers_per_stage=(8, 8, 8, 8), reduction=(2, 2, 2),
         ...                        growth_rate=64, input_shape=(32, 32, 3), num_classes=10)
     """
-    layers_per_stage = _positive_ints("layers_per_stage", layers_per_stage)
+    layers_per_stage = positive_ints("layers_per_stage", layers_per_stage)
     stages = len(layers_per_stage)
-    dilation_rates = _positive_ints(
+    dilation_rates = positive_ints(
         "dilation_rates", dilation_rates if dilation_rates is not None else (1,) * stages
     )
     reduction = tuple(reduction)
@@ -90,8 +94,7 @@ def BinaryDenseNet(
         )
     for r in reduction:
         transition_filters(64, r)  # validates the rate before anything is built
-    if not isinstance(growth_rate, int) or growth_rate < 1:
-        raise ValueError(f"Expected growth_rate to be a positive int. Received: {growth_rate!r}.")
+    positive_int("growth_rate", growth_rate, hint="The published models use growth_rate=64.")
     inputs = _common.check_inputs(
         model_name=name,
         input_shape=input_shape,
@@ -101,7 +104,7 @@ def BinaryDenseNet(
         num_classes=num_classes,
         classifier_activation=classifier_activation,
         min_size=2 ** (stages - 1),
-        larq_zoo_name=larq_zoo_name,
+        imagenet=_common.imagenet_weights(larq_zoo_name),
     )
 
     x_in = _common.model_input(inputs)
@@ -133,13 +136,6 @@ def BinaryDenseNet(
     return _common.finish(x_in, x, inputs, name=name)
 
 
-def _positive_ints(name: str, values) -> tuple[int, ...]:
-    values = tuple(values)
-    if not values or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ValueError(f"Expected {name} to be a sequence of positive ints. Received: {values}.")
-    return values
-
-
 def _published(
     layers_per_stage, reduction, dilation_rates, name, larq_zoo_name, **kwargs
 ) -> tf.keras.Model:
@@ -158,7 +154,7 @@ def _published(
     family="binary_densenet",
     paper=PAPER,
     published_params=5_150_504,
-    larq_zoo_name="BinaryDenseNet28",
+    pretrained={"imagenet": IMAGENET["BinaryDenseNet28"]},
 )
 def BinaryDenseNet28(**kwargs) -> tf.keras.Model:
     """BinaryDenseNet28: 6, 6, 6, 5 layers, reductions 2.7, 2.7, 2.2 (Table 7); 60.7% top-1.
@@ -174,7 +170,7 @@ def BinaryDenseNet28(**kwargs) -> tf.keras.Model:
     family="binary_densenet",
     paper=PAPER,
     published_params=8_734_120,
-    larq_zoo_name="BinaryDenseNet37",
+    pretrained={"imagenet": IMAGENET["BinaryDenseNet37"]},
 )
 def BinaryDenseNet37(**kwargs) -> tf.keras.Model:
     """BinaryDenseNet37: 6, 8, 12, 6 layers, reductions 3.3, 3.3, 4 (Table 7); 62.5% top-1."""
@@ -187,7 +183,7 @@ def BinaryDenseNet37(**kwargs) -> tf.keras.Model:
     family="binary_densenet",
     paper=PAPER,
     published_params=8_734_120,
-    larq_zoo_name="BinaryDenseNet37Dilated",
+    pretrained={"imagenet": IMAGENET["BinaryDenseNet37Dilated"]},
 )
 def BinaryDenseNet37Dilated(**kwargs) -> tf.keras.Model:
     """BinaryDenseNet37-dilated: BinaryDenseNet37 whose last two stages keep the resolution of
@@ -201,7 +197,7 @@ def BinaryDenseNet37Dilated(**kwargs) -> tf.keras.Model:
     family="binary_densenet",
     paper=PAPER,
     published_params=13_939_240,
-    larq_zoo_name="BinaryDenseNet45",
+    pretrained={"imagenet": IMAGENET["BinaryDenseNet45"]},
 )
 def BinaryDenseNet45(**kwargs) -> tf.keras.Model:
     """BinaryDenseNet45: 6, 12, 14, 8 layers, reductions 2.7, 3.3, 4 (Table 7); 63.7% top-1."""

@@ -1,14 +1,15 @@
-"""BitNet and its Wide ResNet baseline (paper 000: Zhang, Ozay, Li, Okatani, *Truncating Wide
-Networks using Binary Tree Architectures*).
+"""BitNet and its Wide ResNet baseline (Zhang, Ozay, Li, Okatani 2017, "Truncating Wide Networks
+using Binary Tree Architectures").
 
 CIFAR (Table 1): conv 16 → three groups of ``n`` blocks of width ``16d``, ``32d``, ``64d`` (stride 2
 on the first block of groups 2 and 3) → global average pooling → FC. ``BitNetCifar`` stacks
 BitBlocks of depth ``k`` (``bnnzoo.layers.bit_block``); ``WideResNetCifar`` stacks the standard
 pre-activation wide residual blocks of ``k`` convs (``k = 2`` in the paper) with 1×1 projection
-shortcuts where the width or the stride changes. ImageNet (Table 3): ``BitNet26`` and
-``BitNet34``, a 7×7/2 stem and max pool, then BitBlocks of depth 3 or 4.
+shortcuts where the width or the stride changes (``bnnzoo.layers.wide_residual_block``).
+ImageNet (Table 3): ``BitNet26`` and ``BitNet34``, a 7×7/2 stem and max pool, then BitBlocks of
+depth 3 or 4.
 
-How the paper counts (reproduced by ``bnnzoo.zoo.bitnet_tables``): parameters are conv weights
+How the paper counts (reproduced by ``bnnzoo.reproduce.bitnet``): parameters are conv weights
 (no bias) plus the classifier's weights and bias, batch norm excluded; FLOPs are the
 multiply-accumulates of the convolutions. BitNet(d=4, k=3, n=4) has 3,670,970 / 3,694,100
 parameters with a CIFAR-10 / CIFAR-100 head (3.67M / 3.69M), BitNet-26 12,789,160 and BitNet-34
@@ -24,11 +25,12 @@ Every model comes in two precisions, the ``precision`` argument:
   out, because ``sign(ReLU(x))`` is constant. The binary BitNet stems end in BN instead of
   BN → ReLU for the same reason. The stem conv and the classifier stay full precision.
 
-Zoo conventions beyond the paper: the factories default to 224×224×3 inputs and 1000 classes like
-every model of the zoo; pass ``input_shape=(32, 32, 3), num_classes=10`` (or 100) for the paper's
-CIFAR setting. Inputs of 50 px and more get the ImageNet stem (7×7/2 conv and a 3×3/2 max pool)
-in place of Table 1's 3×3 conv, as ``bnnzoo.zoo._common.stem`` does for every family; below
-50 px, the stem is Table 1's 3×3 stride-1 conv with 16 filters (64 for BitNet-26/34). The
+Defaults: the CIFAR models (``BitNetCifar``, ``WideResNetCifar`` and their presets) build for
+CIFAR-10, 32×32×3 inputs and 10 classes (pass ``num_classes=100`` for CIFAR-100); the ImageNet
+BitNets for 224×224×3 and 1000 classes. Zoo conventions beyond the paper: inputs of 50 px and
+more get the ImageNet stem (7×7/2 conv and a 3×3/2 max pool) in place of Table 1's 3×3 conv, as
+``bnnzoo.zoo._common.stem`` does for every family; below 50 px, the stem is Table 1's 3×3
+stride-1 conv with 16 filters (64 for BitNet-26/34). The
 feature extractor ends in a ReLU named ``final_relu`` (a no-op after the float BitBlocks, whose
 nodes end in ReLU already).
 
@@ -38,8 +40,8 @@ row, ``bitnet26`` and ``bitnet34``; each also as ``..._binary``.
 
 Example:
     >>> from bnnzoo import zoo
-    >>> model = zoo.BitNetCifar(d=4, k=3, n=4, input_shape=(32, 32, 3), num_classes=100)
-    >>> binary = zoo.create_model("bitnet_cifar_d4_k3_n4_binary", input_shape=(32, 32, 3))
+    >>> model = zoo.BitNetCifar(d=4, k=3, n=4, num_classes=100)
+    >>> binary = zoo.create_model("bitnet_cifar_d4_k3_n4_binary")  # 32×32×3, 10 classes
 """
 
 from __future__ import annotations
@@ -48,12 +50,22 @@ from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
-from bnnzoo.layers import batch_norm, binary_conv
-from bnnzoo.layers.bitnet import PRECISIONS, bit_block, check_tree
+from bnnzoo._checks import positive_int
+from bnnzoo.layers import batch_norm
+from bnnzoo.layers.bitnet import (
+    PRECISIONS,
+    bit_block,
+    check_precision,
+    check_tree,
+    wide_residual_block,
+)
 from bnnzoo.zoo import _common
-from bnnzoo.zoo.registry import register_model
+from bnnzoo.zoo.papers import ZHANG_2017
+from bnnzoo.zoo.registry import IMAGENET_SHAPE, register_model
 
-PAPER = "Zhang, Ozay, Li, Okatani 2017, Truncating Wide Networks using Binary Tree Architectures"
+PAPER = ZHANG_2017
+CIFAR_SHAPE = (32, 32, 3)
+CIFAR_CLASSES = 10
 CIFAR_STEM_FILTERS = 16
 CIFAR_GROUP_WIDTHS = (16, 32, 64)  # times d (Table 1)
 IMAGENET_STEM_FILTERS = 64
@@ -63,149 +75,9 @@ BITNET26_BLOCKS = ((128, 1), (128, 1), (192, 2), (256, 1), (384, 2), (384, 1), (
 BITNET34_BLOCKS = ((256, 1), (256, 1), (384, 2), (384, 1), (512, 2), (512, 1), (768, 2), (768, 1))
 
 
-# ---------------------------------------------------------------------------------- checks
-
-
-def _positive_int(name: str, value, hint: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive int ({hint}). Received: {value!r}.")
-    return value
-
-
-def _check_precision(precision: str) -> None:
-    if precision not in PRECISIONS:
-        raise ValueError(
-            f"Expected precision to be one of {PRECISIONS} ('float' builds the paper's networks, "
-            f"'binary' Larq binary convs). Received: precision={precision!r}."
-        )
-
-
-# ----------------------------------------------------------------------------------- parts
-
-
 def _bitnet_stem(x: tf.Tensor, *, small: bool, filters: int, precision: str) -> tf.Tensor:
     """conv → BN → ReLU (→ max pool) in float; conv → BN (→ max pool) before binary blocks."""
-    if precision == "float":
-        return _common.stem(x, small=small, filters=filters)
-    x = _stem_conv(x, small=small, filters=filters)
-    x = batch_norm(name="stem_bn")(x)
-    return _stem_pool(x, small=small)
-
-
-def _stem_conv(x: tf.Tensor, *, small: bool, filters: int) -> tf.Tensor:
-    kernel, strides = (3, 1) if small else (7, 2)
-    return tf.keras.layers.Conv2D(
-        filters,
-        kernel,
-        strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        name="stem_conv",
-    )(x)
-
-
-def _stem_pool(x: tf.Tensor, *, small: bool) -> tf.Tensor:
-    if small:
-        return x
-    return tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
-
-
-def _conv(
-    x: tf.Tensor,
-    filters: int,
-    kernel_size: int,
-    *,
-    strides: int,
-    precision: str,
-    clip_value: float,
-    pad_value: float,
-    name: str,
-) -> tf.Tensor:
-    if precision == "binary":
-        return binary_conv(
-            x,
-            filters,
-            kernel_size,
-            strides=strides,
-            clip_value=clip_value,
-            pad_value=pad_value,
-            name=name,
-        )
-    return tf.keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        name=name,
-    )(x)
-
-
-def _pre_activation(x: tf.Tensor, *, precision: str, name: str) -> tf.Tensor:
-    """BN → ReLU before a float conv; BN alone before a binary conv (its sign is the activation)."""
-    x = batch_norm(name=f"{name}_bn")(x)
-    if precision == "binary":
-        return x
-    return tf.keras.layers.Activation("relu", name=f"{name}_relu")(x)
-
-
-def wide_residual_block(
-    x: tf.Tensor,
-    width: int,
-    *,
-    depth: int = 2,
-    strides: int = 1,
-    residual: bool = True,
-    precision: str = "float",
-    clip_value: float = 1.3,
-    pad_value: float = 1.0,
-    name: str,
-) -> tf.Tensor:
-    """The pre-activation wide residual block (Zagoruyko & Komodakis 2016) of paper 000's baseline.
-
-    ``depth`` times BN → ReLU → conv 3×3 (the first conv carries the stride), added to the input.
-    Where the width or the stride changes, the shortcut is a 1×1 conv (with the stride) that reads
-    the block's pre-activated input, as in the WRN reference code. ``residual=False`` drops the
-    addition and the projection: the "plainnet" of paper 000 Table 6. In ``"binary"`` precision
-    every conv, the projection included, is a Larq binary conv and the ReLUs are left out; the
-    pre-activation BN that follows a residual addition cannot fold into a binary conv, so LCE
-    keeps it as a float multiply-add (in the BitBlocks every BN follows its binary conv and fuses).
-
-    Example:
-        >>> y = wide_residual_block(x, 128, strides=2, name="conv3_block1")
-    """
-    pre = _pre_activation(x, precision=precision, name=f"{name}_pre")
-    y = pre
-    for i in range(1, depth + 1):
-        if i > 1:
-            y = _pre_activation(y, precision=precision, name=f"{name}_mid{i - 1}")
-        y = _conv(
-            y,
-            width,
-            3,
-            strides=strides if i == 1 else 1,
-            precision=precision,
-            clip_value=clip_value,
-            pad_value=pad_value,
-            name=f"{name}_conv{i}",
-        )
-    if not residual:
-        return y
-    shortcut = x
-    if strides != 1 or x.shape[-1] != width:
-        shortcut = _conv(
-            pre,
-            width,
-            1,
-            strides=strides,
-            precision=precision,
-            clip_value=clip_value,
-            pad_value=pad_value,
-            name=f"{name}_shortcut_conv",
-        )
-    return tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
+    return _common.stem(x, small=small, filters=filters, relu=precision == "float")
 
 
 def _head(x: tf.Tensor, x_in: tf.Tensor, inputs: _common.Inputs, *, name: str) -> tf.keras.Model:
@@ -215,8 +87,8 @@ def _head(x: tf.Tensor, x_in: tf.Tensor, inputs: _common.Inputs, *, name: str) -
 
 
 def _check_common(
-    *, model_name: str, min_size: int, input_shape, input_tensor, weights, include_top,
-    num_classes, classifier_activation,
+    *, model_name: str, min_size: int, default_shape: tuple, input_shape, input_tensor, weights,
+    include_top, num_classes, classifier_activation,
 ) -> _common.Inputs:  # fmt: skip
     return _common.check_inputs(
         model_name=model_name,
@@ -227,6 +99,7 @@ def _check_common(
         num_classes=num_classes,
         classifier_activation=classifier_activation,
         min_size=min_size,
+        default_shape=default_shape,
     )
 
 
@@ -245,11 +118,11 @@ def BitNetCifar(
     input_tensor: tf.Tensor | None = None,
     weights: str | None = None,
     include_top: bool = True,
-    num_classes: int = 1000,
+    num_classes: int = CIFAR_CLASSES,
     classifier_activation: str | None = "softmax",
     name: str = "bitnet_cifar",
 ) -> tf.keras.Model:
-    """BitNet(d, k, n) of paper 000 Table 1: BitBlocks of width 16d, 32d, 64d and depth k.
+    """BitNet(d, k, n) of Table 1: BitBlocks of width 16d, 32d, 64d and depth k.
 
     Depth in the paper's sense is ``3·n·k + 2`` layers (stem and classifier included), e.g.
     BitNet(d=4, k=3, n=4) is 38 layers, 3.67M parameters and 0.53·10⁹ conv MACs at 32×32.
@@ -261,26 +134,27 @@ def BitNetCifar(
         precision: ``"float"`` (the paper) or ``"binary"`` (Larq binary convs in the blocks).
         clip_value: ``t_clip`` of the binary convs (binary only).
         pad_value: pad value of the binary convs, 0.0 or 1.0 (binary only).
-        input_shape: ``(height, width, channels)``; default ``(224, 224, 3)``; the paper uses
-            ``(32, 32, 3)``. Sides under 50 px get Table 1's 3×3 stride-1 stem.
+        input_shape: ``(height, width, channels)``; default ``(32, 32, 3)`` (CIFAR). Sides under
+            50 px get Table 1's 3×3 stride-1 stem, larger ones the ImageNet stem.
         input_tensor: a Keras tensor to build the model on, instead of a new Input.
         weights: None, a local file, or a URL with ``#sha256=`` (no published weights).
         include_top: end in the classifier; otherwise at ``final_relu``.
-        num_classes: classes of the classifier (10 or 100 in the paper).
+        num_classes: classes of the classifier (10, the default, or 100 in the paper).
         classifier_activation: ``"softmax"``, or None for logits.
         name: model name.
 
     Example:
-        >>> model = BitNetCifar(d=4, k=3, n=4, input_shape=(32, 32, 3), num_classes=10)
+        >>> model = BitNetCifar(d=4, k=3, n=4)  # CIFAR-10: 32×32×3, 10 classes
     """
-    _positive_int("d", d, "the group widths are 16d, 32d, 64d")
-    _positive_int("k", k, "the depth of every BitBlock")
-    _positive_int("n", n, "the number of BitBlocks per group")
+    positive_int("d", d, hint="The group widths are 16d, 32d, 64d.")
+    positive_int("k", k, hint="k is the depth of every BitBlock.")
+    positive_int("n", n, hint="n is the number of BitBlocks per group.")
     check_tree(CIFAR_GROUP_WIDTHS[0] * d, k)
-    _check_precision(precision)
+    check_precision(precision)
     inputs = _check_common(
         model_name=name,
         min_size=4,
+        default_shape=CIFAR_SHAPE,
         input_shape=input_shape,
         input_tensor=input_tensor,
         weights=weights,
@@ -319,16 +193,16 @@ def WideResNetCifar(
     input_tensor: tf.Tensor | None = None,
     weights: str | None = None,
     include_top: bool = True,
-    num_classes: int = 1000,
+    num_classes: int = CIFAR_CLASSES,
     classifier_activation: str | None = "softmax",
     name: str = "wide_resnet_cifar",
 ) -> tf.keras.Model:
-    """The Wide ResNet baseline of paper 000 Table 1 (Zagoruyko & Komodakis' WRN-(6n+4)-d).
+    """The Wide ResNet baseline of Table 1 (Zagoruyko & Komodakis' WRN-(6n+4)-d).
 
     conv 3×3, 16 → three groups of ``n`` pre-activation residual blocks of ``k`` 3×3 convs with
     width 16d, 32d, 64d (stride 2 on the first conv of groups 2 and 3; 1×1 projection shortcuts
     where width or stride changes) → BN → ReLU → global average pooling → FC. No dropout
-    (paper 000 trains without). Wide ResNet(d=4, k=2, n=6), the paper's "wide resnet-38", is
+    (Zhang et al. train without). Wide ResNet(d=4, k=2, n=6), the paper's "wide resnet-38", is
     WRN-40-4 with 8.9M parameters; ``residual=False`` gives its "plainnet-38" (Table 6).
 
     Args:
@@ -341,17 +215,18 @@ def WideResNetCifar(
         classifier_activation, name: as in ``BitNetCifar``.
 
     Example:
-        >>> model = WideResNetCifar(d=4, n=6, input_shape=(32, 32, 3), num_classes=100)
+        >>> model = WideResNetCifar(d=4, n=6, num_classes=100)
     """
-    _positive_int("d", d, "the group widths are 16d, 32d, 64d")
-    _positive_int("n", n, "the number of residual blocks per group")
-    _positive_int("k", k, "convs per residual block; 2 in paper 000")
+    positive_int("d", d, hint="The group widths are 16d, 32d, 64d.")
+    positive_int("n", n, hint="n is the number of residual blocks per group.")
+    positive_int("k", k, hint="k is the number of convs per residual block; 2 in the paper.")
     if not isinstance(residual, bool):
         raise ValueError(f"Expected residual to be True or False. Received: {residual!r}.")
-    _check_precision(precision)
+    check_precision(precision)
     inputs = _check_common(
         model_name=name,
         min_size=4,
+        default_shape=CIFAR_SHAPE,
         input_shape=input_shape,
         input_tensor=input_tensor,
         weights=weights,
@@ -361,8 +236,7 @@ def WideResNetCifar(
     )
     x_in = _common.model_input(inputs)
     # Pre-activation: the stem is a bare conv; the first block applies BN (→ ReLU) to it.
-    x = _stem_conv(x_in, small=inputs.small, filters=CIFAR_STEM_FILTERS)
-    x = _stem_pool(x, small=inputs.small)
+    x = _common.stem(x_in, small=inputs.small, filters=CIFAR_STEM_FILTERS, bn=False)
     for group, base in enumerate(CIFAR_GROUP_WIDTHS, start=2):
         for block in range(1, n + 1):
             x = wide_residual_block(
@@ -396,7 +270,7 @@ def BitNetImageNet(
     classifier_activation: str | None = "softmax",
     name: str = "bitnet_imagenet",
 ) -> tf.keras.Model:
-    """An ImageNet BitNet of paper 000 Table 3 with any list of BitBlocks.
+    """An ImageNet BitNet of Table 3 with any list of BitBlocks.
 
     Stem conv 7×7/2 (64) → BN → ReLU → max pool 3×3/2 → BitBlocks of depth ``k`` → global
     average pooling → FC. A block with stride 2 starts a new group; blocks are named
@@ -411,7 +285,7 @@ def BitNetImageNet(
     Example:
         >>> model = BitNetImageNet(blocks=((64, 1), (128, 2)), k=2, input_shape=(64, 64, 3))
     """
-    _positive_int("k", k, "the depth of every BitBlock")
+    positive_int("k", k, hint="k is the depth of every BitBlock.")
     blocks = tuple(tuple(b) for b in blocks)
     if not blocks or not all(
         len(b) == 2 and isinstance(b[0], int) and b[0] > 0 and b[1] in (1, 2) for b in blocks
@@ -422,10 +296,11 @@ def BitNetImageNet(
         )
     for width, _ in blocks:
         check_tree(width, k)
-    _check_precision(precision)
+    check_precision(precision)
     inputs = _check_common(
         model_name=name,
         min_size=2 ** sum(s == 2 for _, s in blocks),
+        default_shape=IMAGENET_SHAPE,
         input_shape=input_shape,
         input_tensor=input_tensor,
         weights=weights,
@@ -512,7 +387,13 @@ def wide_resnet_cifar_name(d: int, n: int, precision: str = "float") -> str:
 
 
 def _register_preset(
-    name: str, family: str, builder: Callable[..., tf.keras.Model], doc: str, **fixed
+    name: str,
+    family: str,
+    builder: Callable[..., tf.keras.Model],
+    doc: str,
+    *,
+    cifar: bool,
+    **fixed,
 ) -> None:
     def factory(**kwargs) -> tf.keras.Model:
         clash = sorted(set(kwargs) & set(fixed))
@@ -528,7 +409,8 @@ def _register_preset(
     factory.__name__ = factory.__qualname__ = name
     factory.__doc__ = doc
     binary = fixed.get("precision", "float") == "binary"
-    register_model(name, family=family, paper=PAPER, binary=binary)(factory)
+    defaults = {"input_shape": CIFAR_SHAPE, "num_classes": CIFAR_CLASSES} if cifar else {}
+    register_model(name, family=family, paper=PAPER, binary=binary, **defaults)(factory)
 
 
 for _precision in PRECISIONS:
@@ -537,8 +419,9 @@ for _precision in PRECISIONS:
             bitnet_cifar_name(_d, _k, _n, _precision),
             "bitnet",
             BitNetCifar,
-            f"BitNet(d={_d}, k={_k}, n={_n}) of paper 000 in {_precision} precision; keyword "
-            f"arguments are those of ``BitNetCifar``.",
+            f"BitNet(d={_d}, k={_k}, n={_n}) of Zhang et al. 2017 in {_precision} precision; "
+            f"keyword arguments are those of ``BitNetCifar``.",
+            cifar=True,
             d=_d,
             k=_k,
             n=_n,
@@ -549,8 +432,9 @@ for _precision in PRECISIONS:
             wide_resnet_cifar_name(_d, _n, _precision),
             "wide_resnet",
             WideResNetCifar,
-            f"Wide ResNet(d={_d}, k=2, n={_n}), paper 000's baseline, in {_precision} precision; "
-            f"keyword arguments are those of ``WideResNetCifar``.",
+            f"Wide ResNet(d={_d}, k=2, n={_n}), the baseline of Zhang et al. 2017, in "
+            f"{_precision} precision; keyword arguments are those of ``WideResNetCifar``.",
+            cifar=True,
             d=_d,
             k=2,
             n=_n,
@@ -561,6 +445,7 @@ _register_preset(
     "bitnet",
     BitNet26,
     "BitNet-26 with Larq binary convs in every BitBlock; see ``BitNet26``.",
+    cifar=False,
     precision="binary",
 )
 _register_preset(
@@ -568,5 +453,6 @@ _register_preset(
     "bitnet",
     BitNet34,
     "BitNet-34 with Larq binary convs in every BitBlock; see ``BitNet34``.",
+    cifar=False,
     precision="binary",
 )

@@ -1,10 +1,12 @@
-"""Binary ResNetE (paper 003 §3.2: ResNet with an extra shortcut around every binary conv, the
-block design of Bi-Real Net).
+"""Binary ResNetE (Bethge, Yang, Bornstein, Meinel 2019, "BinaryDenseNet: Developing an
+Architecture for Binary Neural Networks", §3.2): ResNet with an extra shortcut around every binary
+conv, the block design of Bi-Real Net.
 
 Stem (full precision) → BN → stages of ``shortcut_block`` (binary 3×3 conv → BN → add) →
 ReLU → global average pooling → full-precision classifier. The first block of stages 2–4 halves
 the resolution and doubles the width; its shortcut is AvgPool 2 → 1×1 conv → BN. ResNetE18 uses
-``t_clip = 1.25`` and is weight-compatible with larq-zoo's BinaryResNetE18.
+``t_clip = 1.25`` and is weight-compatible with larq-zoo's BinaryResNetE18 (``weights="imagenet"``
+loads larq-zoo's ImageNet weights).
 
 Ablations of Table 2 as arguments: ``downsampling="binary"`` (binary 1×1 shortcut conv) and
 ``scaling=True`` (XNOR-Net scaling factors).
@@ -16,11 +18,14 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from bnnzoo._checks import positive_ints
 from bnnzoo.layers import batch_norm, shortcut_block
 from bnnzoo.zoo import _common
+from bnnzoo.zoo.papers import BETHGE_2019
+from bnnzoo.zoo.pretrained import IMAGENET
 from bnnzoo.zoo.registry import register_model
 
-PAPER = "Bethge et al. 2019, BinaryDenseNet (paper 003), §3.2"
+PAPER = BETHGE_2019
 
 
 def BinaryResNetE(
@@ -57,16 +62,12 @@ def BinaryResNetE(
         >>> model = BinaryResNetE(input_shape=(32, 32, 3), num_classes=10,
         ...                       downsampling="binary")
     """
-    blocks_per_stage = tuple(blocks_per_stage)
-    filters = tuple(filters)
-    if (
-        len(blocks_per_stage) != len(filters)
-        or not blocks_per_stage
-        or not all(isinstance(v, int) and v > 0 for v in blocks_per_stage + filters)
-    ):
+    blocks_per_stage = positive_ints("blocks_per_stage", blocks_per_stage)
+    filters = positive_ints("filters", filters)
+    if len(blocks_per_stage) != len(filters):
         raise ValueError(
-            f"Expected blocks_per_stage and filters to be sequences of positive ints of the same "
-            f"length. Received: blocks_per_stage={blocks_per_stage}, filters={filters}."
+            f"Expected blocks_per_stage and filters of the same length, one entry per stage. "
+            f"Received: blocks_per_stage={blocks_per_stage}, filters={filters}."
         )
     inputs = _common.check_inputs(
         model_name=name,
@@ -77,7 +78,7 @@ def BinaryResNetE(
         num_classes=num_classes,
         classifier_activation=classifier_activation,
         min_size=2 ** (len(filters) - 1),
-        larq_zoo_name=larq_zoo_name,
+        imagenet=_common.imagenet_weights(larq_zoo_name),
     )
 
     x_in = _common.model_input(inputs)
@@ -106,10 +107,10 @@ def BinaryResNetE(
     family="resnet_e",
     paper=PAPER,
     published_params=11_699_368,
-    larq_zoo_name="BinaryResNetE18",
+    pretrained={"imagenet": IMAGENET["BinaryResNetE18"]},
 )
 def BinaryResNetE18(**kwargs) -> tf.keras.Model:
     """Binary ResNetE18: four stages of four blocks, 64–512 filters, FP downsampling; 58.1% top-1
-    (paper 003 Table 3). Keyword arguments are those of ``BinaryResNetE``."""
+    (Bethge et al. 2019, Table 3). Keyword arguments are those of ``BinaryResNetE``."""
     kwargs.setdefault("name", "binary_resnet_e18")
     return BinaryResNetE(larq_zoo_name="BinaryResNetE18", **kwargs)

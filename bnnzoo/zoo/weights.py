@@ -3,7 +3,8 @@
 ``weights=`` on every zoo factory accepts:
 
 * ``None``: random initialization;
-* ``"imagenet"``: the ImageNet weights larq-zoo publishes for the model of the same name;
+* ``"imagenet"``: the ImageNet weights larq-zoo publishes for the model of the same name
+  (their URLs and hashes: ``bnnzoo.zoo.pretrained``);
 * a local file: ``.h5`` (Keras 2 weights or full model), ``.weights.h5`` or ``.keras``;
 * a URL with its SHA-256 as a fragment: ``"https://host/model.h5#sha256=<64 hex digits>"``.
   It is downloaded once into the cache (``$BNNZOO_CACHE``, default ``~/.cache/bnnzoo``) and
@@ -22,7 +23,6 @@ import ipaddress
 import os
 import re
 import tempfile
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from bnnzoo.analysis import flat_layers
+from bnnzoo.zoo.pretrained import Pretrained
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
@@ -154,43 +155,6 @@ def file_sha256(path: Path) -> str:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-_CAPTURE_LOCK = threading.Lock()
-
-
-class _CapturedError(Exception):
-    def __init__(self, origin: str, file_hash: str):
-        super().__init__(origin)
-        self.origin = origin
-        self.file_hash = file_hash
-
-
-def larq_zoo_imagenet_source(larq_zoo_name: str, *, include_top: bool) -> tuple[str, str]:
-    """The URL and SHA-256 that larq-zoo's own code uses for a model's ImageNet weights.
-
-    larq-zoo keeps them inside its model factories. They are read at run time by calling the
-    larq-zoo model with ``weights="imagenet"`` while ``tf.keras.utils.get_file`` is replaced by a
-    recorder that stops before anything is downloaded; bnnzoo then downloads and verifies the
-    file itself.
-    """
-    import larq_zoo
-
-    def record(fname=None, origin=None, *args, file_hash=None, **kwargs):
-        raise _CapturedError(origin, file_hash)
-
-    utils = tf.keras.utils
-    factory = getattr(larq_zoo.literature, larq_zoo_name)
-    with _CAPTURE_LOCK:
-        original = utils.get_file
-        utils.get_file = record
-        try:
-            factory(weights="imagenet", include_top=include_top, input_shape=(224, 224, 3))
-        except _CapturedError as captured:
-            return captured.origin, captured.file_hash
-        finally:
-            utils.get_file = original
-    raise RuntimeError(f"larq-zoo's {larq_zoo_name} did not ask for a weights file.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,13 +300,20 @@ def _pair_layer(layer, stored_name: str, arrays, path: Path):
     return list(zip(layer.weights, arrays))
 
 
-def resolve(source: WeightsSource, *, larq_zoo_name: str | None, include_top: bool) -> Path | None:
-    """Turn a validated weights source into a local file, downloading it if needed."""
+def resolve(
+    source: WeightsSource, *, imagenet: Pretrained | None, include_top: bool
+) -> Path | None:
+    """Turn a validated weights source into a local file, downloading it if needed.
+
+    ``imagenet`` is the model's published ImageNet weights, used when ``source`` asks for them.
+    """
     if source.kind == "none":
         return None
     if source.kind == "file":
         return source.path
     if source.kind == "url":
         return download(source.url, source.sha256)
-    url, sha256 = larq_zoo_imagenet_source(larq_zoo_name, include_top=include_top)
-    return download(url, sha256)
+    if imagenet is None:
+        raise ValueError("This model has no published ImageNet weights; use weights=None.")
+    published = imagenet.file(include_top=include_top)
+    return download(published.url, published.sha256)

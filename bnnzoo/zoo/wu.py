@@ -1,4 +1,4 @@
-"""Wu, Wu, Zhao, *Binarized Neural Networks on the ImageNet Classification Task* (paper 004).
+"""The BNNs of Wu, Wu, Zhao 2016, "Binarized Neural Networks on the ImageNet Classification Task".
 
 ``WuBNN13`` is the network of Table 1: a full-precision 7×7/2 convolution with 128 filters,
 max pooling, three binary 3×3 convolutions with 384 filters ("wider than usual", to avoid an
@@ -28,9 +28,10 @@ import tensorflow as tf
 
 from bnnzoo.layers import FixedScaling, batch_norm, binary_conv, binary_dense
 from bnnzoo.zoo import _common
+from bnnzoo.zoo.papers import WU_2016
 from bnnzoo.zoo.registry import register_model
 
-PAPER = "Wu, Wu, Zhao 2016, BNNs on ImageNet (paper 004)"
+PAPER = WU_2016
 VALID_MIN = 143  # smallest side for which the unpadded network still has a 1×1 map at the end
 ALEXNET_VALID_MIN = 67  # the same for WuAlexNet's unpadded pooling
 
@@ -83,7 +84,7 @@ def WuBNN13(
     clip_value: float = 1.0,
     name: str = "wu_bnn13",
 ) -> tf.keras.Model:
-    """The 13-layer BNN of paper 004 Table 1 (80.2% top-5 trained on labels, 84.1% distilled).
+    """The 13-layer BNN of Table 1 (80.2% top-5 trained on labels, 84.1% distilled).
 
     ``include_top=False`` ends after the 4096-unit layer's BatchNorm (the features the last
     layer reads). ``dropout=0`` is the distilled network of §2.3.
@@ -132,7 +133,7 @@ def WuAlexNet(
     clip_value: float = 1.0,
     name: str = "wu_alexnet",
 ) -> tf.keras.Model:
-    """The BVLC-AlexNet-shaped binary network paper 004 starts from (68% top-5, §2.3).
+    """The BVLC-AlexNet-shaped binary network Wu et al. start from (68% top-5, §2.3).
 
     AlexNet's layers without LRN and grouping: a float 11×11/4 convolution with 96 filters,
     binary convolutions of 256 (5×5), 384, 384 and 256 (3×3) filters with max pooling 3/2 after

@@ -1,4 +1,5 @@
-"""BitBlock and the fully connected BitBlock (paper 000 §3.2)."""
+"""BitBlock and the fully connected BitBlock (Zhang, Ozay, Li, Okatani 2017, "Truncating Wide
+Networks using Binary Tree Architectures", §3.2)."""
 
 import larq as lq
 import numpy as np
@@ -7,7 +8,7 @@ import tensorflow as tf
 
 from bnnzoo import layers
 from bnnzoo.analysis import is_binary
-from bnnzoo.layers.bitnet import bit_block_weights, check_tree
+from bnnzoo.layers.bitnet import check_tree
 
 
 def _block_model(width, depth, *, channels=5, size=8, **kwargs):
@@ -47,18 +48,22 @@ def test_tree_channels_and_wiring_follow_the_paper():
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
 def test_width_is_kept_and_weights_follow_the_closed_form(depth):
+    """Level 1 maps C to D (two halves); level i ≥ 2 maps D/2**(i-1) to two halves of D/2**i:
+    k² (C·D + D² (1/4 + 1/16 + ... + 4**(1-K)))."""
     model = _block_model(32, depth, channels=12)
     assert model.output_shape[-1] == 32
     convs = _convs(model)
     assert len(convs) == (1 if depth == 1 else 2 * depth)
     weights = sum(int(np.prod(c.kernel.shape)) for c in convs)
-    assert weights == bit_block_weights(12, 32, depth)
+    assert weights == 9 * (12 * 32 + 32**2 * sum(4.0**-i for i in range(1, depth)))
     assert all(not c.use_bias for c in convs)
 
 
 def test_closed_form_matches_hand_count():
     # Level 1: 2 × 3·3·64·64, level 2: 2 × 3·3·64·32, level 3: 2 × 3·3·32·16
-    assert bit_block_weights(64, 128, 3) == 9 * (2 * 64 * 64 + 2 * 64 * 32 + 2 * 32 * 16)
+    model = _block_model(128, 3, channels=64)
+    weights = sum(int(np.prod(c.kernel.shape)) for c in _convs(model))
+    assert weights == 9 * (2 * 64 * 64 + 2 * 64 * 32 + 2 * 32 * 16)
 
 
 def test_depth_one_is_a_single_conv():
@@ -104,8 +109,8 @@ def test_width_not_divisible_by_two_to_the_depth_says_which_width_works(width, d
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"depth": 0}, "positive int"),
-        ({"width": 0}, "positive int"),
+        ({"depth": 0}, "Expected K to be an int >= 1. Received: K=0. K is the BitBlock depth"),
+        ({"width": 0}, "Expected D to be an int >= 1"),
         ({"precision": "ternary"}, "precision"),
         ({"strides": 3}, "strides"),
     ],
@@ -156,7 +161,6 @@ def test_dense_tree_weights_are_those_of_proposition_3_3(depth):
     assert len(dense) == (1 if depth == 1 else 2 * depth)
     weights = sum(int(np.prod(d.kernel.shape)) for d in dense)
     assert weights == pytest.approx(4 / 3 * (1 - 4.0**-depth) * width**2, abs=1e-9)
-    assert weights == bit_block_weights(width, width, depth, kernel_size=1)
 
 
 def test_dense_tree_wiring_and_binary_variant():
@@ -171,6 +175,11 @@ def test_dense_tree_wiring_and_binary_variant():
     assert [t.shape[-1] for t in model.get_layer("fc_concat").input] == [16, 8, 4, 4]
     dense = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Dense)]
     assert len(dense) == 6 and all(is_binary(d) for d in dense)
+    for layer in dense:  # the preset binary_dense: sign input and kernel, clipped, no bias
+        assert layer.use_bias is False
+        assert isinstance(layer.input_quantizer, lq.quantizers.SteSign)
+        assert layer.kernel_constraint.clip_value == 1.3
+        assert type(layer.kernel_initializer).__name__ == "GlorotNormal"
 
 
 def test_dense_tree_refuses_a_feature_map():

@@ -8,9 +8,9 @@ from bnnzoo import zoo
 from tests.conftest import randomize
 
 PAIRS = [
-    (name, zoo.get_model_spec(name).larq_zoo_name)
+    (name, spec.pretrained["imagenet"].larq_zoo_name)
     for name in zoo.list_models()
-    if zoo.get_model_spec(name).larq_zoo_name
+    if "imagenet" in (spec := zoo.get_model_spec(name)).pretrained
 ]
 
 

@@ -2,24 +2,111 @@ import pytest
 
 from bnnzoo import zoo
 from bnnzoo.zoo import registry
+from bnnzoo.zoo.papers import BETHGE_2019, WU_2016, ZHANG_2017, Paper
+
+BETHGE = [
+    "binary_densenet28",
+    "binary_densenet37",
+    "binary_densenet37_dilated",
+    "binary_densenet45",
+    "binary_resnet_e18",
+]
 
 
 def test_list_models_filters_by_pattern():
-    assert zoo.list_models("*densenet*") == [
-        "binary_densenet28",
-        "binary_densenet37",
-        "binary_densenet37_dilated",
-        "binary_densenet45",
-    ]
+    assert zoo.list_models("*densenet*") == BETHGE[:4]
     assert zoo.list_models("binary_resnet_e18") == ["binary_resnet_e18"]
     assert zoo.list_models("no_such_*") == []
+
+
+def test_list_models_filters_by_family_and_paper():
+    assert zoo.list_models(family="binary_densenet") == BETHGE[:4]
+    assert zoo.list_models(family="wu") == ["wu_alexnet", "wu_bnn13"]
+    for text in ("bethge2019", "Bethge", "binarydensenet: developing"):
+        assert zoo.list_models(paper=text) == BETHGE
+    zhang = zoo.list_models(paper="BitNet")  # the paper's nickname
+    assert (
+        zhang
+        == zoo.list_models(paper="zhang2017")
+        == sorted(zoo.list_models(family="bitnet") + zoo.list_models(family="wide_resnet"))
+    )
+    assert zoo.list_models("*_binary", family="bitnet", paper="Zhang") == [
+        n for n in zoo.list_models(family="bitnet") if n.endswith("_binary")
+    ]
+    assert zoo.list_models("bitnet*", family="wu") == []
+
+
+def test_unknown_family_or_paper_lists_the_valid_ones():
+    with pytest.raises(ValueError) as info:
+        zoo.list_models(family="densenet")
+    assert "Unknown family 'densenet'" in str(info.value)
+    assert "binary_densenet, bitnet, resnet_e, wide_resnet, wu" in str(info.value)
+    with pytest.raises(ValueError) as info:
+        zoo.list_models(paper="Courbariaux")
+    for paper in (BETHGE_2019, WU_2016, ZHANG_2017):
+        assert f"{paper.key} ({paper})" in str(info.value)
+
+
+def test_families_partition_the_registry():
+    families = zoo.list_families()
+    assert list(families) == ["binary_densenet", "bitnet", "resnet_e", "wide_resnet", "wu"]
+    names = [name for family in families.values() for name in family]
+    assert sorted(names) == zoo.list_models() and len(names) == 65
+    assert families["bitnet"][:3] == ["bitnet26", "bitnet34", "bitnet_cifar_d4_k3_n4"]
+    assert [len(families[f]) for f in ("bitnet", "wide_resnet")] == [50, 8]
+
+
+def test_every_model_carries_its_defaults_paper_and_sources():
+    for name in zoo.list_models():
+        spec = zoo.get_model_spec(name)
+        assert isinstance(spec.paper, Paper)
+        cifar = spec.family in ("bitnet", "wide_resnet") and "cifar" in name
+        assert (spec.input_shape, spec.num_classes) == (
+            ((32, 32, 3), 10) if cifar else ((224, 224, 3), 1000)
+        ), name
+        assert set(spec.pretrained) == ({"imagenet"} if name in BETHGE else set()), name
+        if spec.pretrained:
+            assert spec.published_params is not None
+            assert spec.pretrained["imagenet"].top.url.endswith("_weights.h5")
+            assert spec.pretrained["imagenet"].no_top.url.endswith("_weights_notop.h5")
+
+
+def test_paper_citation():
+    assert str(ZHANG_2017) == (
+        'Zhang, Ozay, Li, Okatani 2017, "Truncating Wide Networks using Binary Tree Architectures"'
+    )
+    assert (WU_2016.key, WU_2016.short) == ("wu2016", "Wu et al. 2016")
+
+
+@pytest.fixture
+def empty_registry(monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+
+
+def test_registered_defaults_apply_to_the_function_and_to_create_model(empty_registry):
+    @registry.register_model("fake", family="f", paper=WU_2016, input_shape=(8, 8, 1),
+                             num_classes=7)  # fmt: skip
+    def fake(**kwargs):
+        return kwargs
+
+    assert fake() == {"input_shape": (8, 8, 1), "num_classes": 7}
+    assert zoo.create_model("fake") == fake() == registry.get_model_spec("fake").factory()
+    assert fake(input_shape=(4, 4, 1), num_classes=None) == {
+        "input_shape": (4, 4, 1),
+        "num_classes": 7,
+    }
+    tensor = object()
+    assert fake(input_tensor=tensor) == {"input_tensor": tensor, "num_classes": 7}
+    assert fake.__name__ == "fake" and fake.__wrapped__.__name__ == "fake"
+    spec = registry.get_model_spec("fake")
+    assert (spec.input_shape, spec.num_classes, dict(spec.pretrained)) == ((8, 8, 1), 7, {})
 
 
 def test_create_model_drops_none_kwargs():
     model = zoo.create_model(
         "binary_resnet_e18", input_shape=(32, 32, 3), num_classes=None, weights=None
     )
-    assert model.output_shape == (None, 1000)  # the factory's default, not None
+    assert model.output_shape == (None, 1000)  # the registered default, not None
     assert model.layers[-1].name == "head_softmax"
     # classifier_activation=None is a value: logits, as in Keras applications
     logits = zoo.create_model("binary_resnet_e18", input_shape=(32, 32, 3), num_classes=10,
@@ -47,7 +134,12 @@ def test_unknown_name_lists_the_nearest_registered_names():
 
 def test_registering_a_name_twice_is_refused():
     with pytest.raises(ValueError, match="already registered"):
-        registry.register_model("binary_densenet28", family="x", paper="y")(lambda **kw: None)
+        registry.register_model("binary_densenet28", family="x", paper=WU_2016)
+
+
+def test_a_paper_must_be_a_paper(empty_registry):
+    with pytest.raises(ValueError, match="Expected paper to be a bnnzoo.zoo.papers.Paper"):
+        registry.register_model("fake", family="x", paper="Wu et al. 2016")
 
 
 def test_factories_are_keyword_only():

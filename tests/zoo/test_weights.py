@@ -1,4 +1,4 @@
-"""weights=: local files of every Keras format, URLs with a hash, larq-zoo's ImageNet weights."""
+"""weights=: local files of every Keras format, URLs with a hash, the published ImageNet weights."""
 
 import hashlib
 import http.server
@@ -7,10 +7,10 @@ import threading
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from bnnzoo import zoo
-from bnnzoo.zoo import weights as weights_lib
+from bnnzoo.zoo import pretrained
+from bnnzoo.zoo.pretrained import Pretrained, WeightsFile
 from tests.conftest import randomize
 
 
@@ -186,36 +186,20 @@ def test_unreachable_url_fails_clearly(served, tiny_model_factory):
     assert list(cache.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "name, include_top",
-    [("binary_densenet28", True), ("binary_densenet37_dilated", False),
-     ("binary_resnet_e18", True)],
-)  # fmt: skip
-def test_imagenet_source_is_read_from_larq_zoo_without_downloading(name, include_top):
-    spec = zoo.get_model_spec(name)
-    url, sha = weights_lib.larq_zoo_imagenet_source(spec.larq_zoo_name, include_top=include_top)
-    assert url.startswith("https://github.com/larq/zoo/releases/download/")
-    assert url.endswith("_notop.h5") != include_top
-    assert re.fullmatch(r"[0-9a-f]{64}", sha)
-    assert tf.keras.utils.get_file.__name__ == "get_file"  # restored afterwards
-
-
 def test_imagenet_weights_are_downloaded_and_loaded(served, monkeypatch):
-    """The imagenet path end to end, with larq-zoo's URL swapped for the loopback server."""
+    """The imagenet path end to end, with larq-zoo's URLs swapped for the loopback server."""
     server, _, cache, _, _ = served
     shape = (64, 64, 3)
     reference = zoo.BinaryResNetE18(input_shape=shape, include_top=False)
     randomize(reference, np.random.default_rng(1))
     reference.save_weights(str(server.root / "resnet_e_18_notop.h5"))
     sha = hashlib.sha256((server.root / "resnet_e_18_notop.h5").read_bytes()).hexdigest()
-    asked = []
-
-    def source(larq_zoo_name, *, include_top):
-        asked.append((larq_zoo_name, include_top))
-        return f"{server.url}/resnet_e_18_notop.h5", sha
-
-    monkeypatch.setattr(weights_lib, "larq_zoo_imagenet_source", source)
+    served_file = WeightsFile(f"{server.url}/resnet_e_18_notop.h5", sha)
+    unused = WeightsFile(f"{server.url}/resnet_e_18.h5", "0" * 64)
+    local = Pretrained("BinaryResNetE18", top=unused, no_top=served_file)
+    monkeypatch.setitem(pretrained.IMAGENET, "BinaryResNetE18", local)
     model = zoo.BinaryResNetE18(weights="imagenet", input_shape=shape, include_top=False)
-    assert asked == [("BinaryResNetE18", False)]
+    assert server.requests == ["/resnet_e_18_notop.h5"]
+    assert [p.name for p in cache.iterdir()] == [f"{sha[:12]}-resnet_e_18_notop.h5"]
     x = np.random.default_rng(2).normal(size=(1, *shape)).astype("float32")
     np.testing.assert_array_equal(model(x).numpy(), reference(x).numpy())

@@ -1,0 +1,61 @@
+"""The papers the zoo's models come from, each cited once.
+
+Example:
+    >>> from bnnzoo.zoo.papers import BETHGE_2019
+    >>> BETHGE_2019.key, BETHGE_2019.short
+    ('bethge2019', 'Bethge et al. 2019')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper, cited by authors, year and title.
+
+    Attributes:
+        authors: the authors' surnames, in the paper's order.
+        year: year of publication.
+        title: the paper's title.
+        nickname: what the paper's architecture is usually called (``"BitNet"``), or "".
+    """
+
+    authors: tuple[str, ...]
+    year: int
+    title: str
+    nickname: str = ""
+
+    @property
+    def key(self) -> str:
+        """First author and year, lower case: ``"zhang2017"``."""
+        return f"{self.authors[0].lower()}{self.year}"
+
+    @property
+    def short(self) -> str:
+        """``"Zhang et al. 2017"``."""
+        first = self.authors[0] + (" et al." if len(self.authors) > 1 else "")
+        return f"{first} {self.year}"
+
+    def __str__(self) -> str:
+        return f'{", ".join(self.authors)} {self.year}, "{self.title}"'
+
+
+ZHANG_2017 = Paper(
+    ("Zhang", "Ozay", "Li", "Okatani"),
+    2017,
+    "Truncating Wide Networks using Binary Tree Architectures",
+    "BitNet",
+)
+BETHGE_2019 = Paper(
+    ("Bethge", "Yang", "Bornstein", "Meinel"),
+    2019,
+    "BinaryDenseNet: Developing an Architecture for Binary Neural Networks",
+    "BinaryDenseNet",
+)
+WU_2016 = Paper(
+    ("Wu", "Wu", "Zhao"),
+    2016,
+    "Binarized Neural Networks on the ImageNet Classification Task",
+)
