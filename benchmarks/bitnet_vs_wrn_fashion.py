@@ -143,10 +143,10 @@ def measure(run: dict, weight_decay: float) -> dict:
     import tensorflow as tf
 
     from bnnzoo.analysis import count_model
+    from bnnzoo.reproduce.bitnet import paper_params
     from bnnzoo.training.loop import build_model
     from bnnzoo.training.monitors import first_conv_kernel_index
     from bnnzoo.training.rundir import RunDir
-    from bnnzoo.zoo.bitnet_tables import paper_params
 
     run_dir = run["dir"]
     config = RunDir(run_dir).read_config()

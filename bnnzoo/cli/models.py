@@ -3,28 +3,27 @@ ImageNet classes a model with pretrained weights sees in images."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
 import larq as lq
 import numpy as np
 
-import bnnzoo
 from bnnzoo import zoo
-from bnnzoo._io import write_atomically
 from bnnzoo._text import format_table
 from bnnzoo.analysis import count_model
 from bnnzoo.cli._common import CommandError, parse_shape
 from bnnzoo.zoo import imagenet
-from bnnzoo.zoo.weights import cache_dir
-
-FIGURE_HEADER = ["model", "parameters", "binary MACs (G)", "float MACs (G)", "size (MiB)"]
+from bnnzoo.zoo.listing import COUNT_HEADER, count_cells
 
 
 def add_list(sub) -> None:
-    p = sub.add_parser("list", help="registered models with parameters, MACs and size")
+    p = sub.add_parser(
+        "list", help="the zoo's families, or the models of a family, paper or pattern"
+    )
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. '*densenet*'")
+    p.add_argument("--family", default=None, help="only this family (the overview names them)")
+    p.add_argument("--paper", default=None,
+                   help="only a paper's models: a key (zhang2017) or a name (Bethge)")  # fmt: skip
+    p.add_argument("--counts", action="store_true",
+                   help="add parameters, MACs and size (builds each listed model)")  # fmt: skip
     p.set_defaults(func=cmd_list)
 
 
@@ -47,17 +46,15 @@ def add_predict(sub) -> None:
 
 
 def cmd_list(args) -> int:
-    names = zoo.list_models(args.pattern)
-    if not names:
-        raise CommandError(
-            f"No registered model matches {args.pattern!r}. `bnnzoo list` shows all of them."
+    from bnnzoo.zoo.listing import format_model_list
+
+    try:
+        text = format_model_list(
+            args.pattern, family=args.family, paper=args.paper, counts=args.counts
         )
-    figures = _default_figures(names)
-    print(format_table([FIGURE_HEADER, *(figures[name] for name in names)]))
-    print(
-        "\nFigures at 224x224x3 with 1000 classes. Size: binary weights at 1 bit, other trainable "
-        "weights at 32 bits (BatchNorm moving statistics fold away at inference)."
-    )
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+    print(text)
     return 0
 
 
@@ -71,7 +68,7 @@ def cmd_summary(args) -> int:
         raise CommandError(str(err)) from err
     lq.models.summary(model)
     counts = count_model(model)
-    print(format_table([FIGURE_HEADER, _figures_row(args.model, counts)]))
+    print(format_table([["model", *COUNT_HEADER], [args.model, *count_cells(counts)]]))
     print(
         f"\nbinary parameters {counts.binary_params:,} (1 bit each), "
         f"other parameters {counts.float_params:,} (32 bits each)"
@@ -114,39 +111,3 @@ def cmd_predict(args) -> int:
         for rank, (wnid, label, score) in enumerate(top, 1):
             print(f"  {rank}. {label:<30} {wnid}  {score:.4f}")
     return 0
-
-
-def _figures_row(name: str, counts) -> list[str]:
-    return [
-        name,
-        f"{counts.params:,}",
-        f"{counts.binary_macs / 1e9:.3f}",
-        f"{counts.float_macs / 1e9:.3f}",
-        f"{counts.size_mb:.2f}",
-    ]
-
-
-def _default_figures(names: list[str]) -> dict[str, list[str]]:
-    """Figure rows of registered models at their defaults, cached per version of the code.
-
-    Building 65 models at 224×224 takes minutes; the figures only change with bnnzoo's source,
-    so they are kept in ``$BNNZOO_CACHE/figures-<hash of the source>.json``.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(Path(bnnzoo.__file__).parent.rglob("*.py")):
-        digest.update(path.read_bytes())
-    cache = cache_dir().parent / f"figures-{digest.hexdigest()[:16]}.json"
-    try:
-        figures = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        figures = {}
-    missing = [name for name in names if name not in figures]
-    for name in missing:
-        figures[name] = _figures_row(name, count_model(zoo.create_model(name)))
-    if missing:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(cache, json.dumps(figures))
-        except OSError:
-            pass  # a read-only cache only costs time
-    return {name: figures[name] for name in names}

@@ -16,6 +16,8 @@ from bnnzoo.zoo.binary_densenet import (
     BinaryDenseNet45,
 )
 from bnnzoo.zoo.bitnet import BitNet26, BitNet34, BitNetCifar, BitNetImageNet, WideResNetCifar
+from bnnzoo.zoo.imagenet import decode_predictions, load_image, preprocess_input
+from bnnzoo.zoo.loading import load_or_build
 from bnnzoo.zoo.registry import (
     ModelSpec,
     create_model,
@@ -43,10 +45,14 @@ __all__ = [
     "ModelSpec",
     "WideResNetCifar",
     "create_model",
+    "decode_predictions",
     "get_model_spec",
     "list_families",
     "list_models",
+    "load_image",
+    "load_or_build",
     "load_weights",
+    "preprocess_input",
     "register_model",
     "WuAlexNet",
     "WuBNN13",

@@ -62,7 +62,7 @@ def format_model_list(
         "(batch norm included) that the authors or larq-zoo publish."
     ]
     if counts:
-        header += ["parameters", "binary MACs (G)", "float MACs (G)", "size (MiB)"]
+        header += COUNT_HEADER
         rows = [row + _count_row(name) for row, name in zip(rows, names)]
         footer.append(
             "Counts at each model's default input and classes. Size: binary weights at 1 bit,\n"
@@ -116,11 +116,19 @@ def _model_row(name: str) -> list[str]:
     ]
 
 
+COUNT_HEADER = ["parameters", "binary MACs (G)", "float MACs (G)", "size (MiB)"]
+
+
 def _count_row(name: str) -> list[str]:
     model = create_model(name)
     counts = count_model(model)
     del model
     tf.keras.backend.clear_session()  # the next model starts from a clean graph
+    return count_cells(counts)
+
+
+def count_cells(counts) -> list[str]:
+    """The ``COUNT_HEADER`` cells of a ``bnnzoo.analysis.ModelCount``."""
     return [
         f"{counts.params:,}",
         f"{counts.binary_macs / 1e9:.3f}",

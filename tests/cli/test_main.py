@@ -43,3 +43,15 @@ def test_console_script_is_installed(how):
         + result.stderr.split("Unknown model 'no_such_model'. ", 1)[1].strip()
     )
     assert "Traceback" not in result.stderr
+
+
+def test_reproduce_runs_the_paper_module_and_sets_the_exit_status(capsys, monkeypatch):
+    from bnnzoo import reproduce
+
+    monkeypatch.setattr(reproduce, "run", lambda paper: (f"table of {paper}", False))
+    code, out, _ = run(capsys, "reproduce", "bitnet")
+    assert (code, out.strip()) == (1, "table of bitnet")
+    monkeypatch.setattr(reproduce, "run", lambda paper: ("ok", True))
+    assert run(capsys, "reproduce", "bitnet")[0] == 0
+    with pytest.raises(SystemExit):  # argparse refuses a paper without a module
+        run(capsys, "reproduce", "nonesuch")

@@ -9,27 +9,33 @@ from tests.cli._run import run
 from tests.conftest import randomize
 
 
-def test_list_prints_figures_of_matching_models(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("BNNZOO_CACHE", str(tmp_path))
-    code, out, _ = run(capsys, "list", "binary_resnet*")
+def test_list_overview_then_counts_of_a_selection(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    rows = [line.split()[0] for line in out.splitlines()[2:] if line.strip()]
+    assert "bitnet" in rows and "binary_densenet" in rows  # one row per family
+    assert "bitnet_cifar_d4_k3_n4" not in out.split("\n\n")[0].split()  # presets collapsed
+    code, out, _ = run(capsys, "list", "binary_resnet*", "--counts")
     assert code == 0
     assert "binary_resnet_e18" in out and "binary_densenet28" not in out
     row = next(line for line in out.splitlines() if line.startswith("binary_resnet_e18"))
-    assert row.split() == ["binary_resnet_e18", "11,699,368", "1.676", "0.138", "4.00"]
+    assert row.split()[-4:] == ["11,699,368", "1.676", "0.138", "4.00"]
     assert "size (MiB)" in out
 
 
-def test_list_figures_are_cached_per_source_version(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("BNNZOO_CACHE", str(tmp_path))
-    first = run(capsys, "list", "binary_resnet*")[1]
-    cached = list(tmp_path.glob("figures-*.json"))
-    assert len(cached) == 1
-    data = json.loads(cached[0].read_text())
-    assert data["binary_resnet_e18"][1] == "11,699,368"
-    data["binary_resnet_e18"][1] = "42"  # a cached row is used as it is
-    cached[0].write_text(json.dumps(data))
-    second = run(capsys, "list", "binary_resnet*")[1]
-    assert "42" in second and second != first
+def test_list_by_family_and_paper_and_bad_selections(capsys):
+    code, out, _ = run(capsys, "list", "--family", "wu")
+    assert code == 0 and "wu_bnn13" in out and "binary_densenet28" not in out
+    code, out, _ = run(capsys, "list", "--paper", "Bethge")
+    assert code == 0 and "binary_densenet28" in out and "wu_bnn13" not in out
+    for argv, message in [
+        (["--family", "nope"], "nope"),
+        (["--paper", "nobody"], "nobody"),
+        (["zzz*"], "No registered model matches"),
+    ]:
+        code, out, err = run(capsys, "list", *argv)
+        assert code == 2 and message in err and out == ""
+        assert len(err.strip().splitlines()) == 1
 
 
 def test_summary_with_shape_and_classes(capsys):
