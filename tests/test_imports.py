@@ -81,3 +81,36 @@ def test_the_graph_reader_sees_real_edges():
 def test_no_import_cycle_in_bnnzoo():
     found = cycles(import_graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+# bottom to top: a module imports only from its own layer or the layers below it
+LAYERS = (
+    ("bnnzoo._environment", "bnnzoo._io", "bnnzoo._text", "bnnzoo._host", "bnnzoo._checks"),
+    ("bnnzoo.layers",),
+    ("bnnzoo.analysis",),
+    ("bnnzoo.zoo",),
+    ("bnnzoo.training",),
+    ("bnnzoo.converters",),
+    ("bnnzoo.reproduce", "bnnzoo.quickstart"),
+    ("bnnzoo.cli",),
+)
+
+
+def layer_of(module: str) -> int:
+    for rank, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return rank
+    return -1  # the package's own __init__: exposes the layers, imported by none of them
+
+
+def test_data_flows_one_way():
+    graph = import_graph()
+    assert all(layer_of(m) >= 0 for m in graph if m != "bnnzoo"), "a module outside LAYERS"
+    upward = sorted(
+        f"{source} -> {target}"
+        for source, targets in graph.items()
+        if source != "bnnzoo"
+        for target in targets
+        if target != "bnnzoo" and layer_of(target) > layer_of(source)
+    )
+    assert not upward, "imports against the flow: " + "; ".join(upward)
