@@ -19,6 +19,8 @@ def add_recipes(sub) -> None:
 def add_train(sub) -> None:
     p = sub.add_parser("train", help="train a zoo model with a recipe, or resume a run")
     p.add_argument("--recipe")
+    p.add_argument("--quick", action="store_true",
+                   help="the recipe's quick variant (same as --recipe R_quick)")  # fmt: skip
     p.add_argument("--out", help="run directory (created)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     p.add_argument("--model")
@@ -53,10 +55,10 @@ def cmd_recipes(args) -> int:
 def cmd_train(args) -> int:
     if args.resume is None and (args.recipe is None or args.out is None):
         raise CommandError("train needs --recipe R and --out DIR, or --resume DIR.")
-    if args.resume is not None and (args.recipe or args.out or args.set):
+    if args.resume is not None and (args.recipe or args.out or args.set or args.quick):
         raise CommandError(
             "--resume DIR continues a run with its saved config; do not combine it with "
-            "--recipe, --out or --set."
+            "--recipe, --quick, --out or --set."
         )
     verbose = 0 if args.quiet else 1
     try:
@@ -67,6 +69,7 @@ def cmd_train(args) -> int:
             config = recipes.resolve(
                 args.recipe,
                 [*teacher, *args.set],
+                quick=args.quick,
                 model=args.model,
                 dataset=args.dataset,
                 data_dir=args.data_dir,

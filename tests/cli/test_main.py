@@ -55,3 +55,18 @@ def test_reproduce_runs_the_paper_module_and_sets_the_exit_status(capsys, monkey
     assert run(capsys, "reproduce", "bitnet")[0] == 0
     with pytest.raises(SystemExit):  # argparse refuses a paper without a module
         run(capsys, "reproduce", "nonesuch")
+
+
+def test_train_quick_is_the_recipes_quick_variant(capsys, tmp_path):
+    from bnnzoo.training import RunDir, recipes
+
+    argv = ["train", "--recipe", "quickstart", "--quick", "--epochs", "1", "--quiet"]
+    code, out, err = run(capsys, *argv, "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    saved = RunDir(tmp_path / "run").read_config()
+    assert saved["recipe"] == "quickstart_quick"
+    expected = recipes.resolve("quickstart", quick=True, epochs=1)
+    assert saved["model_kwargs"] == expected["model_kwargs"]
+    assert saved["max_train_examples"] == expected["max_train_examples"]
+    code, _, err = run(capsys, "train", "--resume", str(tmp_path / "run"), "--quick")
+    assert code == 2 and "do not combine it with" in err
