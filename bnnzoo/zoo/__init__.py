@@ -17,6 +17,17 @@ from bnnzoo.zoo.binary_densenet import (
 )
 from bnnzoo.zoo.bitnet import BitNet26, BitNet34, BitNetCifar, BitNetImageNet, WideResNetCifar
 from bnnzoo.zoo.imagenet import decode_predictions, load_image, preprocess_input
+from bnnzoo.zoo.larq_zoo import (
+    BinaryAlexNet,
+    BiRealNet,
+    DoReFaNet,
+    MeliusNet22,
+    QuickNet,
+    QuickNetLarge,
+    QuickNetSmall,
+    RealToBinaryNet,
+    XNORNet,
+)
 from bnnzoo.zoo.loading import load_or_build
 from bnnzoo.zoo.registry import (
     ModelSpec,
@@ -31,6 +42,8 @@ from bnnzoo.zoo.weights import load_weights
 from bnnzoo.zoo.wu import WuAlexNet, WuBNN13
 
 __all__ = [
+    "BiRealNet",
+    "BinaryAlexNet",
     "BinaryDenseNet",
     "BinaryDenseNet28",
     "BinaryDenseNet37",
@@ -42,7 +55,13 @@ __all__ = [
     "BitNet34",
     "BitNetCifar",
     "BitNetImageNet",
+    "DoReFaNet",
+    "MeliusNet22",
     "ModelSpec",
+    "QuickNet",
+    "QuickNetLarge",
+    "QuickNetSmall",
+    "RealToBinaryNet",
     "WideResNetCifar",
     "create_model",
     "decode_predictions",
@@ -56,4 +75,5 @@ __all__ = [
     "register_model",
     "WuAlexNet",
     "WuBNN13",
+    "XNORNet",
 ]

@@ -59,3 +59,48 @@ WU_2016 = Paper(
     2016,
     "Binarized Neural Networks on the ImageNet Classification Task",
 )
+
+# the papers of the larq-zoo models (bnnzoo.zoo.larq_zoo)
+HUBARA_2016 = Paper(
+    ("Hubara", "Courbariaux", "Soudry", "El-Yaniv", "Bengio"),
+    2016,
+    "Binarized Neural Networks",
+    "BinaryAlexNet",
+)
+RASTEGARI_2016 = Paper(
+    ("Rastegari", "Ordonez", "Redmon", "Farhadi"),
+    2016,
+    "XNOR-Net: ImageNet Classification Using Binary Convolutional Neural Networks",
+    "XNOR-Net",
+)
+ZHOU_2016 = Paper(
+    ("Zhou", "Wu", "Ni", "Zhou", "Wen", "Zou"),
+    2016,
+    "DoReFa-Net: Training Low Bitwidth Convolutional Neural Networks with Low Bitwidth Gradients",
+    "DoReFa-Net",
+)
+LIU_2018 = Paper(
+    ("Liu", "Wu", "Luo", "Yang", "Liu", "Cheng"),
+    2018,
+    "Bi-Real Net: Enhancing the Performance of 1-bit CNNs With Improved Representational "
+    "Capability and Advanced Training Algorithm",
+    "Bi-Real Net",
+)
+BETHGE_2020 = Paper(
+    ("Bethge", "Bartz", "Yang", "Chen", "Meinel"),
+    2020,
+    "MeliusNet: Can Binary Neural Networks Achieve MobileNet-level Accuracy?",
+    "MeliusNet",
+)
+MARTINEZ_2020 = Paper(
+    ("Martinez", "Yang", "Bulat", "Tzimiropoulos"),
+    2020,
+    "Training Binary Neural Networks with Real-to-Binary Convolutions",
+    "Real-to-Binary Net",
+)
+BANNINK_2021 = Paper(
+    ("Bannink", "Hillier", "Geiger", "de Bruin", "Overweel", "Neeven", "Helwegen"),
+    2021,
+    "Larq Compute Engine: Design, Benchmark, and Deploy State-of-the-Art Binarized Neural Networks",
+    "QuickNet",
+)

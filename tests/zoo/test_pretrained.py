@@ -1,9 +1,10 @@
 """The table of published weights against larq-zoo's own code, without network access.
 
 larq-zoo names each weights file in a ``download_pretrained_model(model=, version=, file=,
-file_hash=)`` call inside its model factory classes. The test reads those calls from larq-zoo's
-source (``ast``), turns them into URLs with larq-zoo's own ``download_pretrained_model`` (its
-``get_file`` replaced by a recorder, so nothing is downloaded) and compares with the table.
+file_hash=)`` call inside its model factory classes (``larq_zoo.literature``, ``larq_zoo.sota``).
+The test reads those calls from larq-zoo's source (``ast``), turns them into URLs with larq-zoo's
+own ``download_pretrained_model`` (its ``get_file`` replaced by a recorder, so nothing is
+downloaded) and compares with the table.
 """
 
 import ast
@@ -18,16 +19,38 @@ from bnnzoo.zoo import pretrained, weights
 from bnnzoo.zoo.pretrained import IMAGENET, WeightsFile
 
 
-def _download_calls(class_name: str) -> list[dict]:
-    """The keyword arguments of every download_pretrained_model call in a larq-zoo class."""
-    module = inspect.getmodule(getattr(larq_zoo.literature, class_name.removesuffix("Factory")))
+def _download_calls(larq_zoo_name: str) -> list[dict]:
+    """The keyword arguments of the download_pretrained_model calls that name the weights of
+    larq-zoo's ``larq_zoo_name``: in the factory class its function instantiates, or the
+    nearest base class that has them (RealToBinaryNet's are in its parent's method)."""
+    function = getattr(larq_zoo.literature, larq_zoo_name, None) or getattr(
+        larq_zoo.sota, larq_zoo_name
+    )
+    module = inspect.getmodule(function)
     tree = ast.parse(inspect.getsource(module))
-    (cls,) = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == class_name]
-    return [
-        {keyword.arg: ast.literal_eval(keyword.value) for keyword in node.keywords}
-        for node in ast.walk(cls)
-        if isinstance(node, ast.Call) and _called(node) == "download_pretrained_model"
+    (function_node,) = [
+        n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == larq_zoo_name
     ]
+    (factory_name,) = {
+        node.func.id
+        for node in ast.walk(function_node)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id.endswith("Factory")
+    }
+    for cls in getattr(module, factory_name).__mro__:
+        classes = [
+            n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__
+        ]
+        calls = [
+            {keyword.arg: ast.literal_eval(keyword.value) for keyword in node.keywords}
+            for class_node in classes
+            for node in ast.walk(class_node)
+            if isinstance(node, ast.Call) and _called(node) == "download_pretrained_model"
+        ]
+        if calls:
+            return calls
+    return []
 
 
 def _called(call: ast.Call) -> str | None:
@@ -47,7 +70,7 @@ def _larq_zoo_file(monkeypatch, call: dict) -> WeightsFile:
 
 @pytest.mark.parametrize("larq_zoo_name", sorted(IMAGENET))
 def test_table_matches_larq_zoos_code(larq_zoo_name, monkeypatch):
-    calls = _download_calls(f"{larq_zoo_name}Factory")
+    calls = _download_calls(larq_zoo_name)
     assert len(calls) == 2
     files = {"_notop" in c["file"]: _larq_zoo_file(monkeypatch, c) for c in calls}
     entry = IMAGENET[larq_zoo_name]
@@ -70,7 +93,9 @@ class _AskedError(Exception):
 
 
 @pytest.mark.parametrize("include_top", [True, False])
-@pytest.mark.parametrize("name", zoo.list_models(paper="bethge2019"))
+@pytest.mark.parametrize(
+    "name", zoo.list_models(paper="bethge2019") + zoo.list_models(family="larq_zoo")
+)
 def test_weights_imagenet_downloads_the_registered_file(name, include_top, monkeypatch):
     """What ``weights="imagenet"`` fetches is the registration's file (nothing is built)."""
 

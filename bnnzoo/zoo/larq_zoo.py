@@ -1,0 +1,229 @@
+"""larq-zoo's own models, registered in bnnzoo: the nine networks larq-zoo 2.4 publishes that
+bnnzoo does not re-implement, built by larq-zoo's code and loaded with its published weights.
+
+Each factory is a thin keyword-only wrapper: it checks bnnzoo's Keras-applications arguments
+(``input_shape``, ``input_tensor``, ``weights``, ``include_top``, ``num_classes``,
+``classifier_activation``, ``pooling``) before anything is built, calls ``larq_zoo.literature.X``
+or ``larq_zoo.sota.X`` with ``weights=None``, loads the weights with bnnzoo's strict loader
+(``weights="imagenet"``: larq-zoo's release file, downloaded once and checked against the
+SHA-256 in ``bnnzoo.zoo.pretrained``), and names the model after its registry entry.
+
+Example:
+    >>> from bnnzoo import zoo
+    >>> zoo.list_models(family="larq_zoo")
+    ['binary_alexnet', 'birealnet', 'dorefanet', 'meliusnet22', 'quicknet', 'quicknet_large',
+     'quicknet_small', 'real_to_binary_net', 'xnornet']
+    >>> model = zoo.create_model("quicknet", weights="imagenet")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import larq_zoo
+import tensorflow as tf
+
+from bnnzoo._checks import one_of
+from bnnzoo.zoo import _common
+from bnnzoo.zoo import weights as weights_lib
+from bnnzoo.zoo.papers import (
+    BANNINK_2021,
+    BETHGE_2020,
+    HUBARA_2016,
+    LIU_2018,
+    MARTINEZ_2020,
+    RASTEGARI_2016,
+    ZHOU_2016,
+    Paper,
+)
+from bnnzoo.zoo.pretrained import IMAGENET
+from bnnzoo.zoo.registry import IMAGENET_SHAPE, register_model
+
+FAMILY = "larq_zoo"
+POOLINGS = (None, "avg", "max")
+
+
+@dataclass(frozen=True)
+class LarqZooModel:
+    """How bnnzoo builds one larq-zoo model.
+
+    Attributes:
+        name: the registry name.
+        larq_zoo_name: the function in ``larq_zoo.literature`` or ``larq_zoo.sota``.
+        paper: the paper the architecture comes from.
+        published_params: larq-zoo's parameter count at 224×224×3 with 1000 classes.
+        min_size: the smallest side the network builds at (its unpadded pooling and convs
+            need it); smaller inputs are refused before anything is built.
+        flat_head: the classifier flattens a feature map, so the ImageNet classifier only
+            fits 224×224 inputs.
+    """
+
+    name: str
+    larq_zoo_name: str
+    paper: Paper
+    published_params: int
+    min_size: int = 8
+    flat_head: bool = False
+
+    def function(self):
+        """larq-zoo's model function."""
+        for package in (larq_zoo.sota, larq_zoo.literature):
+            if hasattr(package, self.larq_zoo_name):
+                return getattr(package, self.larq_zoo_name)
+        raise AttributeError(f"larq-zoo has no model {self.larq_zoo_name!r}")  # pragma: no cover
+
+
+MODELS = (
+    LarqZooModel("quicknet", "QuickNet", BANNINK_2021, 13_234_088, min_size=29),
+    LarqZooModel("quicknet_small", "QuickNetSmall", BANNINK_2021, 12_655_688, min_size=29),
+    LarqZooModel("quicknet_large", "QuickNetLarge", BANNINK_2021, 23_342_248, min_size=29),
+    LarqZooModel("birealnet", "BiRealNet", LIU_2018, 11_699_112),
+    LarqZooModel(
+        "binary_alexnet", "BinaryAlexNet", HUBARA_2016, 61_859_192, min_size=57, flat_head=True
+    ),
+    LarqZooModel("dorefanet", "DoReFaNet", ZHOU_2016, 62_403_912, min_size=44, flat_head=True),
+    LarqZooModel("meliusnet22", "MeliusNet22", BETHGE_2020, 6_944_584),
+    LarqZooModel("real_to_binary_net", "RealToBinaryNet", MARTINEZ_2020, 11_995_624),
+    LarqZooModel("xnornet", "XNORNet", RASTEGARI_2016, 62_396_768, min_size=217, flat_head=True),
+)
+
+
+def build(
+    spec: LarqZooModel,
+    *,
+    input_shape: tuple | None = None,
+    input_tensor: tf.Tensor | None = None,
+    weights: str | None = None,
+    include_top: bool = True,
+    num_classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
+    clip_value: float | None = None,
+    name: str | None = None,
+) -> tf.keras.Model:
+    """Build ``spec``'s model with larq-zoo's code and bnnzoo's arguments.
+
+    Args:
+        spec: one of ``MODELS``.
+        input_shape, input_tensor, weights, include_top, num_classes, classifier_activation:
+            as in Keras applications (``weights``: None, ``"imagenet"``, a file or an
+            ``https`` URL with ``#sha256=``).
+        pooling: with ``include_top=False``, None (the feature map), ``"avg"`` or ``"max"``
+            (global pooling to a vector).
+        clip_value: not adjustable: larq-zoo fixes each model's quantizers. Only None is
+            accepted (a training recipe's ``clip_value`` must be unset).
+        name: the model's name; default the registry name.
+
+    Raises:
+        ValueError: bad arguments, before anything is built or downloaded.
+    """
+    name = name or spec.name
+    if clip_value is not None:
+        raise ValueError(
+            f"{spec.name} is built by larq-zoo, whose quantizers fix their clip values; "
+            f"clip_value cannot be changed. Received: clip_value={clip_value!r}. Drop it (in a "
+            f"training recipe: --set clip_value=null)."
+        )
+    one_of("pooling", pooling, POOLINGS)
+    if pooling is not None and include_top is True:
+        raise ValueError(
+            f"pooling={pooling!r} applies to the features of include_top=False; with the "
+            f"classifier it has no effect. Pass include_top=False or drop pooling."
+        )
+    if weights == "imagenet" and include_top is True and spec.flat_head:
+        shape = tuple(input_tensor.shape[1:]) if input_tensor is not None else input_shape
+        if shape is not None and tuple(shape) != IMAGENET_SHAPE:
+            raise ValueError(
+                f"{spec.name}'s ImageNet classifier flattens a feature map, so it only fits "
+                f"inputs of {IMAGENET_SHAPE}. Received: input_shape={tuple(shape)}. Pass "
+                f"include_top=False to use the pretrained features at another size."
+            )
+    inputs = _common.check_inputs(
+        model_name=spec.name,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        weights=weights,
+        include_top=include_top,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        min_size=spec.min_size,
+        imagenet=IMAGENET[spec.larq_zoo_name],
+    )
+    with _quiet_larq():
+        model = spec.function()(
+            input_shape=inputs.shape,
+            input_tensor=inputs.tensor,
+            weights=None,
+            include_top=include_top,
+            num_classes=inputs.num_classes,
+        )
+    if inputs.weights_path is not None:
+        weights_lib.load_weights(model, inputs.weights_path)
+    outputs = model.outputs[0]
+    if include_top and classifier_activation is None:
+        outputs = _logits(model)
+    if not include_top and pooling is not None:
+        pool = {
+            "avg": tf.keras.layers.GlobalAveragePooling2D,
+            "max": tf.keras.layers.GlobalMaxPooling2D,
+        }
+        outputs = pool[pooling](name=f"{pooling}_pool")(outputs)
+    return tf.keras.Model(model.inputs, outputs, name=name)
+
+
+@contextlib.contextmanager
+def _quiet_larq():
+    """Silence larq's advice on layer settings while larq-zoo builds: the settings are
+    larq-zoo's published design (DoReFa-Net's unclipped weights), not the user's choice."""
+    logger = logging.getLogger("larq.layers_base")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _logits(model: tf.keras.Model) -> tf.Tensor:
+    """The input of the model's final softmax (larq-zoo ends every classifier in one)."""
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    if not (
+        isinstance(last, tf.keras.layers.Softmax)
+        or getattr(activation, "__name__", None) == "softmax"
+    ):  # pragma: no cover  (larq-zoo 2.4 always ends in a softmax)
+        raise ValueError(f"Expected {model.name} to end in a softmax; it ends in {last.name!r}.")
+    return last.input
+
+
+def _register(spec: LarqZooModel):
+    @register_model(
+        spec.name,
+        family=FAMILY,
+        paper=spec.paper,
+        published_params=spec.published_params,
+        pretrained={"imagenet": IMAGENET[spec.larq_zoo_name]},
+    )
+    def factory(**kwargs) -> tf.keras.Model:
+        return build(spec, **kwargs)
+
+    factory.__name__ = factory.__qualname__ = spec.larq_zoo_name
+    factory.__doc__ = (
+        f"larq-zoo's {spec.larq_zoo_name} ({spec.paper.short}, {spec.paper.nickname}), built by "
+        f"larq-zoo; keyword arguments are those of ``bnnzoo.zoo.larq_zoo.build``."
+    )
+    return factory
+
+
+_SPECS = {spec.larq_zoo_name: spec for spec in MODELS}
+QuickNet = _register(_SPECS["QuickNet"])
+QuickNetSmall = _register(_SPECS["QuickNetSmall"])
+QuickNetLarge = _register(_SPECS["QuickNetLarge"])
+BiRealNet = _register(_SPECS["BiRealNet"])
+BinaryAlexNet = _register(_SPECS["BinaryAlexNet"])
+DoReFaNet = _register(_SPECS["DoReFaNet"])
+MeliusNet22 = _register(_SPECS["MeliusNet22"])
+RealToBinaryNet = _register(_SPECS["RealToBinaryNet"])
+XNORNet = _register(_SPECS["XNORNet"])
