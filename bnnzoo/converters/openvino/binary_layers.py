@@ -47,29 +47,10 @@ SIGN_QUANTIZERS = ("SteSign", "ApproxSign", "SwishSign", "ste_sign", "approx_sig
 def quant_conv(graph, layer, inputs, output) -> ov.Output:
     """A larq ``QuantConv2D``: ``FakeQuantize`` → ``BinaryConvolution`` when it is binary, a float
     conv of the quantized kernel when it has no input quantizer."""
-    check_conv(layer, inputs)
-    kernel = tf.constant(latent(layer.kernel))
-    quantized = (layer.kernel_quantizer(kernel) if layer.kernel_quantizer else kernel).numpy()
+    quantized, magnitude = check_quant_conv(layer, inputs)
     pad_value = float(getattr(layer, "pad_values", 0.0))
-    if layer.input_quantizer is None:
-        return float_conv(graph, layer, inputs[0], quantized, pad_value)
-    if not is_sign(layer.input_quantizer):
-        raise unsupported(
-            layer,
-            f"input_quantizer {quantizer_name(layer.input_quantizer)} is not a sign "
-            f"quantizer ({', '.join(SIGN_QUANTIZERS)})",
-        )
-    magnitude = binary_magnitude(quantized)
     if magnitude is None:
-        raise unsupported(
-            layer,
-            f"kernel_quantizer {quantizer_name(layer.kernel_quantizer)} does not give a "
-            f"binary kernel (values +-alpha per output channel)",
-        )
-    if getattr(layer, "groups", 1) != 1:
-        raise unsupported(layer, "grouped binary convolutions are not supported")
-    if pad_value not in (0.0, 1.0):
-        raise unsupported(layer, f"pad_values={pad_value!r}; use 0.0 or 1.0")
+        return float_conv(graph, layer, inputs[0], quantized, pad_value)
     # OpenVINO 2026.4's CPU plugin packs a channel count that is not a multiple of 8
     # wrongly (measured); pad with constant +1 channels whose contributions cancel
     extra = -inputs[0].shape[-1] % 8
@@ -97,6 +78,37 @@ def quant_conv(graph, layer, inputs, output) -> ov.Output:
     if not np.all(magnitude == 1.0):
         y = ops.multiply(y, per_channel(magnitude), name=f"{layer.name}/magnitude").output(0)
     return bias_and_activation(layer, y)
+
+
+def check_quant_conv(layer, inputs) -> tuple[np.ndarray, np.ndarray | None]:
+    """The quantized kernel and, for a binary conv, its per-output-channel magnitude (None for
+    a float conv); a ValueError naming the layer for a setting the exporter cannot express."""
+    check_conv(layer, inputs)
+    kernel = tf.constant(latent(layer.kernel))
+    quantized = (layer.kernel_quantizer(kernel) if layer.kernel_quantizer else kernel).numpy()
+    pad_value = float(getattr(layer, "pad_values", 0.0))
+    if layer.input_quantizer is None:
+        return quantized, None
+    if not is_sign(layer.input_quantizer):
+        raise unsupported(
+            layer,
+            f"input_quantizer {quantizer_name(layer.input_quantizer)}"
+            f"{_bits(layer.input_quantizer)} is not a sign "
+            f"quantizer ({', '.join(SIGN_QUANTIZERS)}); multi-bit activations have no "
+            f"OpenVINO binary convolution",
+        )
+    magnitude = binary_magnitude(quantized)
+    if magnitude is None:
+        raise unsupported(
+            layer,
+            f"kernel_quantizer {quantizer_name(layer.kernel_quantizer)} does not give a "
+            f"binary kernel (values +-alpha per output channel)",
+        )
+    if getattr(layer, "groups", 1) != 1:
+        raise unsupported(layer, "grouped binary convolutions are not supported")
+    if pad_value not in (0.0, 1.0):
+        raise unsupported(layer, f"pad_values={pad_value!r}; use 0.0 or 1.0")
+    return quantized, magnitude
 
 
 def binarize(graph, conv, x_tensor, extra: int = 0) -> ov.Output:
@@ -200,6 +212,11 @@ def quantizer_name(quantizer) -> str:
     if quantizer is None:
         return "None"
     return getattr(quantizer, "__name__", type(quantizer).__name__)
+
+
+def _bits(quantizer) -> str:
+    precision = getattr(quantizer, "precision", None)
+    return f" ({precision}-bit)" if isinstance(precision, int) and precision != 1 else ""
 
 
 def is_sign(quantizer) -> bool:

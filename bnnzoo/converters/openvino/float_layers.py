@@ -1,5 +1,6 @@
 """The float side of the OpenVINO exporter: one emitter per Keras layer kind (float and
-depthwise convs, BatchNorm, activations, pooling, flatten, dense, merges).
+depthwise convs, BatchNorm, activations, pooling, flatten, reshape, dense, merges, TensorFlow's
+``+`` between two tensors), larq's layers without quantizers among them.
 
 Every emitter takes ``(graph, layer, inputs, output)`` (the ``Graph`` being built, the Keras
 layer, its input and output Keras tensors) and returns the OpenVINO output, NCHW for 4-D
@@ -20,6 +21,7 @@ import tensorflow as tf
 
 from bnnzoo.converters.openvino.nodes import (
     NCHW_TO_NHWC,
+    NHWC_TO_NCHW,
     latent,
     per_channel,
     same_pads,
@@ -77,7 +79,7 @@ def float_conv(graph, layer, x_tensor, kernel: np.ndarray, pad_value: float) -> 
 def depthwise_conv(graph, layer, inputs, output) -> ov.Output:
     check_conv(layer, inputs)
     x = graph.get(inputs[0])
-    kernel = layer.depthwise_kernel.numpy()  # kh, kw, C, M
+    kernel = latent(layer.depthwise_kernel)  # kh, kw, C, M
     kh, kw, c, m = kernel.shape
     weights = np.transpose(kernel, (2, 3, 0, 1)).reshape(c, m, 1, kh, kw).astype(np.float32)
     pads_begin, pads_end = same_pads(layer, inputs[0].shape)
@@ -91,6 +93,31 @@ def depthwise_conv(graph, layer, inputs, output) -> ov.Output:
         name=layer.name,
     )
     return bias_and_activation(layer, y.output(0))
+
+
+def check_float_quant_layer(layer, inputs) -> None:
+    """A larq layer without quantizers computes what its Keras layer computes; any quantizer
+    (a multi-bit or binary dense or depthwise layer) is refused, naming the layer."""
+    quantizers = ("input_quantizer", "kernel_quantizer", "depthwise_quantizer")
+    used = [q for q in quantizers if getattr(layer, q, None) is not None]
+    if used:
+        raise unsupported(
+            layer,
+            f"{', '.join(used)} set; the exporter runs {type(layer).__name__} only without "
+            f"quantizers (binary convolutions must be QuantConv2D)",
+        )
+
+
+def quant_depthwise_conv(graph, layer, inputs, output) -> ov.Output:
+    """larq's ``QuantDepthwiseConv2D`` without quantizers: a float depthwise conv."""
+    check_float_quant_layer(layer, inputs)
+    return depthwise_conv(graph, layer, inputs, output)
+
+
+def quant_dense(graph, layer, inputs, output) -> ov.Output:
+    """larq's ``QuantDense`` without quantizers: a float dense layer."""
+    check_float_quant_layer(layer, inputs)
+    return dense(graph, layer, inputs, output)
 
 
 def batch_norm(graph, layer, inputs, output) -> ov.Output:
@@ -118,6 +145,17 @@ def bias_and_activation(layer, y: ov.Output) -> ov.Output:
 
 def activation_layer(graph, layer, inputs, output) -> ov.Output:
     return activation(layer, graph.get(inputs[0]), layer.activation)
+
+
+ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "tanh", "softmax")
+
+
+def check_activation(layer) -> None:
+    """A ValueError naming the layer if its activation is not one of ``ACTIVATIONS``."""
+    fn = getattr(layer, "activation", None)
+    name = getattr(fn, "__name__", str(fn))
+    if fn is not None and name not in ACTIVATIONS:
+        raise unsupported(layer, f"activation {name!r} is not supported")
 
 
 def activation(layer, x: ov.Output, fn) -> ov.Output:
@@ -190,10 +228,22 @@ def flatten(graph, layer, inputs, output) -> ov.Output:
     return ops.reshape(x, np.array([0, -1], np.int64), True, name=layer.name).output(0)
 
 
+def reshape(graph, layer, inputs, output) -> ov.Output:
+    """Keras' ``Reshape`` reorders NHWC elements: to NHWC, reshape, back to NCHW if 4-D."""
+    x = graph.get(inputs[0])
+    if len(inputs[0].shape) == 4:
+        x = transpose(x, NCHW_TO_NHWC)
+    target = np.array([0, *layer.target_shape], np.int64)
+    y = ops.reshape(x, target, True, name=layer.name).output(0)
+    if len(output.shape) == 4:
+        y = transpose(y, NHWC_TO_NCHW)
+    return y
+
+
 def dense(graph, layer, inputs, output) -> ov.Output:
     if len(inputs[0].shape) != 2:
         raise unsupported(layer, f"a rank-{len(inputs[0].shape)} input; flatten it first")
-    kernel = layer.kernel.numpy().astype(np.float32)
+    kernel = latent(layer.kernel).astype(np.float32)
     y = ops.matmul(graph.get(inputs[0]), kernel, False, False, name=layer.name).output(0)
     return bias_and_activation(layer, y)
 
@@ -216,6 +266,35 @@ def merge(graph, layer, inputs, output) -> ov.Output:
         last = i == len(inputs) - 1
         y = combine(y, graph.get(t), name=layer.name if last else None).output(0)
     return y
+
+
+# TensorFlow functions applied to Keras tensors (``TFOpLambda`` layers) that the exporter runs
+TF_OPS = ("__operators__.add", "math.add")
+
+
+def check_tf_op(layer, node) -> None:
+    """A ``TFOpLambda`` must be ``a + b`` of two Keras tensors of the same shape."""
+    symbol = getattr(layer, "symbol", "?")
+    tensors = list(node.keras_inputs)
+    extra = {k: v for k, v in (node.call_kwargs or {}).items() if k != "name" and v is not None}
+    if (
+        symbol not in TF_OPS
+        or len(tensors) != 2
+        or len(node.call_args) != 2
+        or extra
+        or tuple(tensors[0].shape) != tuple(tensors[1].shape)
+    ):
+        raise unsupported(
+            layer,
+            f"the TensorFlow function tf.{symbol} applied to {len(tensors)} Keras tensors; only "
+            f"a + b of two tensors of the same shape is supported",
+        )
+
+
+def tf_op(graph, layer, inputs, output) -> ov.Output:
+    """``a + b`` written with TensorFlow on Keras tensors (a ``TFOpLambda`` layer)."""
+    a, b = (graph.get(t) for t in inputs)
+    return ops.add(a, b, name=layer.name).output(0)
 
 
 def identity(graph, layer, inputs, output) -> ov.Output:

@@ -5,6 +5,9 @@ Inputs stay NHWC float32 like the Keras model; inside, 4-D tensors are NCHW (Ope
 layout) and transposed back at 4-D outputs. The batch size is static: the CPU plugin's
 ``BinaryConvolution`` refuses dynamic shapes.
 
+Every layer is checked before any op is emitted (``check_supported``): a layer the exporter
+cannot express is refused with a ValueError that names it, before any work.
+
 Example:
     >>> ov_model = build_graph(model, batch_size=1)
 """
@@ -28,6 +31,8 @@ _layers = tf.keras.layers
 EMITTERS: tuple[tuple[type, Callable], ...] = (
     (XnorScaling, binary_layers.xnor_scaling),
     (lq.layers.QuantConv2D, binary_layers.quant_conv),
+    (lq.layers.QuantDepthwiseConv2D, float_layers.quant_depthwise_conv),
+    (lq.layers.QuantDense, float_layers.quant_dense),
     (_layers.DepthwiseConv2D, float_layers.depthwise_conv),
     (_layers.Conv2D, float_layers.conv),
     (_layers.BatchNormalization, float_layers.batch_norm),
@@ -38,12 +43,28 @@ EMITTERS: tuple[tuple[type, Callable], ...] = (
     (_layers.GlobalAveragePooling2D, float_layers.global_pool),
     (_layers.GlobalMaxPooling2D, float_layers.global_pool),
     (_layers.Flatten, float_layers.flatten),
+    (_layers.Reshape, float_layers.reshape),
     (_layers.Dense, float_layers.dense),
     (_layers.Concatenate, float_layers.concatenate),
     (_layers.Add, float_layers.merge),
     (_layers.Multiply, float_layers.merge),
     (_layers.Dropout, float_layers.identity),
 )
+# layers matched by class name: Keras does not export their classes
+NAMED_EMITTERS: dict[str, Callable] = {"TFOpLambda": float_layers.tf_op}
+# what an emitter checks before anything is emitted: (layer, node) -> None or a ValueError
+CHECKS: dict[Callable, Callable] = {
+    binary_layers.quant_conv: lambda layer, node: binary_layers.check_quant_conv(
+        layer, list(node.keras_inputs)
+    ),
+    float_layers.quant_dense: lambda layer, node: float_layers.check_float_quant_layer(
+        layer, node.keras_inputs
+    ),
+    float_layers.quant_depthwise_conv: lambda layer, node: float_layers.check_float_quant_layer(
+        layer, node.keras_inputs
+    ),
+    float_layers.tf_op: float_layers.check_tf_op,
+}
 
 
 def build_graph(model: tf.keras.Model, batch_size: int) -> ov.Model:
@@ -53,7 +74,39 @@ def build_graph(model: tf.keras.Model, batch_size: int) -> ov.Model:
         ValueError: a subclassed model, an input without fixed height, width and channels, or
             a layer (setting) without an emitter; the message names the layer and its class.
     """
+    check_supported(model)
     return Graph(model, batch_size).build()
+
+
+def check_supported(model: tf.keras.Model) -> None:
+    """Refuse, before any op is emitted, a model with a layer the exporter cannot express.
+
+    Raises:
+        ValueError: for the first such layer in graph order (its name, class and why), with
+            the names of the others.
+    """
+    problems = []
+    for node in _nodes(model):
+        layer = node.layer
+        if isinstance(layer, tf.keras.layers.InputLayer) or node.is_input:
+            continue
+        try:
+            emitter = emitter_for(layer)
+            outputs = tf.nest.flatten(node.outputs)
+            if len(outputs) != 1:
+                raise unsupported(layer, f"it has {len(outputs)} outputs; one is supported")
+            CHECKS.get(emitter, lambda *_: None)(layer, node)
+            float_layers.check_activation(layer)
+        except ValueError as err:
+            problems.append((layer.name, err))
+    if problems:
+        (_, first), others = problems[0], [name for name, _ in problems[1:]]
+        if not others:
+            raise first
+        listed = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise ValueError(
+            f"{first} {len(others)} more layers cannot be exported either: {listed}."
+        ) from first
 
 
 def emitter_for(layer) -> Callable:
@@ -66,6 +119,8 @@ def emitter_for(layer) -> Callable:
         exact_only = cls in (_layers.Conv2D, _layers.DepthwiseConv2D)
         if type(layer) is cls or (not exact_only and isinstance(layer, cls)):
             return emitter
+    if type(layer).__name__ in NAMED_EMITTERS:
+        return NAMED_EMITTERS[type(layer).__name__]
     raise unsupported(layer, "this layer type has no OpenVINO converter")
 
 
@@ -87,16 +142,8 @@ class Graph:
 
     def build(self) -> ov.Model:
         """Emit every node, deepest first (inputs before their consumers), then the results."""
-        nodes_by_depth = getattr(self.model, "_nodes_by_depth", None)
-        if not nodes_by_depth:
-            raise ValueError(
-                f"Expected a functional or Sequential Keras model with a layer graph. Received: "
-                f"{type(self.model).__name__} {self.model.name!r} (a subclassed model has no "
-                f"graph to walk). Build it with tf.keras.Model(inputs, outputs)."
-            )
-        for depth in sorted(nodes_by_depth, reverse=True):
-            for node in nodes_by_depth[depth]:
-                self._emit(node)
+        for node in _nodes(self.model):
+            self._emit(node)
         results = []
         for tensor in self.model.outputs:
             out = self.get(tensor)
@@ -130,3 +177,16 @@ class Graph:
         parameter.output(0).get_tensor().set_names({layer.name})
         self.parameters.append(parameter)
         return transpose(parameter.output(0), NHWC_TO_NCHW)
+
+
+def _nodes(model: tf.keras.Model):
+    """The model's nodes, deepest first (inputs before their consumers)."""
+    nodes_by_depth = getattr(model, "_nodes_by_depth", None)
+    if not nodes_by_depth:
+        raise ValueError(
+            f"Expected a functional or Sequential Keras model with a layer graph. Received: "
+            f"{type(model).__name__} {model.name!r} (a subclassed model has no "
+            f"graph to walk). Build it with tf.keras.Model(inputs, outputs)."
+        )
+    for depth in sorted(nodes_by_depth, reverse=True):
+        yield from nodes_by_depth[depth]

@@ -18,6 +18,7 @@ SUPPORTED_LAYERS = (
     "InputLayer",
     "QuantConv2D (binary: sign input quantizer and binary kernel; or float: no input quantizer)",
     "Conv2D",
+    "QuantDepthwiseConv2D and QuantDense (without quantizers)",
     "DepthwiseConv2D",
     "BatchNormalization",
     "Activation (linear, relu, relu6, sigmoid, tanh, softmax)",
@@ -27,12 +28,14 @@ SUPPORTED_LAYERS = (
     "GlobalAveragePooling2D",
     "GlobalMaxPooling2D",
     "Flatten",
+    "Reshape",
     "Dense",
     "Concatenate",
     "Add",
     "Multiply",
     "Dropout",
     "XnorScaling",
+    "a + b of two tensors (TFOpLambda)",
 )
 
 
