@@ -1,6 +1,7 @@
 """How completely Larq Compute Engine fuses every registered zoo model, and whether it is exact.
 
-For each model of ``zoo.list_models(PATTERN)``: build it (its default input shape unless
+For each model of ``zoo.list_models(PATTERN, family=--family)`` (larq-zoo's own models, family
+``larq_zoo``, included): build it (its default input shape unless
 ``--input-shape`` is given; logits head where the factory accepts ``classifier_activation``),
 give it random weights with BatchNorm statistics measured on data (``randomize_weights``: the
 stand-in for trained weights, see ``bnnzoo.converters.verify``), convert it with LCE for ARM,
@@ -13,6 +14,7 @@ criteria of ``verify_tflite``).
 
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/lce_fusion.py --n 8 > out.txt
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/lce_fusion.py 'binary_*' --untrained
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/lce_fusion.py --family larq_zoo --n 8
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def run(name: str, args) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pattern", nargs="?", default="*")
+    parser.add_argument("--family", default=None, help="only this family (bnnzoo list)")
     parser.add_argument("--input-shape", default=None, help="H,W,C for every model")
     parser.add_argument("--n", type=int, default=8, help="inputs for the numeric check")
     parser.add_argument("--threads", type=int, default=2)
@@ -115,7 +118,7 @@ def main() -> None:
         args.input_shape = tuple(int(v) for v in args.input_shape.split(","))
     import larq_compute_engine as lce
 
-    names = zoo.list_models(args.pattern)
+    names = zoo.list_models(args.pattern, family=args.family)
     print(
         f"# LCE fusion of {len(names)} models: larq-compute-engine {lce.__version__}, "
         f"TensorFlow {tf.__version__}, {platform.machine()}, {os.cpu_count()} CPUs\n"

@@ -160,3 +160,54 @@ def test_inputs_need_a_fixed_image_shape():
     )
     with pytest.raises(ValueError, match="fixed input_shape"):
         ovx.to_openvino(dynamic)
+
+
+def test_larq_float_layers_reshape_and_tf_add_match_keras():
+    """What QuickNet and BinaryAlexNet need: larq layers without quantizers, ``a + b`` written
+    with TensorFlow (a TFOpLambda), a binary conv with pad 1 and ReLU, Reshape to a 1×1 map."""
+    inputs = tf.keras.Input((8, 8, 3))
+    x = lq.layers.QuantConv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = lq.layers.QuantDepthwiseConv2D(3, padding="same", use_bias=False)(x)
+    x = tf.keras.layers.BatchNormalization(scale=False, center=False)(x)
+    y = lq.layers.QuantConv2D(
+        16, 3, padding="same", pad_values=1.0, activation="relu", use_bias=False,
+        input_quantizer="ste_sign", kernel_quantizer="ste_sign",
+    )(x)  # fmt: skip
+    x = tf.keras.layers.BatchNormalization()(y) + x
+    x = tf.keras.layers.Reshape((1, 1, 4 * 4 * 16))(x)
+    x = tf.keras.layers.Flatten()(x)
+    x = lq.layers.QuantDense(5)(x)
+    model = tf.keras.Model(inputs, x)
+    randomize(model, np.random.default_rng(6))
+    compiled = ovx.compile(ovx.to_openvino(model))
+    report = ovx.verify_openvino(model, compiled, n=4, atol=ATOL, rtol=RTOL)
+    assert report.passed, report.failure_message()
+    assert len(ovx.binary_ops_in_runtime(compiled)) == 1
+
+
+def test_every_layer_is_checked_before_any_op_is_emitted(monkeypatch):
+    """The first layer that cannot be exported is named, with the others; nothing is emitted."""
+    inputs = tf.keras.Input((8, 8, 4))
+    x = tf.keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = tf.keras.layers.Lambda(lambda t: t * 2, name="doubled")(x)
+    x = tf.math.multiply(x, 3.0)  # a TFOpLambda other than a + b
+    x = tf.keras.layers.Flatten()(x)
+    x = lq.layers.QuantDense(
+        3, input_quantizer="ste_sign", kernel_quantizer="ste_sign", name="binary_dense"
+    )(x)
+    emitted = []
+    monkeypatch.setattr(ovx.graph.Graph, "_emit", lambda self, node: emitted.append(node))
+    with pytest.raises(ValueError) as info:
+        ovx.to_openvino(tf.keras.Model(inputs, x))
+    message = str(info.value)
+    assert message.startswith("Cannot export layer 'doubled' (Lambda)")
+    assert "2 more layers cannot be exported either: tf.math.multiply" in message
+    assert message.endswith(", binary_dense.")
+    assert emitted == []
+
+
+def test_quantized_dense_is_refused_naming_the_quantizers():
+    inputs = tf.keras.Input((6,))
+    x = lq.layers.QuantDense(3, kernel_quantizer="ste_sign", name="binary_kernel")(inputs)
+    with pytest.raises(ValueError, match=r"'binary_kernel' \(QuantDense\).*kernel_quantizer set"):
+        ovx.to_openvino(tf.keras.Model(inputs, x))

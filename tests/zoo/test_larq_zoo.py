@@ -1,0 +1,175 @@
+"""larq-zoo's nine models in bnnzoo's registry: built by larq-zoo's code with bnnzoo's arguments,
+their papers and published facts, their weights through bnnzoo's strict loader, and the
+commands that take a model name."""
+
+from __future__ import annotations
+
+import json
+
+import larq_zoo
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from bnnzoo import analysis, zoo
+from bnnzoo.zoo import larq_zoo as lz
+from bnnzoo.zoo.pretrained import IMAGENET
+from tests.cli._run import run
+from tests.conftest import randomize
+
+NAMES = [
+    "binary_alexnet",
+    "birealnet",
+    "dorefanet",
+    "meliusnet22",
+    "quicknet",
+    "quicknet_large",
+    "quicknet_small",
+    "real_to_binary_net",
+    "xnornet",
+]
+SPECS = {spec.name: spec for spec in lz.MODELS}
+
+
+def small_side(name: str) -> int:
+    """The side the tests build at: 32 px, or the model's smallest input if larger."""
+    return max(32, SPECS[name].min_size)
+
+
+def test_the_nine_models_are_registered_with_their_papers_and_weights():
+    assert zoo.list_models(family="larq_zoo") == NAMES
+    for name in NAMES:
+        spec = zoo.get_model_spec(name)
+        assert spec.input_shape == (224, 224, 3) and spec.num_classes == 1000
+        assert spec.pretrained["imagenet"] is IMAGENET[SPECS[name].larq_zoo_name]
+        assert spec.paper.nickname and spec.published_params
+    assert zoo.get_model_spec("quicknet").paper.key == "bannink2021"
+    assert zoo.list_models(paper="XNOR") == ["xnornet"]
+    assert zoo.list_models(paper="martinez2020") == ["real_to_binary_net"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_builds_with_larq_zoos_code_at_a_small_input(name, rng):
+    """The registered factory gives larq-zoo's model: same weights, same outputs; logits,
+    features and pooling as in Keras applications."""
+    side = small_side(name)
+    shape = (side, side, 3)
+    model = zoo.create_model(name, input_shape=shape, num_classes=7)
+    assert model.name == name and model.output_shape == (None, 7)
+    theirs = SPECS[name].function()(input_shape=shape, num_classes=7, weights=None)
+    assert model.count_params() == theirs.count_params()
+    randomize(theirs, rng)
+    model.set_weights(theirs.get_weights())
+    x = rng.normal(size=(2, *shape)).astype("float32")
+    np.testing.assert_allclose(model(x), theirs(x), atol=1e-6)
+    counts = analysis.count_model(model)
+    if name == "dorefanet":  # 2-bit activations: no binary layer
+        assert counts.binary_macs == 0
+    else:
+        assert counts.binary_macs > 5 * counts.float_macs
+    del model, theirs
+
+    logits = zoo.create_model(name, input_shape=shape, num_classes=7, classifier_activation=None)
+    assert logits.output_shape == (None, 7)
+    assert "softmax" not in str(getattr(logits.layers[-1], "activation", "")).lower()
+    features = zoo.create_model(name, input_shape=shape, include_top=False)
+    assert len(features.output_shape) == 4
+    pooled = zoo.create_model(name, input_shape=shape, include_top=False, pooling="max")
+    assert pooled.output_shape == (None, features.output_shape[-1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_published_parameter_count_at_the_defaults(name):
+    """larq-zoo's published counts (the tables of its documentation), at 224×224×3."""
+    model = zoo.create_model(name)
+    assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 1000)
+    assert model.count_params() == SPECS[name].published_params
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, message",
+    [
+        ("quicknet", {"input_shape": (28, 28, 3)}, "at least 29×29"),
+        ("xnornet", {"input_shape": (216, 216, 3)}, "at least 217×217"),
+        ("binary_alexnet", {"input_shape": (56, 56, 3)}, "at least 57×57"),
+        ("dorefanet", {"weights": "imagenet", "input_shape": (64, 64, 3)}, "only fits inputs"),
+        ("quicknet", {"pooling": "avg"}, "include_top=False"),
+        ("quicknet", {"pooling": "mean", "include_top": False}, "pooling"),
+        ("quicknet", {"clip_value": 1.3}, "clip_value cannot be changed"),
+        ("quicknet", {"weights": "imagenet", "num_classes": 10}, "num_classes=1000"),
+        ("birealnet", {"weights": "/nonexistent/w.h5"}, "/nonexistent/w.h5"),
+    ],
+)
+def test_bad_arguments_fail_before_anything_is_built(name, kwargs, message, monkeypatch):
+    built = []
+    monkeypatch.setattr(tf.keras.layers.Layer, "__call__", lambda *a, **k: built.append(a))
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        zoo.create_model(name, **kwargs)
+    assert built == []
+
+
+def test_weights_files_load_through_the_strict_loader(tmp_path, rng):
+    """A Keras weights file of larq-zoo's model (the format of its ImageNet releases) loads
+    into the registered model; one of another model is refused, naming the layer."""
+    shape = (32, 32, 3)
+    theirs = larq_zoo.sota.QuickNetSmall(input_shape=shape, num_classes=5, weights=None)
+    randomize(theirs, rng)
+    path = tmp_path / "quicknet_small.h5"
+    theirs.save_weights(str(path))
+    ours = zoo.create_model("quicknet_small", input_shape=shape, num_classes=5, weights=path)
+    x = rng.normal(size=(2, *shape)).astype("float32")
+    np.testing.assert_allclose(ours(x), theirs(x), atol=1e-6)
+    with pytest.raises(ValueError, match="do not fit layer"):
+        zoo.create_model("quicknet", input_shape=shape, num_classes=5, weights=path)
+
+
+@pytest.mark.parametrize("filename", ["model.keras", "model.h5"])
+def test_save_and_load_with_plain_keras(filename, tmp_path, rng):
+    """QuickNet's custom initializer is registered when bnnzoo.zoo is imported."""
+    model = zoo.create_model("quicknet_small", input_shape=(32, 32, 3), num_classes=3)
+    x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
+    model.save(tmp_path / filename)
+    loaded = tf.keras.models.load_model(tmp_path / filename)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_commands_take_the_models_by_name(capsys, tmp_path, rng):
+    code, out, _ = run(capsys, "list", "--family", "larq_zoo")
+    assert code == 0 and all(name in out for name in NAMES)
+    for name in NAMES:
+        side = str(small_side(name))
+        code, out, _ = run(capsys, "summary", name, "--input-shape", f"{side},{side},3")
+        assert code == 0 and name in out
+        tf.keras.backend.clear_session()
+    code, out, _ = run(capsys, "analyze", "quicknet", "birealnet", "--input-shape", "32,32,3")
+    assert code == 0 and "quicknet" in out and "birealnet" in out
+    code, out, _ = run(
+        capsys, "export", "quicknet_small", "--format", "openvino", "--out", str(tmp_path),
+        "--input-shape", "32,32,3", "--n", "2",
+    )  # fmt: skip
+    assert code == 0 and "16 of 16 binary layers execute as BinaryConvolution" in out
+    code, out, _ = run(
+        capsys, "bench", "quicknet_small", "--input-shape", "32,32,3", "--engines",
+        "keras,openvino", "--runs", "2", "--warmup", "1",
+    )  # fmt: skip
+    assert code == 0 and "openvino" in out.lower()
+
+
+def test_predict_with_a_local_weights_file(capsys, tmp_path, rng):
+    model = zoo.create_model("quicknet_small")
+    randomize(model, rng)
+    weights = tmp_path / "quicknet_small.h5"
+    model.save_weights(str(weights))
+    class_index = tmp_path / "imagenet_class_index.json"
+    class_index.write_text(json.dumps({str(i): [f"n{i:08d}", f"c{i}"] for i in range(1000)}))
+    image = tmp_path / "cat.png"
+    Image.fromarray(rng.integers(0, 255, size=(240, 240, 3), dtype=np.uint8)).save(image)
+    code, out, _ = run(
+        capsys, "predict", "quicknet_small", str(image), "--weights", str(weights),
+        "--class-index", str(class_index),
+    )  # fmt: skip
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == str(image) and len(lines) == 1 + 5
+    assert [line.split()[0] for line in lines[1:]] == ["1.", "2.", "3.", "4.", "5."]
