@@ -31,7 +31,7 @@ def test_overview_has_one_row_per_family(no_build):
     assert bitnet[5] == "50"
     assert "bitnet26," in bitnet and "more)" in bitnet  # examples, the rest collapsed
     assert "bitnet_cifar_d10_k2_n2" not in text
-    assert "65 models in 5 families" in text
+    assert "74 models in 6 families" in text
     assert len(text.splitlines()) < 12
 
 
@@ -56,7 +56,7 @@ def test_paper_and_pattern_select_models(no_build):
     "kwargs, message",
     [
         ({"family": "densenet"}, "Unknown family 'densenet'. Expected one of: binary_densenet,"),
-        ({"paper": "Courbariaux"}, "No paper matches 'Courbariaux'.*zhang2017"),
+        ({"paper": "Hinton"}, "No paper matches 'Hinton'.*zhang2017"),
         ({"pattern": "resnet50*"}, "No registered model matches pattern='resnet50\\*'"),
         ({"pattern": "wu*", "family": "bitnet"}, "pattern='wu\\*', family='bitnet'"),
     ],

@@ -22,8 +22,9 @@ def test_list_models_filters_by_pattern():
 def test_list_models_filters_by_family_and_paper():
     assert zoo.list_models(family="binary_densenet") == BETHGE[:4]
     assert zoo.list_models(family="wu") == ["wu_alexnet", "wu_bnn13"]
-    for text in ("bethge2019", "Bethge", "binarydensenet: developing"):
+    for text in ("bethge2019", "Bethge, Yang", "binarydensenet: developing"):
         assert zoo.list_models(paper=text) == BETHGE
+    assert zoo.list_models(paper="Bethge") == sorted([*BETHGE, "meliusnet22"])  # and 2020
     zhang = zoo.list_models(paper="BitNet")  # the paper's nickname
     assert (
         zhang
@@ -40,18 +41,25 @@ def test_unknown_family_or_paper_lists_the_valid_ones():
     with pytest.raises(ValueError) as info:
         zoo.list_models(family="densenet")
     assert "Unknown family 'densenet'" in str(info.value)
-    assert "binary_densenet, bitnet, resnet_e, wide_resnet, wu" in str(info.value)
+    assert "binary_densenet, bitnet, larq_zoo, resnet_e, wide_resnet, wu" in str(info.value)
     with pytest.raises(ValueError) as info:
-        zoo.list_models(paper="Courbariaux")
+        zoo.list_models(paper="Hinton")
     for paper in (BETHGE_2019, WU_2016, ZHANG_2017):
         assert f"{paper.key} ({paper})" in str(info.value)
 
 
 def test_families_partition_the_registry():
     families = zoo.list_families()
-    assert list(families) == ["binary_densenet", "bitnet", "resnet_e", "wide_resnet", "wu"]
+    assert list(families) == [
+        "binary_densenet",
+        "bitnet",
+        "larq_zoo",
+        "resnet_e",
+        "wide_resnet",
+        "wu",
+    ]
     names = [name for family in families.values() for name in family]
-    assert sorted(names) == zoo.list_models() and len(names) == 65
+    assert sorted(names) == zoo.list_models() and len(names) == 74
     assert families["bitnet"][:3] == ["bitnet26", "bitnet34", "bitnet_cifar_d4_k3_n4"]
     assert [len(families[f]) for f in ("bitnet", "wide_resnet")] == [50, 8]
 
@@ -64,7 +72,8 @@ def test_every_model_carries_its_defaults_paper_and_sources():
         assert (spec.input_shape, spec.num_classes) == (
             ((32, 32, 3), 10) if cifar else ((224, 224, 3), 1000)
         ), name
-        assert set(spec.pretrained) == ({"imagenet"} if name in BETHGE else set()), name
+        published = name in BETHGE or spec.family == "larq_zoo"
+        assert set(spec.pretrained) == ({"imagenet"} if published else set()), name
         if spec.pretrained:
             assert spec.published_params is not None
             assert spec.pretrained["imagenet"].top.url.endswith("_weights.h5")
