@@ -183,3 +183,17 @@ def test_predict_with_a_local_weights_file(capsys, tmp_path, rng):
     lines = out.splitlines()
     assert lines[0] == str(image) and len(lines) == 1 + 5
     assert [line.split()[0] for line in lines[1:]] == ["1.", "2.", "3.", "4.", "5."]
+
+
+def test_train_quicknet_on_digits_with_the_quick_switch(capsys, tmp_path):
+    """``bnnzoo train --model quicknet``: the recipe's clip value must be unset (larq-zoo fixes
+    QuickNet's), and the run ends with a saved model that loads."""
+    argv = ["train", "--recipe", "binary_densenet_imagenet", "--quick", "--model", "quicknet",
+            "--epochs", "1", "--set", "max_train_examples=64", "--set", "max_test_examples=32",
+            "--quiet"]  # fmt: skip
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "refused"))
+    assert code == 2 and "--set clip_value=null" in err
+    code, out, _ = run(capsys, *argv, "--set", "clip_value=null", "--out", str(tmp_path / "run"))
+    assert code == 0 and "test accuracy" in out
+    model = tf.keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert model.name == "quicknet" and model.output_shape == (None, 10)
