@@ -15,6 +15,7 @@ from bnnzoo.zoo.binary_densenet import (
     BinaryDenseNet37Dilated,
     BinaryDenseNet45,
 )
+from bnnzoo.zoo.bireal import BiRealResNet, BiRealResNet18, BiRealResNet34, BiRealSpec
 from bnnzoo.zoo.bitnet import BitNet26, BitNet34, BitNetCifar, BitNetImageNet, WideResNetCifar
 from bnnzoo.zoo.imagenet import decode_predictions, load_image, preprocess_input
 from bnnzoo.zoo.loading import load_or_build
@@ -38,6 +39,10 @@ __all__ = [
     "BinaryDenseNet45",
     "BinaryResNetE",
     "BinaryResNetE18",
+    "BiRealResNet",
+    "BiRealResNet18",
+    "BiRealResNet34",
+    "BiRealSpec",
     "BitNet26",
     "BitNet34",
     "BitNetCifar",

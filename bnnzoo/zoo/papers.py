@@ -59,3 +59,16 @@ WU_2016 = Paper(
     2016,
     "Binarized Neural Networks on the ImageNet Classification Task",
 )
+LIU_2018 = Paper(
+    ("Liu", "Wu", "Luo", "Yang", "Liu", "Cheng"),
+    2018,
+    "Bi-Real Net: Enhancing the Performance of 1-bit CNNs with Improved Representational "
+    "Capability and Advanced Training Algorithm",
+    "Bi-Real Net",
+)
+XUE_2023 = Paper(
+    ("Xue", "Lu", "Chang", "Wei", "Wei"),
+    2023,
+    "Fast and Accurate Binary Neural Networks based on Depth-Width Reshaping",
+    "DWR",
+)

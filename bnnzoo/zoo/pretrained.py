@@ -1,9 +1,10 @@
 """Where the published pretrained weights are: URLs and SHA-256s of every file, as constants.
 
-The zoo's published BinaryDenseNets and ResNetE18 are weight-compatible with larq-zoo's models of
-the same names, so ``weights="imagenet"`` loads the ImageNet weights larq-zoo releases. The URLs
-and hashes below are those in larq-zoo 2.4's model code (``tests/zoo/test_pretrained.py`` checks
-them against it); ``bnnzoo.zoo.weights`` downloads a file once and verifies its hash.
+The zoo's published BinaryDenseNets, ResNetE18 and Bi-Real ResNet-18 are weight-compatible with
+larq-zoo's models of the same names, so ``weights="imagenet"`` loads the ImageNet weights larq-zoo
+releases. The URLs and hashes below are those in larq-zoo 2.4's model code
+(``tests/zoo/test_pretrained.py`` checks them against it); ``bnnzoo.zoo.weights`` downloads a file
+once and verifies its hash.
 
 Example:
     >>> IMAGENET["BinaryDenseNet28"].file(include_top=False).url
@@ -90,6 +91,13 @@ IMAGENET: dict[str, Pretrained] = {
              "bde4a64d42c164a7b10a28debbe1ad5b287c499bc0247ecb00449e6e89f3bf5b"),
             ("resnet_e-v0.1.0/resnet_e_18_weights_notop.h5",
              "14cb037e47d223827a8d09db88ec73d60e4153a4464dca847e5ae1a155e7f525"),
+        ),
+        _larq_zoo(
+            "BiRealNet",
+            ("birealnet-v0.3.0/birealnet_weights.h5",
+             "6e6efac1584fcd60dd024198c87f42eb53b5ec719a5ca1f527e1fe7e8b997117"),
+            ("birealnet-v0.3.0/birealnet_weights_notop.h5",
+             "5148b61c0c2a1094bdef811f68bf4957d5ba5f83ad26437b7a4a6855441ab46b"),
         ),
     )
 }  # fmt: skip
