@@ -14,9 +14,21 @@ from bnnzoo.zoo.binary_densenet import (
     BinaryDenseNet37,
     BinaryDenseNet37Dilated,
     BinaryDenseNet45,
+    BinaryDenseNet51,
+    BinaryDenseNet69,
 )
 from bnnzoo.zoo.bireal import BiRealResNet, BiRealResNet18, BiRealResNet34, BiRealSpec
 from bnnzoo.zoo.bitnet import BitNet26, BitNet34, BitNetCifar, BitNetImageNet, WideResNetCifar
+from bnnzoo.zoo.igp import (
+    IGPDenseNet,
+    IGPDenseNet51,
+    IGPDenseNet69,
+    IGPResNet,
+    IGPResNet21,
+    IGPResNet37,
+    IGPResNet41,
+    IGPResNet69,
+)
 from bnnzoo.zoo.imagenet import decode_predictions, load_image, preprocess_input
 from bnnzoo.zoo.loading import load_or_build
 from bnnzoo.zoo.registry import (
@@ -37,6 +49,8 @@ __all__ = [
     "BinaryDenseNet37",
     "BinaryDenseNet37Dilated",
     "BinaryDenseNet45",
+    "BinaryDenseNet51",
+    "BinaryDenseNet69",
     "BinaryResNetE",
     "BinaryResNetE18",
     "BiRealResNet",
@@ -47,6 +61,14 @@ __all__ = [
     "BitNet34",
     "BitNetCifar",
     "BitNetImageNet",
+    "IGPDenseNet",
+    "IGPDenseNet51",
+    "IGPDenseNet69",
+    "IGPResNet",
+    "IGPResNet21",
+    "IGPResNet37",
+    "IGPResNet41",
+    "IGPResNet69",
     "ModelSpec",
     "WideResNetCifar",
     "create_model",

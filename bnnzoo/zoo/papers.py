@@ -72,3 +72,9 @@ XUE_2023 = Paper(
     "Fast and Accurate Binary Neural Networks based on Depth-Width Reshaping",
     "DWR",
 )
+ZHU_2022 = Paper(
+    ("Zhu", "Hofstee", "Lee", "Al-Ars"),
+    2022,
+    "Improving Gradient Paths for Binary Convolutional Neural Networks",
+    "IGP",
+)
