@@ -72,7 +72,7 @@ PAPER_ROWS: tuple[PaperRow, ...] = (
 _DENSE_STORAGE = (
     "the full-precision transitions and classifier dominate storage and the paper does not give "
     "them for the IGP-DenseNets; these use their baseline's reduction rates. The reading built "
-    "(a = conv(x), b = conv([x, a]), c = conv(x), output [x, mean(b, c)]) is the closest of those "
+    "(a = conv(x), b = conv([x, a]), c = conv(x), output [x, b + c]) is the closest of those "
     "the text supports and lands on the OPs (bnnzoo.zoo.igp)"
 )
 _DENSE_PATHS = (

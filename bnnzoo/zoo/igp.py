@@ -39,7 +39,10 @@ variant.
 (same depth two, so IGP-DenseNet51/69 have 23/32 blocks in stages 6, 6, 6, 5 / 6, 8, 12, 6, the
 layouts of BinaryDenseNet28/37 whose doubled layers make BinaryDenseNet51/69): ``a = conv(x)``,
 ``b = conv([x, a])`` (the dense version of ``f_1 ∘ f_1``), ``c = conv(x)`` (the parallel conv),
-output ``[x, mean(b, c)]``: the block adds ``growth_rate`` channels, the number in parentheses.
+output ``[x, b + c]``: the block adds ``growth_rate`` channels, the number in parentheses. (The
+join is an add where FractalNet takes the mean: every consumer of the block output normalizes it
+first, so the two differ only in BatchNorm statistics, and the add runs on the LCE and OpenVINO
+paths.)
 a and c read the same input (the paper's "2 × N_1"), b reads more (N_2); the block's gradient
 paths to x are 0, N_1 (through c), N_1 + N_2 (through a and b), and N_2 (b reads x), which the
 paper, as for BinaryDenseNet's second layer, does not list separately. Transitions, stem and head
@@ -204,7 +207,7 @@ def igp_dense_block(
     pad_value: float = 0.0,
     name: str,
 ) -> tf.Tensor:
-    """``[x, mean(conv([x, conv(x)]), conv(x))]``: an IGP-DenseNet block of depth two.
+    """``[x, conv([x, conv(x)]) + conv(x)]``: an IGP-DenseNet block of depth two.
 
     Each binary 3×3 conv has ``growth_rate`` filters and reads a BatchNorm of its input, as in a
     BinaryDenseNet layer; the block adds ``growth_rate`` channels.
@@ -223,7 +226,7 @@ def igp_dense_block(
     xa = tf.keras.layers.Concatenate(name=f"{name}_concat_a")([x, a])
     b = conv(batch_norm(name=f"{name}_bn_b")(xa), "conv_b")
     c = conv(x_bn, "conv_c")
-    joined = tf.keras.layers.Average(name=f"{name}_join")([b, c])
+    joined = tf.keras.layers.Add(name=f"{name}_join")([b, c])
     return tf.keras.layers.Concatenate(name=f"{name}_concat")([x, joined])
 
 
