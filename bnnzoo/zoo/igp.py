@@ -313,50 +313,51 @@ def _resnet(name, width, columns, blocks, stage_join, kwargs) -> tf.keras.Model:
 
 
 @register_model("igp_resnet21", family=FAMILY, paper=PAPER)
-def IGPResNet21(**kwargs) -> tf.keras.Model:
+def IGPResNet21(*, width: int = 53, **kwargs) -> tf.keras.Model:
     """IGP-ResNet21(53): M = 3 blocks, two per stage plus the stage join (7 convs per stage).
 
-    Keyword arguments are those of ``IGPResNet`` (``input_shape``, ``num_classes``...).
+    ``width`` is the base width; other keyword arguments are those of ``IGPResNet``
+    (``input_shape``, ``num_classes``...).
     """
-    return _resnet("igp_resnet21", 53, 2, (2, 2, 2, 2), True, kwargs)
+    return _resnet("igp_resnet21", width, 2, (2, 2, 2, 2), True, kwargs)
 
 
 @register_model("igp_resnet37", family=FAMILY, paper=PAPER)
-def IGPResNet37(**kwargs) -> tf.keras.Model:
+def IGPResNet37(*, width: int = 41, **kwargs) -> tf.keras.Model:
     """IGP-ResNet37(41): M = 7 blocks, two per stage plus the stage join (15 convs per stage);
     Table 1: 32.2 Mbit, 0.13·10⁹ OPs, 37.13% top-1 error."""
-    return _resnet("igp_resnet37", 41, 3, (2, 2, 2, 2), True, kwargs)
+    return _resnet("igp_resnet37", width, 3, (2, 2, 2, 2), True, kwargs)
 
 
 @register_model("igp_resnet41", family=FAMILY, paper=PAPER)
-def IGPResNet41(**kwargs) -> tf.keras.Model:
+def IGPResNet41(*, width: int = 48, **kwargs) -> tf.keras.Model:
     """IGP-ResNet41(48): 2, 2, 3, 2 blocks of M = 7 per stage, no stage join; Table 1:
     42.6 Mbit, 0.16·10⁹ OPs, 35.62% top-1 error."""
-    return _resnet("igp_resnet41", 48, 3, (2, 2, 3, 2), False, kwargs)
+    return _resnet("igp_resnet41", width, 3, (2, 2, 3, 2), False, kwargs)
 
 
 @register_model("igp_resnet69", family=FAMILY, paper=PAPER)
-def IGPResNet69(**kwargs) -> tf.keras.Model:
+def IGPResNet69(*, width: int = 31, **kwargs) -> tf.keras.Model:
     """IGP-ResNet69(31): M = 15 blocks, two per stage plus the stage join (31 convs per
     stage)."""
-    return _resnet("igp_resnet69", 31, 4, (2, 2, 2, 2), True, kwargs)
+    return _resnet("igp_resnet69", width, 4, (2, 2, 2, 2), True, kwargs)
 
 
 @register_model("igp_densenet51", family=FAMILY, paper=PAPER)
-def IGPDenseNet51(**kwargs) -> tf.keras.Model:
+def IGPDenseNet51(*, growth_rate: int = 53, **kwargs) -> tf.keras.Model:
     """IGP-DenseNet51(53): 6, 6, 6, 5 blocks, growth rate 53, reductions 2.7, 2.7, 2.2 (those
     of BinaryDenseNet51(32)); Table 1: 34.5 Mbit, 0.30·10⁹ OPs, 36.73% top-1 error."""
     kwargs.setdefault("name", "igp_densenet51")
     return IGPDenseNet(
-        blocks_per_stage=(6, 6, 6, 5), reduction=(2.7, 2.7, 2.2), growth_rate=53, **kwargs
+        blocks_per_stage=(6, 6, 6, 5), reduction=(2.7, 2.7, 2.2), growth_rate=growth_rate, **kwargs
     )
 
 
 @register_model("igp_densenet69", family=FAMILY, paper=PAPER)
-def IGPDenseNet69(**kwargs) -> tf.keras.Model:
+def IGPDenseNet69(*, growth_rate: int = 48, **kwargs) -> tf.keras.Model:
     """IGP-DenseNet69(48): 6, 8, 12, 6 blocks, growth rate 48, reductions 3.3, 3.3, 4 (those
     of BinaryDenseNet69(32)); Table 1: 41.5 Mbit, 0.31·10⁹ OPs, 35.20% top-1 error."""
     kwargs.setdefault("name", "igp_densenet69")
     return IGPDenseNet(
-        blocks_per_stage=(6, 8, 12, 6), reduction=(3.3, 3.3, 4), growth_rate=48, **kwargs
+        blocks_per_stage=(6, 8, 12, 6), reduction=(3.3, 3.3, 4), growth_rate=growth_rate, **kwargs
     )
