@@ -39,13 +39,13 @@ variant.
 (same depth two, so IGP-DenseNet51/69 have 23/32 blocks in stages 6, 6, 6, 5 / 6, 8, 12, 6, the
 layouts of BinaryDenseNet28/37 whose doubled layers make BinaryDenseNet51/69): ``a = conv(x)``,
 ``b = conv([x, a])`` (the dense version of ``f_1 ∘ f_1``), ``c = conv(x)`` (the parallel conv),
-output ``[x, b + c]``: the block adds ``growth_rate`` channels, the number in parentheses. (The
-join is an add where FractalNet takes the mean: every consumer of the block output normalizes it
-first, so the two differ only in BatchNorm statistics, and the add runs on the LCE and OpenVINO
-paths.)
-a and c read the same input (the paper's "2 × N_1"), b reads more (N_2); the block's gradient
-paths to x are 0, N_1 (through c), N_1 + N_2 (through a and b), and N_2 (b reads x), which the
-paper, as for BinaryDenseNet's second layer, does not list separately. Transitions, stem and head
+output ``[x, b + c]``: the block adds ``growth_rate`` channels, the number in parentheses. a and
+c read the same input (the paper's "2 × N_1"), b reads more (N_2); the block's gradient paths to
+x are 0, N_1 (through c), N_1 + N_2 (through a and b), and N_2 (b reads x), which the paper, as
+for BinaryDenseNet's second layer, does not list separately. Conv a itself reaches the output
+only through b (its N_1st is b's cost, not 0). The join is an add where FractalNet takes the
+mean: every consumer of the block output normalizes it first, so the two differ only in
+BatchNorm statistics, and the add runs on the LCE and OpenVINO paths. Transitions, stem and head
 are those of the BinaryDenseNet baseline (same reduction rates).
 
 It lands on Table 1's computation (0.306 and 0.302·10⁹ OPs against 0.30 and 0.31) but 5.4 % and
@@ -53,8 +53,15 @@ It lands on Table 1's computation (0.306 and 0.302·10⁹ OPs against 0.30 and 0
 full-precision transitions and classifier, which the paper does not specify for these nets. The
 other readings tried are further off: b reading only a (the pure fractal ``conv(conv(x))``) 14 %
 and 20 % low on storage and 12-16 % low on OPs; keeping a, b and c in the output (+3 growth per
-block, the dense fractal with concatenation joins) 2.9-3.6× the storage; b and c concatenated
-(+2 growth) about 2×. ``bnnzoo reproduce igp`` prints the storage rows as documented deviations.
+block, the dense fractal with concatenation joins) 3.3-3.9× the storage; b and c concatenated
+(+2 growth) 1.8-2.3×. ``bnnzoo reproduce igp`` prints the storage rows as documented deviations.
+
+**Gradient paths** (``bnnzoo.analysis.gradient_paths``, binary MACs at 224 px; ``bnnzoo
+reproduce igp`` prints them): IGP-ResNet37, 41 and 69 have lower mean N_2nd and N_3rd over their
+binary layers than their Bi-Real baselines, as the paper claims. IGP-ResNet21's convs cost 0.69×
+a regular Bi-Real ResNet18 conv, but Bi-Real's stride-2 convs cost 0.5× and are on the cheapest
+path of every layer before them, so its means are higher; the IGP-DenseNets' convs have more
+filters than BinaryDenseNet's 32 and read as many channels, so theirs are higher too.
 
 Example:
     >>> model = IGPResNet37(input_shape=(64, 64, 3), num_classes=10)
