@@ -174,7 +174,7 @@ def _mean(values):
 
 
 def _m(value) -> str:
-    return "" if value is None else f"{value / 1e6:.2f}M"
+    return "" if value is None else f"{value / 1e6:.3g}M"
 
 
 def host_line() -> str:
@@ -231,7 +231,11 @@ def findings(rows: list[dict], figs: dict, args) -> list[str]:
     cpu = {m: _mean([r["timing"].get("cpu_seconds", 0) for r in rs]) for m, rs in by_model.items()}
     lines = [
         f"* OPs: {igp[0]['label']} {f_igp['ops'] / 1e6:.2f}M, {base[0]['label']} "
-        f"{f_base['ops'] / 1e6:.2f}M ({f_igp['ops'] / f_base['ops'] - 1:+.1%}).",
+        f"{f_base['ops'] / 1e6:.2f}M ({f_igp['ops'] / f_base['ops'] - 1:+.1%}): the closest "
+        f"integer width. At this size the full-precision stem, transitions and classifier are "
+        f"a large share of the OPs, so the IGP-ResNet has "
+        f"{f_igp['binary_macs'] / f_base['binary_macs'] - 1:+.0%} binary MACs and "
+        f"{f_igp['params'] / f_base['params'] - 1:+.0%} parameters against the Bi-Real ResNet.",
         f"* Gradient paths (binary MACs): mean N_2nd over the binary layers "
         f"{_m(f_igp['mean_n2'])} against {_m(f_base['mean_n2'])}, mean N_3rd "
         f"{_m(f_igp['mean_n3'])} against {_m(f_base['mean_n3'])}; the IGP-ResNet's are "
@@ -364,7 +368,13 @@ def main(argv=None) -> int:
     parser.add_argument("--notes", help="markdown appended under 'What it shows'")
     parser.add_argument("--report-only", action="store_true", help="no training; report runs")
     args = parser.parse_args(argv)
-    given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
+    # --report-only and --notes rewrite the report of the same runs: not part of the command
+    given, skip = [], False
+    for a in argv if argv is not None else sys.argv[1:]:
+        if skip or a == "--report-only" or a.startswith("--notes"):
+            skip = a == "--notes"
+            continue
+        given.append(a)
     command = "TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py " + shlex.join(
         given
     )

@@ -90,6 +90,9 @@ def test_report_and_exit_status(rows, monkeypatch):
     text = igp.format_igp_report(rows)
     assert "IGP-ResNet37(41)" in text and "Documented deviations:" in text
     assert text.count("deviation") >= len(igp.DEVIATIONS) + len(igp.PATH_DEVIATIONS)
+    monkeypatch.setattr(igp, "reproduce_igp", lambda: rows)  # what `bnnzoo reproduce igp` runs
+    assert reproduce.run("igp") == (text, True)
     monkeypatch.setattr(igp, "DEVIATIONS", {})
     assert not igp.reproduced(rows)
     assert "OFF" in igp.format_igp_report(rows)
+    assert reproduce.run("igp")[1] is False
