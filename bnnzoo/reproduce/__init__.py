@@ -8,9 +8,9 @@ Example:
 
 from __future__ import annotations
 
-from bnnzoo.reproduce import bitnet
+from bnnzoo.reproduce import bitnet, igp
 
-PAPERS = ("bitnet",)
+PAPERS = ("bitnet", "igp")
 
 
 def run(paper: str) -> tuple[str, bool]:
@@ -24,5 +24,8 @@ def run(paper: str) -> tuple[str, bool]:
     """
     if paper not in PAPERS:
         raise ValueError(f"Expected paper to be one of {PAPERS}. Received: paper={paper!r}.")
+    if paper == "igp":
+        rows = igp.reproduce_igp()
+        return igp.format_igp_report(rows), igp.reproduced(rows)
     rows = bitnet.reproduce_bitnet()
     return bitnet.format_bitnet_report(rows), bitnet.reproduced(rows)

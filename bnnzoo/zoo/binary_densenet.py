@@ -203,3 +203,28 @@ def BinaryDenseNet45(**kwargs) -> tf.keras.Model:
     """BinaryDenseNet45: 6, 12, 14, 8 layers, reductions 2.7, 3.3, 4 (Table 7); 63.7% top-1."""
     return _published((6, 12, 14, 8), (2.7, 3.3, 4), None, "binary_densenet45",
                       "BinaryDenseNet45", **kwargs)  # fmt: skip
+
+
+@register_model("binary_densenet51", family="binary_densenet", paper=PAPER)
+def BinaryDenseNet51(**kwargs) -> tf.keras.Model:
+    """BinaryDenseNet51(32): BinaryDenseNet28 with its growth rate halved and its dense layers
+    doubled (§3.3, Figure 3c): 12, 12, 12, 10 layers of growth rate 32, reductions 2.7, 2.7,
+    2.2. The baseline of IGP-DenseNet51 (Zhu, Hofstee, Lee, Al-Ars 2022, "Improving Gradient
+    Paths for Binary Convolutional Neural Networks", Table 1: 34.8 Mbit, 0.27·10⁹ OPs). With
+    the published transition rule (``transition_filters``, multiples of 32) it has 33.53 Mbit
+    (−3.6 %) and 0.262·10⁹ OPs; without the rounding to 32 it would have 34.51."""
+    kwargs.setdefault("name", "binary_densenet51")
+    return BinaryDenseNet(
+        layers_per_stage=(12, 12, 12, 10), reduction=(2.7, 2.7, 2.2), growth_rate=32, **kwargs
+    )
+
+
+@register_model("binary_densenet69", family="binary_densenet", paper=PAPER)
+def BinaryDenseNet69(**kwargs) -> tf.keras.Model:
+    """BinaryDenseNet69(32): BinaryDenseNet37 with its growth rate halved and its dense layers
+    doubled: 12, 16, 24, 12 layers of growth rate 32, reductions 3.3, 3.3, 4. The baseline of
+    IGP-DenseNet69 (Zhu et al. 2022, Table 1: 42.0 Mbit, 0.28·10⁹ OPs)."""
+    kwargs.setdefault("name", "binary_densenet69")
+    return BinaryDenseNet(
+        layers_per_stage=(12, 16, 24, 12), reduction=(3.3, 3.3, 4), growth_rate=32, **kwargs
+    )

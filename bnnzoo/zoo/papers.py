@@ -104,3 +104,15 @@ BANNINK_2021 = Paper(
     "Larq Compute Engine: Design, Benchmark, and Deploy State-of-the-Art Binarized Neural Networks",
     "QuickNet",
 )
+XUE_2023 = Paper(
+    ("Xue", "Lu", "Chang", "Wei", "Wei"),
+    2023,
+    "Fast and Accurate Binary Neural Networks based on Depth-Width Reshaping",
+    "DWR",
+)
+ZHU_2022 = Paper(
+    ("Zhu", "Hofstee", "Lee", "Al-Ars"),
+    2022,
+    "Improving Gradient Paths for Binary Convolutional Neural Networks",
+    "IGP",
+)

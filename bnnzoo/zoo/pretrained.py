@@ -1,10 +1,10 @@
 """Where the published pretrained weights are: URLs and SHA-256s of every file, as constants.
 
-The zoo's published BinaryDenseNets and ResNetE18 are weight-compatible with larq-zoo's models of
-the same names, and the ``larq_zoo`` family is built by larq-zoo's own code, so
-``weights="imagenet"`` loads the ImageNet weights larq-zoo releases. The URLs
-and hashes below are those in larq-zoo 2.4's model code (``tests/zoo/test_pretrained.py`` checks
-them against it); ``bnnzoo.zoo.weights`` downloads a file once and verifies its hash.
+The zoo's published BinaryDenseNets, ResNetE18 and Bi-Real ResNet-18 are weight-compatible with
+larq-zoo's models of the same names, and the ``larq_zoo`` family is built by larq-zoo's own code,
+so ``weights="imagenet"`` loads the ImageNet weights larq-zoo releases. The URLs and hashes below
+are those in larq-zoo 2.4's model code (``tests/zoo/test_pretrained.py`` checks them against it);
+``bnnzoo.zoo.weights`` downloads a file once and verifies its hash.
 
 Example:
     >>> IMAGENET["BinaryDenseNet28"].file(include_top=False).url

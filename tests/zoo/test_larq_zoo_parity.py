@@ -15,8 +15,9 @@ PAIRS = [
 ]
 
 
-def test_all_five_published_models_have_a_larq_zoo_twin():
+def test_all_six_published_models_have_a_larq_zoo_twin():
     assert {name for name, _ in PAIRS} == {
+        "bireal_resnet18",
         "binary_densenet28",
         "binary_densenet37",
         "binary_densenet37_dilated",

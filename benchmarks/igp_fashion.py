@@ -1,0 +1,420 @@
+"""A scaled-down IGP-ResNet against the Bi-Real ResNet of the same OPs, trained on Fashion-MNIST.
+
+Zhu, Hofstee, Lee, Al-Ars 2022, "Improving Gradient Paths for Binary Convolutional Neural
+Networks" (IGP), claims that an IGP-ResNet, whose binary convolutions are narrower and each sit
+on their own shortcut-joined path, has better gradient paths (lower N_2nd, N_3rd) than the
+Bi-Real ResNet of the same complexity, and so trains to a lower error. This script trains, with
+the real ``bnnzoo train`` command and the same budget (recipe, optimizer, schedule, epochs,
+batch, data, seeds), an IGP-ResNet (registered ``igp_resnet21`` or ``igp_resnet37`` at a
+smaller base width) and the Bi-Real ResNet18 whose base width gives the OPs closest to it
+(OPs = binary MACs / 64 + float MACs at 28×28×1, as the paper counts), on the full Fashion-MNIST
+training set, with two seeds each. It records test accuracy per epoch, the first convolution's
+mean gradient L2 norm per epoch (``monitor.first_conv_gradient``), the OPs and the gradient-path
+figures of both networks (``bnnzoo.analysis.gradient_paths``), and writes a markdown report and
+a plot.
+
+Every run is ``bnnzoo train --recipe resnet_e_fashion_mnist`` (Adam 1e-3, cosine decay, batch
+128, no augmentation, 28×28) with the model, its width, the epochs and the seed overridden. A run
+directory that holds ``results.json`` is reused; one that holds a config but no results is
+resumed. ``--report-only`` rewrites the report from the runs.
+
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py --width 16 --epochs 3
+    # smoke test: a few hundred images, one epoch, report elsewhere
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py --width 4 --epochs 1 \\
+        --set max_train_examples=256 --set max_test_examples=128 --out-root /tmp/igp_smoke \\
+        --markdown /tmp/igp_smoke/igp.md --png /tmp/igp_smoke/igp.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = Path(__file__).resolve().parent
+RECIPE = "resnet_e_fashion_mnist"
+DATASET = "fashion_mnist"
+SHAPE = (28, 28, 1)
+CLASSES = 10
+BASELINE = "bireal_resnet18"
+FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+CAVEATS = """\
+What the numbers can and cannot say:
+
+* Two seeds per model: a difference smaller than the spread between the two seeds of one model
+  is not a difference this benchmark can show.
+* The paper trains ImageNet networks for many epochs; these are 28×28 networks trained for a few
+  epochs on a shared 2-core CPU, so this is a small-scale check of the direction of the effect,
+  not a reproduction of Table 1's accuracies.
+* Both networks have the same OPs, not the same CPU time: the IGP-ResNet has more, narrower
+  layers and joins, which cost more per MAC on a CPU (compare the CPU seconds).
+* The first conv is the full-precision stem; its gradient reaches it through every stage. The
+  recorded norm is that of the loss gradient (the recipe has no weight decay)."""
+
+
+def bnnzoo_executable() -> str:
+    """The ``bnnzoo`` script next to this interpreter (the venv's), else the one on PATH."""
+    local = Path(sys.executable).with_name("bnnzoo")
+    return str(local) if local.exists() else "bnnzoo"
+
+
+def build(name: str, width: int):
+    """The registered model ``name`` at base width ``width``, at 28×28×1 with 10 classes."""
+    import bnnzoo  # noqa: F401  (Keras 2 before TensorFlow)
+    from bnnzoo import zoo
+
+    return zoo.create_model(name, width=width, input_shape=SHAPE, num_classes=CLASSES)
+
+
+def ops(name: str, width: int) -> float:
+    """OPs (binary MACs / 64 + float MACs) of ``name`` at ``width``."""
+    from bnnzoo.analysis import count_model
+
+    return count_model(build(name, width)).ops_bops64
+
+
+def matching_width(target_ops: float, low: int = 2, high: int = 256) -> int:
+    """The Bi-Real ResNet18 base width whose OPs are closest to ``target_ops`` (OPs grow with the
+    width, so a bisection finds the two neighbours)."""
+    while high - low > 1:
+        mid = (low + high) // 2
+        if ops(BASELINE, mid) < target_ops:
+            low = mid
+        else:
+            high = mid
+    return min((low, high), key=lambda w: abs(ops(BASELINE, w) - target_ops))
+
+
+def runs(args, widths: dict) -> list[dict]:
+    """One entry per (model, seed): label, directory and command line."""
+    out = []
+    for model in (args.igp, BASELINE):
+        width = widths[model]
+        for seed in args.seeds:
+            run_dir = Path(args.out_root) / f"{model}_w{width}_s{seed}_e{args.epochs}"
+            sets = [
+                f"model_kwargs={json.dumps({'width': width}, separators=(',', ':'))}",
+                "monitor.first_conv_gradient=true",
+                f"seed={seed}",
+                *args.set,
+            ]
+            argv = ["bnnzoo", "train", "--recipe", RECIPE, "--model", model,
+                    "--dataset", DATASET, "--epochs", str(args.epochs)]  # fmt: skip
+            for item in sets:
+                argv += ["--set", item]
+            argv += ["--quiet", "--out", str(run_dir)]
+            label = f"{model}(w={width})"
+            out.append(
+                {"model": model, "width": width, "seed": seed, "label": label, "dir": run_dir,
+                 "argv": argv}
+            )  # fmt: skip
+    return out
+
+
+def train(run: dict) -> dict:
+    """Run (or resume, or reuse) one training; wall and CPU seconds of the command."""
+    run_dir = run["dir"]
+    timing_file = run_dir / "bench_timing.json"
+    if (run_dir / "results.json").exists():
+        print(f"reusing {run_dir}", flush=True)
+        return json.loads(timing_file.read_text()) if timing_file.exists() else {}
+    resume = (run_dir / "config.json").exists()
+    argv = ["bnnzoo", "train", "--resume", str(run_dir), "--quiet"] if resume else run["argv"]
+    print(("resuming: " if resume else "running: ") + shlex.join(argv), flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    subprocess.run([bnnzoo_executable(), *argv[1:]], check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timing = {
+        "wall_seconds": wall,
+        "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "resumed": resume,
+    }
+    timing_file.write_text(json.dumps(timing, indent=2))
+    return timing
+
+
+def figures(name: str, width: int) -> dict:
+    """Parameters, MACs, OPs and gradient-path figures of a model at 28×28×1."""
+    from bnnzoo.analysis import count_model, gradient_paths
+
+    model = build(name, width)
+    counts = count_model(model)
+    paths = gradient_paths(model)
+    return {
+        "params": counts.params,
+        "binary_macs": counts.binary_macs,
+        "float_macs": counts.float_macs,
+        "ops": counts.ops_bops64,
+        "binary_layers": len(paths.layers),
+        "input_n": paths.input.n,
+        "mean_n2": paths.mean("n2"),
+        "mean_n3": paths.mean("n3"),
+        "worst_n2": paths.worst("n2"),
+    }
+
+
+def _mean(values):
+    return sum(values) / len(values)
+
+
+def _m(value) -> str:
+    return "" if value is None else f"{value / 1e6:.3g}M"
+
+
+def host_line() -> str:
+    from bnnzoo._host import cpu_flags, cpu_mhz, cpu_model
+
+    flags = cpu_flags()
+    mhz = cpu_mhz()
+    present = ", ".join(f for f in FLAGS if f in flags) or f"none of {', '.join(FLAGS)}"
+    clock = f"clock {mhz:.0f} MHz (as the kernel reports it)" if mhz else "clock unknown"
+    return f"{cpu_model()}, {os.cpu_count()} logical cores, {clock}, flags: {present}"
+
+
+def plot(rows: list[dict], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for r in rows:
+        epochs = [m["epoch"] for m in r["metrics"]]
+        style = "-" if r["model"] == BASELINE else "--"
+        label = f"{r['label']} seed {r['seed']}"
+        left.plot(epochs, [m["first_conv_grad_norm"] for m in r["metrics"]], style, marker="o",
+                  label=label)  # fmt: skip
+        right.plot(epochs, [m["test_accuracy"] for m in r["metrics"]], style, marker="o",
+                   label=label)  # fmt: skip
+    left.set(xlabel="epoch", ylabel="first-conv gradient L2 norm (epoch mean)", yscale="log")
+    right.set(xlabel="epoch", ylabel="test accuracy")
+    left.legend(fontsize=8)
+    right.legend(fontsize=8)
+    fig.suptitle("IGP-ResNet vs Bi-Real ResNet18 of the same OPs, Fashion-MNIST")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def findings(rows: list[dict], figs: dict, args) -> list[str]:
+    by_model = {}
+    for r in rows:
+        by_model.setdefault(r["model"], []).append(r)
+    igp, base = by_model[args.igp], by_model[BASELINE]
+    acc = {m: [r["results"]["test_accuracy"] for r in rs] for m, rs in by_model.items()}
+    spread = max(max(a) - min(a) for a in acc.values())
+    diff = _mean(acc[args.igp]) - _mean(acc[BASELINE])
+    verdict = "higher" if diff > spread else "lower" if diff < -spread else "not distinguishable"
+    f_igp, f_base = figs[args.igp], figs[BASELINE]
+    norms = {
+        m: [_mean([r["metrics"][e]["first_conv_grad_norm"] for r in rs])
+            for e in range(min(len(r["metrics"]) for r in rs))]
+        for m, rs in by_model.items()
+    }  # fmt: skip
+    ratios = [a / b for a, b in zip(norms[args.igp], norms[BASELINE])]
+    cpu = {m: _mean([r["timing"].get("cpu_seconds", 0) for r in rs]) for m, rs in by_model.items()}
+    lines = [
+        f"* OPs: {igp[0]['label']} {f_igp['ops'] / 1e6:.2f}M, {base[0]['label']} "
+        f"{f_base['ops'] / 1e6:.2f}M ({f_igp['ops'] / f_base['ops'] - 1:+.1%}): the closest "
+        f"integer width. At this size the full-precision stem, transitions and classifier are "
+        f"a large share of the OPs, so the IGP-ResNet has "
+        f"{f_igp['binary_macs'] / f_base['binary_macs'] - 1:+.0%} binary MACs and "
+        f"{f_igp['params'] / f_base['params'] - 1:+.0%} parameters against the Bi-Real ResNet.",
+        f"* Gradient paths (binary MACs): mean N_2nd over the binary layers "
+        f"{_m(f_igp['mean_n2'])} against {_m(f_base['mean_n2'])}, mean N_3rd "
+        f"{_m(f_igp['mean_n3'])} against {_m(f_base['mean_n3'])}; the IGP-ResNet's are "
+        + (
+            "lower, as the paper designs them."
+            if f_igp["mean_n2"] < f_base["mean_n2"] and f_igp["mean_n3"] < f_base["mean_n3"]
+            else "not both lower."
+        ),
+        f"* Test accuracy after {args.epochs} epoch(s), mean of seeds {list(args.seeds)}: "
+        f"{_mean(acc[args.igp]):.2%} against {_mean(acc[BASELINE]):.2%} ({diff * 100:+.2f} "
+        f"points); the largest seed-to-seed spread of one model is {spread * 100:.2f} points, "
+        f"so the IGP-ResNet's accuracy is {verdict} "
+        + ("within this budget." if verdict == "not distinguishable" else "beyond the spread."),
+        "* First-conv gradient norm, IGP / Bi-Real ratio of the seed means per epoch: "
+        + ", ".join(f"{r:.2f}" for r in ratios)
+        + ".",
+        f"* CPU seconds per run (mean): {cpu[args.igp]:.0f} for the IGP-ResNet, "
+        f"{cpu[BASELINE]:.0f} for the Bi-Real ResNet.",
+    ]
+    return lines
+
+
+def write_report(args, run_list, rows, figs, png: Path, command: str) -> str:
+    import tensorflow as tf
+
+    config = rows[0]["config"]
+    opt, sched = config["optimizer"], config["schedule"]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        "# IGP-ResNet against the Bi-Real ResNet18 of the same OPs on Fashion-MNIST",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Date: {now}. Host: {host_line()}; {platform.machine()}, Python "
+        f"{platform.python_version()}, tensorflow {tf.__version__}. Other processes shared the "
+        "cores (load average in the timing column), so wall times compare only roughly; CPU "
+        "seconds are the training process's own.",
+        "",
+        f"Setting (identical for every run): recipe `{RECIPE}` with the overrides in the "
+        f"commands below; {DATASET}, {config.get('max_train_examples') or 'all 60,000'} training "
+        f"images, {config.get('max_test_examples') or 'all 10,000'} test images, "
+        f"{SHAPE[0]}×{SHAPE[1]}×1, no augmentation; {config['epochs']} epoch(s), batch "
+        f"{config['batch_size']}, {opt['name']} lr {opt['lr']}, weight decay "
+        f"{opt['weight_decay']}, {sched['name']} schedule, precision {config['precision']}.",
+        "",
+        "## The two networks (28×28×1, 10 classes)",
+        "",
+        "| model | params | binary MACs | float MACs | OPs | binary layers "
+        "| input N_1st / N_2nd / N_3rd | mean N_2nd | mean N_3rd | worst N_2nd |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for model in (args.igp, BASELINE):
+        f = figs[model]
+        label = next(r["label"] for r in rows if r["model"] == model)
+        out.append(
+            f"| {label} | {f['params']:,} | {_m(f['binary_macs'])} | {_m(f['float_macs'])} "
+            f"| {_m(f['ops'])} | {f['binary_layers']} "
+            f"| {' / '.join(_m(n) if n else '0' for n in f['input_n'])} | {_m(f['mean_n2'])} "
+            f"| {_m(f['mean_n3'])} | {_m(f['worst_n2'])} |"
+        )
+    out += [
+        "",
+        "## Runs",
+        "",
+        "| model | seed | test accuracy | best epoch accuracy | train s | wall s (CPU s, load) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        t = r["timing"]
+        wall = (
+            f"{t['wall_seconds']:.0f} ({t['cpu_seconds']:.0f}, {t['load_before']:.1f}→"
+            f"{t['load_after']:.1f})" + (" resumed" if t.get("resumed") else "")
+            if t
+            else "n/a"
+        )
+        best = max(m["test_accuracy"] for m in r["metrics"])
+        out.append(
+            f"| {r['label']} | {r['seed']} | {r['results']['test_accuracy']:.4f} | {best:.4f} "
+            f"| {r['results']['train_seconds']:.0f} | {wall} |"
+        )
+    head = " | ".join(f"{r['label']} s{r['seed']}" for r in rows)
+    epochs = max(len(r["metrics"]) for r in rows)
+    for title, key, fmt in (
+        ("Test accuracy per epoch", "test_accuracy", ".4f"),
+        ("First-conv gradient norm per epoch (mean L2 norm over the epoch's steps)",
+         "first_conv_grad_norm", ".4g"),
+    ):  # fmt: skip
+        out += ["", f"## {title}", "", f"| epoch | {head} |",
+                "| ---: | " + " | ".join("---:" for _ in rows) + " |"]  # fmt: skip
+        for e in range(epochs):
+            cells = [
+                format(r["metrics"][e][key], fmt) if e < len(r["metrics"]) else "" for r in rows
+            ]
+            out.append(f"| {e + 1} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        f"![gradient norm and accuracy per epoch]({png.name})",
+        "",
+        "## What it shows",
+        "",
+        *findings(rows, figs, args),
+        "",
+        CAVEATS,
+    ]
+    if args.notes:
+        out += ["", Path(args.notes).read_text().strip()]
+    out += [
+        "",
+        "## The training commands",
+        "",
+        "```",
+        *(shlex.join(run["argv"]) for run in run_list),
+        "```",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--igp", default="igp_resnet21", choices=("igp_resnet21", "igp_resnet37"))
+    parser.add_argument("--width", type=int, default=16, help="base width of the IGP-ResNet")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra override for every run: max_train_examples=256")  # fmt: skip
+    parser.add_argument("--out-root", default="/tmp/runs/igp_fashion")
+    parser.add_argument("--markdown", default=str(HERE / "igp_fashion.md"))
+    parser.add_argument("--png", default=str(HERE / "igp_fashion.png"))
+    parser.add_argument("--notes", help="markdown appended under 'What it shows'")
+    parser.add_argument("--report-only", action="store_true", help="no training; report runs")
+    args = parser.parse_args(argv)
+    # --report-only and --notes rewrite the report of the same runs: not part of the command
+    given, skip = [], False
+    for a in argv if argv is not None else sys.argv[1:]:
+        if skip or a == "--report-only" or a.startswith("--notes"):
+            skip = a == "--notes"
+            continue
+        given.append(a)
+    command = "TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py " + shlex.join(
+        given
+    )
+
+    target = ops(args.igp, args.width)
+    widths = {args.igp: args.width, BASELINE: matching_width(target)}
+    print(f"widths: {widths} (IGP OPs {target / 1e6:.3f}M)", flush=True)
+    figs = {m: figures(m, w) for m, w in widths.items()}
+    run_list = runs(args, widths)
+    timings = {}
+    for run in run_list:
+        if args.report_only:
+            path = run["dir"] / "bench_timing.json"
+            timings[run["dir"]] = json.loads(path.read_text()) if path.exists() else {}
+        else:
+            timings[run["dir"]] = train(run)
+
+    from bnnzoo.training.rundir import RunDir
+
+    rows = []
+    for run in run_list:
+        if not (run["dir"] / "results.json").exists():
+            raise SystemExit(f"{run['dir']} has no results.json; train it first.")
+        rows.append({
+            **run,
+            "metrics": RunDir(run["dir"]).read_metrics(),
+            "results": json.loads((run["dir"] / "results.json").read_text()),
+            "config": RunDir(run["dir"]).read_config(),
+            "timing": timings[run["dir"]],
+        })  # fmt: skip
+    png = Path(args.png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    plot(rows, png)
+    text = write_report(args, run_list, rows, figs, png, command)
+    from bnnzoo._io import write_atomically
+
+    write_atomically(args.markdown, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
