@@ -1,12 +1,15 @@
 """What every command module of the CLI shares: the user-error type, the parsers of option
-values, and the redirect that keeps stdout for machine-readable output."""
+values, the quieting of Python-side log noise, and the redirect that keeps stdout for
+machine-readable output."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 
 from bnnzoo.converters.lce import check_int8_range
@@ -39,6 +42,34 @@ def parse_range(text: str) -> tuple[float, float]:
             f"--int8-range expects MIN,MAX with MIN < 0 < MAX, e.g. --int8-range=-3,3 (with '=', "
             f"since the value starts with '-'). Got {text!r}."
         ) from None
+
+
+# Python loggers whose warnings a command's user cannot act on: TensorFlow's (AutoGraph's "could
+# not transform" on larq's functions among them) and absl's, through which Keras warns ("Compiled
+# the loaded model, but the compiled metrics have yet to be built", skipped optimizer variables)
+NOISY_LOGGERS = ("tensorflow", "absl")
+
+
+@contextlib.contextmanager
+def quiet_python_logs(enabled: bool = True) -> Iterator[None]:
+    """While running a command: only errors from ``NOISY_LOGGERS``, and no Python warnings but
+    bnnzoo's own; everything restored afterwards. (TensorFlow's C++ logs are quieted before it is
+    imported: ``bnnzoo._environment.quiet_native_logs``.)"""
+    if not enabled:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=r"bnnzoo(\.|$)")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
 
 
 @contextlib.contextmanager
