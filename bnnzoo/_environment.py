@@ -14,10 +14,10 @@ Two things must happen before TensorFlow's first import, so ``bnnzoo/__init__`` 
 
 from __future__ import annotations
 
+import ntpath
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 _FIX = (
     "Import bnnzoo (or set the environment variable TF_USE_LEGACY_KERAS=1) before importing "
@@ -77,7 +77,9 @@ def is_command(argv: Sequence[str] | None = None, orig_argv: Sequence[str] | Non
     if not argv:
         return False
     if argv[0] != "-m":
-        return Path(argv[0]).stem.removesuffix("-script") == "bnnzoo"
+        # ntpath: splits at "/" and "\\" alike
+        stem = ntpath.splitext(ntpath.basename(argv[0]))[0]
+        return stem.removesuffix("-script") == "bnnzoo"
     for i, arg in enumerate(orig_argv[1:], start=1):
         if arg == "-m":
             return i + 1 < len(orig_argv) and orig_argv[i + 1] in _COMMAND_MODULES
