@@ -14,7 +14,7 @@ import pytest
 
 from bnnzoo import _environment
 from bnnzoo.cli import build_parser, main
-from bnnzoo.cli._common import quiet_python_logs
+from bnnzoo.cli._common import drop_native_log_lines, quiet_python_logs
 from bnnzoo.training.loop import redraws
 
 CONSOLE_SCRIPT = os.path.join(os.path.dirname(sys.executable), "bnnzoo")
@@ -22,6 +22,7 @@ CONSOLE_SCRIPT = os.path.join(os.path.dirname(sys.executable), "bnnzoo")
 NOISE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] "  # TensorFlow's C++ log lines
     r"|^[IWEF]\d{4} \d\d:\d\d:\d\d"  # absl's C++ log lines (the MLIR converter's)
+    r"|^WARNING: All log messages before absl|^INFO: Created TensorFlow Lite"
     r"|local_rendezvous|cpu_feature_guard|cuda|cuFFT|cuDNN|cuBLAS|TensorRT|oneDNN"
     r"|Compiled the loaded model|WARNING:absl|WARNING:tensorflow|AutoGraph|could not transform",
     re.MULTILINE,
@@ -78,6 +79,15 @@ def test_export_prints_its_report_and_no_noise(saved_model, tmp_path, fmt):
                             how="python -m")  # fmt: skip
     assert result.returncode == 0, output
     assert "binary" in result.stdout and str(out) in result.stdout
+    assert_quiet(output)
+
+
+def test_bench_prints_its_table_and_no_noise(saved_model):
+    # the float TFLite engine runs TensorFlow's converter and interpreter: the chattiest path
+    result, output = bnnzoo("bench", saved_model, "--runs", 2, "--warmup", 1,
+                            "--engines", "keras,tflite")  # fmt: skip
+    assert result.returncode == 0, output
+    assert "float TFLite (XNNPACK)" in result.stdout and "median ms" in result.stdout
     assert_quiet(output)
 
 
@@ -166,3 +176,26 @@ def test_a_progress_bar_redraws_only_in_a_terminal():
     with open(follower, "w") as terminal:
         assert redraws(terminal)
     os.close(leader)
+
+
+def test_native_log_lines_are_dropped_and_everything_else_kept(capfd):
+    lines = [
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+        b"W0000 00:00:1796036686.258561   13085 tf_tfl_flatbuffer_helpers.cc:390] Ignored "
+        b"output_format.\n",
+        b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n",
+        b"2026-11-30 10:31:45.105108: W tensorflow/core/framework/local_rendezvous.cc:404] Local "
+        b"rendezvous is aborting with status: OUT_OF_RANGE: End of sequence\n",
+        b"a message that matters\n",
+        b"F0000 00:00:1796036686.258561   13085 some.cc:1] Check failed: a fatal error\n",
+    ]
+    with drop_native_log_lines():
+        for line in lines:
+            os.write(2, line)
+    assert capfd.readouterr().err.splitlines() == [
+        "a message that matters",
+        "F0000 00:00:1796036686.258561   13085 some.cc:1] Check failed: a fatal error",
+    ]
+    with drop_native_log_lines(enabled=False):  # --verbose
+        os.write(2, lines[2])
+    assert capfd.readouterr().err == lines[2].decode()

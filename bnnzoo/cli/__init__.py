@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 from bnnzoo._environment import VERBOSE_FLAG
 from bnnzoo.cli import analyze, deploy, models, quickstart, reproduce, train
-from bnnzoo.cli._common import CommandError, quiet_python_logs
+from bnnzoo.cli._common import CommandError, drop_native_log_lines, quiet_python_logs
 
 # every subcommand, in the order ``bnnzoo --help`` lists them
 COMMANDS = (
@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``bnnzoo`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        with quiet_python_logs(enabled=not args.verbose):
+        quiet = not args.verbose
+        with quiet_python_logs(enabled=quiet), drop_native_log_lines(enabled=quiet):
             return args.func(args)
     except CommandError as err:
         print(f"bnnzoo {args.command}: error: {err}", file=sys.stderr)
