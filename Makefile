@@ -6,22 +6,25 @@ LOCK   := constraints/lock.txt
 STAMP  := $(VENV)/.installed
 
 CHECK  := build/install-check
+DEMO_OUT := runs/quickstart-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: demo test lint format install install-check clean
 
 $(STAMP): pyproject.toml setup.py $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c $(LOCK) -e '.[test]'
-	touch $(STAMP)
+	@echo "installing the pinned stack and bnnzoo into $(VENV) (once, a few minutes)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@# PYTHONWARNINGS: setuptools' boxed note on editable installs is not for the person running make
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -c $(LOCK) -e '.[test]'
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 # the main job: train a small binary model on real data, export it to TFLite (LCE) and
 # OpenVINO, verify both against Keras, benchmark every engine, print the report
 demo: $(STAMP)
-	$(VENV)/bin/bnnzoo quickstart --out runs/quickstart-$$(date +%Y%m%d-%H%M%S)
+	$(VENV)/bin/bnnzoo quickstart --out $(DEMO_OUT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bnnzoo tests benchmarks examples
