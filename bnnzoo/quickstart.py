@@ -1,7 +1,8 @@
 """``bnnzoo quickstart``: the whole path of a binary network in one command, on real data.
 
 1. train a small binary ResNetE (recipe ``quickstart``) on Fashion-MNIST when its files are on
-   this machine, else on scikit-learn's digits (always available);
+   this machine, else on scikit-learn's digits (always available), saying so at the start and
+   the end with the command that installs Fashion-MNIST (``FASHION_MNIST_INSTALL``);
 2. export it to TFLite through Larq Compute Engine and to OpenVINO with ``BinaryConvolution``,
    each checked against Keras (``bnnzoo.converters``);
 3. run Keras, LCE and OpenVINO on the same real test images and compare their accuracy and
@@ -34,6 +35,8 @@ from bnnzoo.training import data as data_lib
 from bnnzoo.training.rundir import RunDir
 
 DATASETS = ("auto", "fashion_mnist", "digits")
+# Debian's and Ubuntu's package of Fashion-MNIST's IDX files (in data_lib.FASHION_MNIST_DIRS)
+FASHION_MNIST_INSTALL = "sudo apt-get install dataset-fashion-mnist"
 
 
 def choose_dataset(dataset: str = "auto", data_dir: str | os.PathLike | None = None) -> str:
@@ -47,6 +50,16 @@ def choose_dataset(dataset: str = "auto", data_dir: str | os.PathLike | None = N
     except FileNotFoundError:
         return "digits"
     return "fashion_mnist"
+
+
+def fallback_note(data_dir: str | os.PathLike | None = None) -> str:
+    """What ``quickstart`` says when ``"auto"`` found no Fashion-MNIST and trains on digits."""
+    looked = str(data_dir) if data_dir else ", ".join(data_lib.FASHION_MNIST_DIRS)
+    return (
+        f"Note: Fashion-MNIST is not on this machine (looked in {looked}), so this run trains on "
+        f"scikit-learn's digits (1,797 images of 8x8 pixels) instead. To get Fashion-MNIST: "
+        f"{FASHION_MNIST_INSTALL}, then run this again."
+    )
 
 
 def quickstart(
@@ -98,6 +111,9 @@ def quickstart(
 
     # 1. train
     chosen = choose_dataset(dataset, data_dir)
+    note = fallback_note(data_dir) if dataset == "auto" and chosen == "digits" else None
+    if note:
+        say(note)
     fields = {"dataset": chosen, "data_dir": str(data_dir) if data_dir else None}
     if chosen == "digits":
         fields.update(epochs=30, batch_size=64)
@@ -148,6 +164,7 @@ def quickstart(
     bin_bytes = sum(p.stat().st_size for p in (out / "openvino").glob("*.bin"))
     report = {
         "dataset": chosen,
+        "dataset_note": note,
         "model": config["model"],
         "model_kwargs": config["model_kwargs"],
         "input_shape": list(model.input_shape[1:]),
@@ -178,6 +195,8 @@ def quickstart(
     text = format_report(report, timing.format())
     write_atomically(out / "report.md", text)
     say(text)
+    if note:
+        say(note)
     return report
 
 

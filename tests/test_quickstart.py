@@ -1,3 +1,5 @@
+import contextlib
+import io
 import json
 
 import pytest
@@ -13,12 +15,42 @@ SMALL = (
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def printed_report(tmp_path_factory):
+    """A run on a machine without Fashion-MNIST (a data dir without its files), as ``make demo``
+    runs it: "auto" dataset, printing to a file (not a terminal)."""
     out = tmp_path_factory.mktemp("quickstart")
-    result = qs.quickstart(
-        out, dataset="digits", epochs=2, overrides=SMALL, runs=2, eval_images=48, verbose=0
-    )
-    return out, result
+    no_fashion_mnist = tmp_path_factory.mktemp("no-fashion-mnist")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = qs.quickstart(out, dataset="auto", data_dir=no_fashion_mnist, epochs=2,
+                               overrides=SMALL, runs=2, eval_images=48, verbose=1)  # fmt: skip
+    return out, result, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def report(printed_report):
+    return printed_report[:2]
+
+
+def test_without_fashion_mnist_says_so_at_start_and_end(printed_report):
+    _, result, printed = printed_report
+    lines = printed.strip().splitlines()
+    assert result["dataset"] == "digits"
+    note = result["dataset_note"]
+    assert "Fashion-MNIST is not on this machine" in note and "digits" in note
+    assert "sudo apt-get install dataset-fashion-mnist" in note
+    assert lines[0] == note and lines[-1] == note
+    # printed to a file: one line per epoch, no carriage-return redraws of a progress bar
+    assert "\r" not in printed and "\b" not in printed
+    assert [line.split(":")[0] for line in lines if line.startswith("Epoch ")] == [
+        "Epoch 1/2",
+        "Epoch 2/2",
+    ]
+
+
+def test_fallback_note_names_where_it_looked_and_the_install_command(tmp_path):
+    assert "sudo apt-get install dataset-fashion-mnist" in qs.fallback_note(tmp_path)
+    assert str(tmp_path) in qs.fallback_note(tmp_path)
 
 
 def test_writes_every_artifact(report):

@@ -1,5 +1,6 @@
 """The ``bnnzoo`` command: a thin layer over the zoo, training and converters packages.
 
+    bnnzoo [--verbose] COMMAND ...
     bnnzoo list [PATTERN]
     bnnzoo summary MODEL [--input-shape H,W,C] [--num-classes N]
     bnnzoo predict MODEL IMAGE... [--weights imagenet|FILE|URL#sha256=...] [--top 5]
@@ -18,6 +19,10 @@
     bnnzoo bench MODEL [--input-shape H,W,C] [--threads 2] [--runs N]
                  [--engines keras,tflite,lce,openvino] [--profile N] [--json]
 
+Every command prints what it found and nothing else: TensorFlow's C++ start-up lines, the
+converters' chatter, Keras's and AutoGraph's warnings stay hidden unless ``--verbose`` is given
+(before or after COMMAND). ``--quiet`` of ``train``/``quickstart`` hides their progress bar.
+
 Bad input exits with status 2 and one line on stderr, never a traceback. A conversion that ran
 but disagrees with Keras (``bnnzoo export``, ``bnnzoo quickstart``) reports it and exits with
 status 1.
@@ -34,8 +39,9 @@ import sys
 from collections.abc import Sequence
 
 import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
+from bnnzoo._environment import VERBOSE_FLAG
 from bnnzoo.cli import analyze, deploy, models, quickstart, reproduce, train
-from bnnzoo.cli._common import CommandError
+from bnnzoo.cli._common import CommandError, drop_native_log_lines, quiet_python_logs
 
 # every subcommand, in the order ``bnnzoo --help`` lists them
 COMMANDS = (
@@ -53,14 +59,22 @@ COMMANDS = (
 )
 
 
+VERBOSE_HELP = "show TensorFlow's logs and third-party warnings too"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand; each sets ``func``, the function that runs it."""
     parser = argparse.ArgumentParser(
         prog="bnnzoo", description="A Keras model zoo of binarized neural networks."
     )
+    parser.add_argument(VERBOSE_FLAG, action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in COMMANDS:
         add_command(sub)
+    for command in sub.choices.values():  # also after the command: `bnnzoo train ... --verbose`
+        # SUPPRESS: a command without the flag keeps the value given before it
+        command.add_argument(VERBOSE_FLAG, action="store_true", default=argparse.SUPPRESS,
+                             help=VERBOSE_HELP)  # fmt: skip
     return parser
 
 
@@ -68,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``bnnzoo`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        quiet = not args.verbose
+        with quiet_python_logs(enabled=quiet), drop_native_log_lines(enabled=quiet):
+            return args.func(args)
     except CommandError as err:
         print(f"bnnzoo {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -1,12 +1,17 @@
 """What every command module of the CLI shares: the user-error type, the parsers of option
-values, and the redirect that keeps stdout for machine-readable output."""
+values, the quieting of log noise (Python's and native code's), and the redirect that keeps
+stdout for machine-readable output."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
+import re
 import sys
+import threading
+import warnings
 from collections.abc import Iterator
 
 from bnnzoo.converters.lce import check_int8_range
@@ -39,6 +44,82 @@ def parse_range(text: str) -> tuple[float, float]:
             f"--int8-range expects MIN,MAX with MIN < 0 < MAX, e.g. --int8-range=-3,3 (with '=', "
             f"since the value starts with '-'). Got {text!r}."
         ) from None
+
+
+# Python loggers whose warnings a command's user cannot act on: TensorFlow's (AutoGraph's "could
+# not transform" on larq's functions among them) and absl's, through which Keras warns ("Compiled
+# the loaded model, but the compiled metrics have yet to be built", skipped optimizer variables)
+NOISY_LOGGERS = ("tensorflow", "absl")
+
+
+@contextlib.contextmanager
+def quiet_python_logs(enabled: bool = True) -> Iterator[None]:
+    """While running a command: only errors from ``NOISY_LOGGERS``, and no Python warnings but
+    bnnzoo's own; everything restored afterwards. (TensorFlow's C++ logs are quieted before it is
+    imported: ``bnnzoo._environment.quiet_native_logs``.)"""
+    if not enabled:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=r"bnnzoo(\.|$)")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+# what native code writes to stderr whatever TF_CPP_MIN_LOG_LEVEL says: absl's C++ log lines
+# (TensorFlow's MLIR converter: "W0000 00:00:1796036686.258561 13085 tf_tfl_flatbuffer_helpers.cc
+# :390] Ignored output_format.") with absl's notice before them, and TFLite's "INFO: Created
+# TensorFlow Lite XNNPACK delegate for CPU."; TensorFlow's own info and warning lines too
+NATIVE_NOISE = re.compile(
+    rb"[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|INFO: "
+    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] "
+)
+
+
+@contextlib.contextmanager
+def drop_native_log_lines(enabled: bool = True) -> Iterator[None]:
+    """While running a command: the lines written to the process's stderr (file descriptor 2)
+    pass through a filter that drops ``NATIVE_NOISE`` and keeps everything else (bnnzoo's
+    messages, errors, a native crash report) in order."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (embedded): nothing native to filter
+        yield
+        return
+    read_end, write_end = os.pipe()
+    forward = threading.Thread(target=_forward_lines, args=(read_end, saved), daemon=True)
+    forward.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        flush_c_streams()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the forwarder reads to its end
+        forward.join(timeout=10)
+        os.close(saved)
+
+
+def _forward_lines(read_end: int, out: int) -> None:
+    with open(read_end, "rb") as pipe, contextlib.suppress(OSError):
+        for line in pipe:
+            if not NATIVE_NOISE.match(line):
+                os.write(out, line)
 
 
 @contextlib.contextmanager

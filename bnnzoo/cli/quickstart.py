@@ -21,7 +21,8 @@ def add_quickstart(sub) -> None:
         "--dataset",
         default="auto",
         choices=DATASETS,
-        help="auto: Fashion-MNIST where its files are, else digits",
+        help="auto: Fashion-MNIST where its files are, else digits (and says how to get "
+        "Fashion-MNIST)",
     )
     p.add_argument("--data-dir", help="where Fashion-MNIST's IDX files are")
     p.add_argument("--epochs", type=int)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -99,7 +100,8 @@ def train(
         config: a config from ``recipes.resolve`` (ignored when resuming: the saved one is used).
         out_dir: the run directory: config, checkpoints, metrics, logs, plots, model, card.
         resume: continue the run in ``out_dir`` from its last checkpoint.
-        verbose: 1 for a progress bar, 0 for silence.
+        verbose: 1 for a progress bar (redrawn in a terminal; in a file or a pipe, one line
+            per epoch), 0 for silence.
         command: the command line that started the run, for the model card.
     """
     run = RunDir(out_dir)
@@ -209,10 +211,12 @@ def train(
         ds = data_lib.pipeline(source.train_elements(epoch), preprocessing,
                                batch_size=batch_size, training=True, seed=seed, epoch=epoch,
                                skip_batches=skip)  # fmt: skip
+        # a redrawn bar in a terminal; one line per epoch (below) in a file or a pipe
+        bar = bool(verbose) and redraws(sys.stdout)
         progress = tf.keras.utils.Progbar(
-            steps_per_epoch, verbose=verbose, stateful_metrics=["loss", "accuracy", "img/s"]
+            steps_per_epoch, verbose=int(bar), stateful_metrics=["loss", "accuracy", "img/s"]
         )
-        if verbose:
+        if bar:
             print(f"Epoch {epoch + 1}/{epochs}")
         soft, hard = distillation_stage(distill, epoch) if teacher is not None else (0.0, 1.0)
         soft_weight.assign(soft)
@@ -266,8 +270,13 @@ def train(
         epoch_var.assign(epoch + 1)
         step_var.assign(0)
         manager.save(checkpoint_number=(epoch + 1) * steps_per_epoch)
-        if verbose:
+        if bar:
             print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
+        elif verbose:
+            print(f"Epoch {epoch + 1}/{epochs}: loss {row['train_loss']:.4f}, accuracy "
+                  f"{row['train_accuracy']:.4f}, {row['images_per_second']:.0f} img/s, "
+                  f"{seconds:.0f} s; test accuracy {test_acc:.4f}, test loss {test_loss:.4f}",
+                  flush=True)  # fmt: skip
 
     if test_acc is None:  # a run resumed after its last epoch: nothing was evaluated yet
         test_loss, test_acc = evaluate()
@@ -275,6 +284,14 @@ def train(
     run.finish(eval_model, test_loss=test_loss, test_accuracy=test_acc, seconds=seconds,
                command=command)  # fmt: skip
     return TrainResult(run.path, epochs, test_acc, test_loss, seconds, eval_model)
+
+
+def redraws(stream) -> bool:
+    """Whether a progress bar on ``stream`` can redraw itself: a terminal or a notebook, not a
+    file or a pipe (Keras's ``Progbar`` redraws with carriage returns wherever it runs on POSIX,
+    which leaves a log with dozens of updates per epoch on one line)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
 
 
 def _load_data(config: dict, seed: int) -> tuple[data_lib.Source, data_lib.Preprocessing]:
