@@ -8,9 +8,9 @@ Example:
 
 from __future__ import annotations
 
-from bnnzoo.reproduce import bitnet
+from bnnzoo.reproduce import bitnet, dwr
 
-PAPERS = ("bitnet",)
+PAPERS = ("bitnet", "dwr")
 
 
 def run(paper: str) -> tuple[str, bool]:
@@ -24,5 +24,8 @@ def run(paper: str) -> tuple[str, bool]:
     """
     if paper not in PAPERS:
         raise ValueError(f"Expected paper to be one of {PAPERS}. Received: paper={paper!r}.")
+    if paper == "dwr":
+        rows = dwr.reproduce_dwr()
+        return dwr.format_dwr_report(rows), dwr.reproduced(rows)
     rows = bitnet.reproduce_bitnet()
     return bitnet.format_bitnet_report(rows), bitnet.reproduced(rows)

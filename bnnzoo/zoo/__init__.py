@@ -17,6 +17,7 @@ from bnnzoo.zoo.binary_densenet import (
 )
 from bnnzoo.zoo.bireal import BiRealResNet, BiRealResNet18, BiRealResNet34, BiRealSpec
 from bnnzoo.zoo.bitnet import BitNet26, BitNet34, BitNetCifar, BitNetImageNet, WideResNetCifar
+from bnnzoo.zoo.dwr import reshape_depth_width
 from bnnzoo.zoo.imagenet import decode_predictions, load_image, preprocess_input
 from bnnzoo.zoo.loading import load_or_build
 from bnnzoo.zoo.registry import (
@@ -59,6 +60,7 @@ __all__ = [
     "load_weights",
     "preprocess_input",
     "register_model",
+    "reshape_depth_width",
     "WuAlexNet",
     "WuBNN13",
 ]
