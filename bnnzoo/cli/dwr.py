@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from bnnzoo.cli._common import CommandError
 from bnnzoo.training import TrainingError
-from bnnzoo.training.dwr import METHODS, ORIGINAL_SPECS, make_plan, run_pipeline
+from bnnzoo.training.dwr import (
+    METHODS,
+    ORIGINAL_SPECS,
+    format_summary,
+    make_plan,
+    run_pipeline,
+)
 
 
 def add_dwr(sub) -> None:
@@ -43,24 +49,33 @@ def cmd_dwr(args) -> int:
                     "--resume DIR continues a pipeline with its saved plan; do not combine it "
                     "with --out, --backbone or --set."
                 )
-            run_pipeline(None, args.resume, resume=True, verbose=verbose)
-            return 0
-        if args.backbone is None or args.s is None or args.out is None:
-            raise CommandError("dwr needs --backbone B, --s S and --out DIR, or --resume DIR.")
-        plan = make_plan(
-            args.backbone,
-            args.s,
-            dataset=args.dataset,
-            pretrain_epochs=args.pretrain_epochs,
-            epochs=args.epochs,
-            method=args.method,
-            recipe=args.recipe,
-            overrides=args.set,
-            budget=args.budget,
-            calibration_images=args.calibration,
-            train_original=not args.no_original,
-        )
-        run_pipeline(plan, args.out, verbose=verbose)
+            out = args.resume
+            summary = run_pipeline(None, out, resume=True, verbose=verbose)
+        else:
+            out = args.out
+            summary = _start(args, verbose)
     except (ValueError, FileNotFoundError, TrainingError) as err:
         raise CommandError(str(err)) from err
+    print(format_summary(summary))
+    print(f"saved in {out}: results.json, model_card.md")
     return 0
+
+
+def _start(args, verbose: int) -> dict:
+    """A new pipeline from the command line's options."""
+    if args.backbone is None or args.s is None or args.out is None:
+        raise CommandError("dwr needs --backbone B, --s S and --out DIR, or --resume DIR.")
+    plan = make_plan(
+        args.backbone,
+        args.s,
+        dataset=args.dataset,
+        pretrain_epochs=args.pretrain_epochs,
+        epochs=args.epochs,
+        method=args.method,
+        recipe=args.recipe,
+        overrides=args.set,
+        budget=args.budget,
+        calibration_images=args.calibration,
+        train_original=not args.no_original,
+    )
+    return run_pipeline(plan, args.out, verbose=verbose)

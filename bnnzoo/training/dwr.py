@@ -113,7 +113,8 @@ def make_plan(
 def run_pipeline(
     plan: dict | None, out_dir: str | os.PathLike, *, resume: bool = False, verbose: int = 1
 ) -> dict:
-    """Run (or resume) the pipeline of ``plan`` in ``out_dir``; returns the results.
+    """Run (or resume) the pipeline of ``plan`` in ``out_dir``; returns the results
+    (``format_summary`` prints them).
 
     Raises:
         FileNotFoundError: ``resume`` with nothing to resume in ``out_dir``.
@@ -180,7 +181,6 @@ def run_pipeline(
     summary = _summarize(plan, state, out)
     write_atomically(out / "results.json", json.dumps(summary, indent=2))
     write_atomically(out / "model_card.md", model_card(summary))
-    say(format_summary(summary))
     return summary
 
 
