@@ -141,7 +141,7 @@ def BinaryVGG(
     )(x_in)
     x = bn_layer(binarization, "stem_bn")(x)
     if spec.pool_after_first:
-        x = tf.keras.layers.MaxPooling2D(2, name="stem_pool")(x)
+        x = tf.keras.layers.MaxPooling2D(2, name="first_pool")(x)
     for i, stage in enumerate(spec.stages):
         for j, width in enumerate(stage):
             name_ij = conv_name(i, j)

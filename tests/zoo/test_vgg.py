@@ -14,7 +14,7 @@ TINY = VGGSpec(((8,), (16, 12)), first=8, pool_after_first=True, align=10)
 def test_every_stage_ends_in_a_pool_after_its_bn():
     model = BinaryVGG(spec=TINY, input_shape=(16, 16, 3), num_classes=4)
     names = [layer.name for layer in model.layers]
-    assert names.index("stem_pool") < names.index("stage1_conv1")
+    assert names.index("first_pool") < names.index("stage1_conv1")
     assert names.index("stage2_conv2_bn") < names.index("stage2_pool") < names.index("align_conv")
     assert model.get_layer("align_conv").output_shape == (None, 2, 2, 10)
     assert [n for n, _ in TINY.binary_convs()] == [
