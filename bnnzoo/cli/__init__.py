@@ -12,7 +12,10 @@
                  [--set key=value ...] --out DIR
     bnnzoo train --resume DIR
     bnnzoo evaluate RUN_DIR [--dataset D]
-    bnnzoo reproduce bitnet
+    bnnzoo reproduce bitnet|dwr
+    bnnzoo dwr --backbone resnet20 --s 3 [--method dwr|naive] [--dataset D] [--pretrain-epochs 5]
+               [--epochs E] [--budget OPS] [--set key=value ...] --out DIR
+    bnnzoo dwr --resume DIR
     bnnzoo quickstart --out DIR [--dataset auto|fashion_mnist|digits] [--epochs E]
     bnnzoo export MODEL --format tflite|openvino --out PATH [--input-shape H,W,C]
                   [--int8-range=MIN,MAX]
@@ -29,7 +32,8 @@ status 1.
 
 One module per group of commands, each adding its subcommands' parsers and running them:
 ``models`` (list, summary, predict), ``analyze``, ``train`` (recipes, train, evaluate),
-``deploy`` (export, bench), ``quickstart`` and ``reproduce``; ``_common`` holds what they share.
+``deploy`` (export, bench), ``quickstart``, ``reproduce`` and ``dwr``; ``_common`` holds what
+they share.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from collections.abc import Sequence
 
 import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 from bnnzoo._environment import VERBOSE_FLAG
-from bnnzoo.cli import analyze, deploy, models, quickstart, reproduce, train
+from bnnzoo.cli import analyze, deploy, dwr, models, quickstart, reproduce, train
 from bnnzoo.cli._common import CommandError, drop_native_log_lines, quiet_python_logs
 
 # every subcommand, in the order ``bnnzoo --help`` lists them
@@ -56,6 +60,7 @@ COMMANDS = (
     quickstart.add_quickstart,
     reproduce.add_reproduce,
     train.add_evaluate,
+    dwr.add_dwr,
 )
 
 

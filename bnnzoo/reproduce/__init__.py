@@ -8,9 +8,9 @@ Example:
 
 from __future__ import annotations
 
-from bnnzoo.reproduce import bitnet, igp
+from bnnzoo.reproduce import bitnet, dwr, igp
 
-PAPERS = ("bitnet", "igp")
+PAPERS = ("bitnet", "igp", "dwr")
 
 
 def run(paper: str) -> tuple[str, bool]:
@@ -27,5 +27,8 @@ def run(paper: str) -> tuple[str, bool]:
     if paper == "igp":
         rows = igp.reproduce_igp()
         return igp.format_igp_report(rows), igp.reproduced(rows)
+    if paper == "dwr":
+        rows = dwr.reproduce_dwr()
+        return dwr.format_dwr_report(rows), dwr.reproduced(rows)
     rows = bitnet.reproduce_bitnet()
     return bitnet.format_bitnet_report(rows), bitnet.reproduced(rows)

@@ -19,6 +19,7 @@ from bnnzoo.zoo.binary_densenet import (
 )
 from bnnzoo.zoo.bireal import BiRealResNet, BiRealResNet18, BiRealResNet34, BiRealSpec
 from bnnzoo.zoo.bitnet import BitNet26, BitNet34, BitNetCifar, BitNetImageNet, WideResNetCifar
+from bnnzoo.zoo.dwr import reshape_depth_width
 from bnnzoo.zoo.igp import (
     IGPDenseNet,
     IGPDenseNet51,
@@ -100,6 +101,7 @@ __all__ = [
     "load_weights",
     "preprocess_input",
     "register_model",
+    "reshape_depth_width",
     "WuAlexNet",
     "WuBNN13",
     "XNORNet",

@@ -200,7 +200,8 @@ def _instance(identifier):
     return identifier
 
 
-def _binary_conv(x, filters, *, strides, binarization: Binarization, name) -> tf.Tensor:
+def binary_conv3x3(x, filters, *, strides, binarization: Binarization, name) -> tf.Tensor:
+    """A binary 3×3 ``QuantConv2D`` applied to ``x``, ``same`` padding, no bias."""
     clip = binarization.weight_clip
     return lq.layers.QuantConv2D(
         filters,
@@ -217,7 +218,8 @@ def _binary_conv(x, filters, *, strides, binarization: Binarization, name) -> tf
     )(x)
 
 
-def _bn(binarization: Binarization, name: str) -> tf.keras.layers.BatchNormalization:
+def bn_layer(binarization: Binarization, name: str) -> tf.keras.layers.BatchNormalization:
+    """BatchNorm with momentum 0.9 and the binarization's epsilon."""
     return tf.keras.layers.BatchNormalization(
         momentum=0.9, epsilon=binarization.bn_epsilon, name=name
     )
@@ -241,9 +243,9 @@ def _residual(x, filters, strides, spec: BiRealSpec, binarization: Binarization,
                 kernel_initializer="glorot_normal",
                 name=f"{name}_shortcut_conv",
             )(shortcut)
-            shortcut = _bn(binarization, f"{name}_shortcut_bn")(shortcut)
-    y = _binary_conv(x, filters, strides=strides, binarization=binarization, name=name)
-    y = _bn(binarization, f"{name}_bn")(y)
+            shortcut = bn_layer(binarization, f"{name}_shortcut_bn")(shortcut)
+    y = binary_conv3x3(x, filters, strides=strides, binarization=binarization, name=name)
+    y = bn_layer(binarization, f"{name}_bn")(y)
     y = tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
     if spec.prelu:
         y = tf.keras.layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(y)
@@ -314,7 +316,7 @@ def BiRealResNet(
         kernel_initializer="glorot_normal",
         name="stem_conv",
     )(x_in)
-    x = _bn(binarization, "stem_bn")(x)
+    x = bn_layer(binarization, "stem_bn")(x)
     if not small:
         x = tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for i, stage in enumerate(spec.stages):
@@ -322,12 +324,12 @@ def BiRealResNet(
             strides = 2 if i > 0 and j == 0 else 1
             x = _residual(x, width, strides, spec, binarization, conv_name(i, j))
     if spec.align is not None:
-        x = _binary_conv(x, spec.align, strides=1, binarization=binarization, name="align_conv")
-        x = _bn(binarization, "align_bn")(x)
+        x = binary_conv3x3(x, spec.align, strides=1, binarization=binarization, name="align_conv")
+        x = bn_layer(binarization, "align_bn")(x)
     if include_top:
         x = tf.keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
         if spec.head_bn:
-            x = _bn(binarization, "head_bn")(x)
+            x = bn_layer(binarization, "head_bn")(x)
         x = tf.keras.layers.Dense(
             inputs.num_classes, kernel_initializer="glorot_normal", name="head_dense"
         )(x)

@@ -1,0 +1,282 @@
+"""DWR on Fashion-MNIST: ResNet-20 reshaped with s = 1.5 and 3, naive and with pruning, against the
+original ResNet-20 trained with the same recipe and OPs budget.
+
+Xue, Lu, Chang, Wei, Wei 2023, "Fast and Accurate Binary Neural Networks based on Depth-Width
+Reshaping" (DWR), Table 4, claim on CIFAR-10 (binary ResNet-20 with Bi-Real shortcuts): original
+85.2%, naive reshaping 85.4% (s = 1.5) and 85.8% (s = 3), DWR 85.5% and 86.0%, all at the
+original's OPs or below. This script runs the same comparison with the real commands on the full
+Fashion-MNIST training set (60,000 images, 28×28×1, no augmentation):
+
+* the original: ``bnnzoo train --recipe dwr_cifar --model resnet20_bireal``;
+* naive reshaping: ``bnnzoo dwr --method naive --s S`` (N_b[√s w, d/s], trained from scratch);
+* DWR: ``bnnzoo dwr --s S`` (N_b[s w, d/s] pre-trained ``--pretrain-epochs``, cluster-pruned to
+  the original's OPs, then trained ``--epochs``).
+
+Every run uses recipe ``dwr_cifar`` (SGD, momentum 0.9, lr 0.1, weight decay 1e-4, batch 128,
+cosine decay) with the same epochs and seed; DWR's pre-training epochs come on top, as in the
+paper. It writes a markdown report (OPs, activations, parameters, test accuracy, wall-clock
+training time, the machine) and an accuracy-versus-OPs plot. Finished runs are reused and
+unfinished ones resumed, so a killed benchmark continues where it was.
+
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/dwr_fashion.py --epochs 3 \\
+        --pretrain-epochs 1
+    # smallest setting (a minute or two): a subset, one epoch each
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/dwr_fashion.py --epochs 1 \\
+        --pretrain-epochs 1 --max-train 512 --out-root /tmp/dwr_smoke --markdown /tmp/d.md \\
+        --png /tmp/d.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = Path(__file__).resolve().parent
+DATASET = "fashion_mnist"
+BACKBONE = "resnet20"
+ORIGINAL = "resnet20_bireal"
+PAPER_TABLE_4 = {  # CIFAR-10, Xue et al. 2023
+    ("original", 1.0): 85.2,
+    ("naive", 1.5): 85.4,
+    ("naive", 3.0): 85.8,
+    ("dwr", 1.5): 85.5,
+    ("dwr", 3.0): 86.0,
+}
+
+
+def bnnzoo_executable() -> str:
+    """The ``bnnzoo`` script next to this interpreter (the venv's), else the one on PATH."""
+    local = Path(sys.executable).with_name("bnnzoo")
+    return str(local) if local.exists() else "bnnzoo"
+
+
+def common_sets(args) -> list[str]:
+    sets = ["input_size=28", "augment=none", f"seed={args.seed}"]
+    if args.max_train:
+        sets.append(f"max_train_examples={args.max_train}")
+    if args.max_test:
+        sets.append(f"max_test_examples={args.max_test}")
+    return sets + args.set
+
+
+def runs(args) -> list[dict]:
+    """Every run: label, method, s, directory and the command line a user would type."""
+    root = Path(args.out_root)
+    sets = [x for item in common_sets(args) for x in ("--set", item)]
+    out = [
+        {
+            "method": "original", "s": 1.0, "dir": root / "original",
+            "argv": ["bnnzoo", "train", "--recipe", "dwr_cifar", "--model", ORIGINAL,
+                     "--dataset", DATASET, "--epochs", str(args.epochs), *sets, "--quiet",
+                     "--out", str(root / "original")],
+        }
+    ]  # fmt: skip
+    for method in ("naive", "dwr"):
+        for s in args.s:
+            run_dir = root / f"{method}_s{s:g}"
+            argv = ["bnnzoo", "dwr", "--backbone", BACKBONE, "--s", f"{s:g}", "--method", method,
+                    "--dataset", DATASET, "--pretrain-epochs", str(args.pretrain_epochs),
+                    "--epochs", str(args.epochs), "--calibration", str(args.calibration),
+                    "--no-original", *sets, "--quiet", "--out", str(run_dir)]  # fmt: skip
+            out.append({"method": method, "s": s, "dir": run_dir, "argv": argv})
+    return out
+
+
+def execute(run: dict) -> dict:
+    """Run, resume or reuse one run; its wall-clock seconds (this invocation's)."""
+    run_dir: Path = run["dir"]
+    timing_file = run_dir / "bench_timing.json"
+    if (run_dir / "results.json").exists() and timing_file.exists():
+        print(f"reusing {run_dir}", flush=True)
+        return json.loads(timing_file.read_text())
+    argv = list(run["argv"])
+    if run["method"] == "original" and (run_dir / "config.json").exists():
+        argv = ["bnnzoo", "train", "--resume", str(run_dir), "--quiet"]
+    elif run["method"] != "original" and (run_dir / "dwr.json").exists():
+        argv = ["bnnzoo", "dwr", "--resume", str(run_dir), "--quiet"]
+    print("running: " + shlex.join(argv), flush=True)
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    subprocess.run([bnnzoo_executable(), *argv[1:]], check=True)
+    timing = {"wall_seconds": time.perf_counter() - start, "load_before": load_before,
+              "load_after": os.getloadavg()[0]}  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timing_file.write_text(json.dumps(timing, indent=2))
+    return timing
+
+
+def measure(run: dict) -> dict:
+    """OPs, activations, parameters, accuracy and training seconds of a finished run."""
+    import bnnzoo  # noqa: F401  (Keras 2 before TensorFlow)
+
+    # isort: split
+    from bnnzoo.analysis import count_model
+    from bnnzoo.training.loop import build_model
+    from bnnzoo.training.rundir import RunDir
+
+    run_dir: Path = run["dir"]
+    if run["method"] == "original":
+        rundir = RunDir(run_dir)
+        config = rundir.read_config()
+        pre = config["preprocessing"]
+        model = build_model(config, input_shape=(pre["size"], pre["size"], pre["channels"]),
+                            num_classes=config["num_classes"])  # fmt: skip
+        counts = count_model(model)
+        results = json.loads(rundir.results_path.read_text())
+        return {"ops": counts.ops_bops64, "activations": counts.activations,
+                "params": counts.params, "test_accuracy": results["test_accuracy"],
+                "train_seconds": results["train_seconds"], "widths": "16/32/64, blocks 3/3/3",
+                "metrics": rundir.read_metrics()}  # fmt: skip
+    summary = json.loads((run_dir / "results.json").read_text())
+    result = summary["result"]
+    stages = result["spec"]["stages"]
+    widths = "/".join(str(s[0]) for s in stages)
+    blocks = "/".join(str(len(s) // 2) for s in stages)
+    return {"ops": result["ops"], "activations": result["activations"],
+            "params": result["params"], "test_accuracy": result["test_accuracy"],
+            "train_seconds": result["train_seconds"],
+            "widths": f"{widths}, blocks {blocks}, align {result['spec']['align']}",
+            "budget": summary["budget"],
+            "metrics": RunDir(run_dir / "train").read_metrics()}  # fmt: skip
+
+
+def plot(rows: list[dict], png: Path) -> None:
+    from bnnzoo.training.rundir import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    markers = {"original": "o", "naive": "s", "dwr": "^"}
+    for row in rows:
+        label = "original" if row["method"] == "original" else f"{row['method']} s={row['s']:g}"
+        ax.scatter(row["ops"] / 1e6, 100 * row["test_accuracy"], marker=markers[row["method"]],
+                   s=60, label=label)  # fmt: skip
+    ax.set_xlabel("OPs (BOPs/64 + FLOPs), millions, at 28×28×1")
+    ax.set_ylabel("Fashion-MNIST test accuracy (%)")
+    ax.set_title("Binary ResNet-20: original vs depth-width reshaping")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(plt, fig, png)
+
+
+def machine() -> str:
+    from bnnzoo._host import cpu_flags, cpu_mhz, cpu_model
+
+    flags = sorted(f for f in cpu_flags() if f.startswith(("avx", "amx", "fma", "sse4")))
+    mhz = cpu_mhz()
+    clock = f"{mhz:.0f} MHz" if mhz else "clock unknown"
+    return (f"{cpu_model()} ({clock}), {os.cpu_count()} cores shared with other jobs; "
+            f"flags {', '.join(flags) or 'none of avx/fma/sse4'}; {platform.machine()}, "
+            f"Python {platform.python_version()}")  # fmt: skip
+
+
+def write_report(args, rows: list[dict], png: Path, command: str) -> str:
+    import tensorflow as tf
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    train_images = args.max_train or "all 60,000"
+    lines = [
+        "# DWR on Fashion-MNIST: binary ResNet-20, original vs naive reshaping vs DWR",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Date: {now}. Machine: {machine()}; tensorflow {tf.__version__}.",
+        "",
+        f"Setting: recipe `dwr_cifar` (SGD momentum 0.9, lr 0.1, weight decay 1e-4, batch 128, "
+        f"cosine decay), {DATASET} with {train_images} training images and "
+        f"{args.max_test or 'all 10,000'} test images at 28×28×1, no augmentation, seed "
+        f"{args.seed}; {args.epochs} training epochs for every network, plus "
+        f"{args.pretrain_epochs} pre-training epoch(s) of the wide network for DWR; pruning "
+        f"calibrates on {args.calibration} training images; OPs budget = the original's OPs.",
+        "",
+        "| network | method | s | widths | OPs | activations | params | test accuracy "
+        "| CIFAR-10 in Table 4 | train s | wall s |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        paper = PAPER_TABLE_4.get((row["method"], float(row["s"])))
+        lines.append(
+            f"| ResNet-20 | {row['method']} | {row['s']:g} | {row['widths']} "
+            f"| {row['ops']:,.0f} | {row['activations']:,} | {row['params']:,} "
+            f"| {100 * row['test_accuracy']:.2f}% | {paper if paper else '-'}% "
+            f"| {row['train_seconds']:.0f} | {row['timing'].get('wall_seconds', 0):.0f} |"
+        )
+    lines += [
+        "",
+        "OPs = binary MACs / 64 + float MACs and activations = conv output elements per image, "
+        "both from `bnnzoo.analysis.count_model` at 28×28×1. 'train s' is the training time "
+        "the runs record (pre-training included for DWR); 'wall s' the whole command "
+        "(data loading, pruning search, evaluation, the shared machine's load).",
+        "",
+        f"![accuracy versus OPs]({png.name})",
+        "",
+        "## Test accuracy per epoch (final training)",
+        "",
+        "| epoch | " + " | ".join(f"{r['method']} s={r['s']:g}" for r in rows) + " |",
+        "| ---: | " + " | ".join("---:" for _ in rows) + " |",
+    ]
+    for e in range(max(len(r["metrics"]) for r in rows)):
+        cells = [f"{r['metrics'][e]['test_accuracy']:.4f}" if e < len(r["metrics"]) else ""
+                 for r in rows]  # fmt: skip
+        lines.append(f"| {e + 1} | " + " | ".join(cells) + " |")
+    if args.notes:
+        lines += ["", "## What it shows", "", Path(args.notes).read_text().strip()]
+    lines += [
+        "",
+        "## The commands (one per run)",
+        "",
+        "```",
+        *(shlex.join(r["argv"]) for r in rows),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--s", type=float, nargs="+", default=[1.5, 3.0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--pretrain-epochs", type=int, default=5)
+    parser.add_argument("--calibration", type=int, default=256)
+    parser.add_argument("--max-train", type=int, help="fewer training images (smoke tests)")
+    parser.add_argument("--max-test", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out-root", default="/tmp/runs/dwr_fashion")
+    parser.add_argument("--markdown", default=str(HERE / "dwr_fashion.md"))
+    parser.add_argument("--png", default=str(HERE / "dwr_fashion.png"))
+    parser.add_argument("--notes", help="markdown added as 'What it shows'")
+    parser.add_argument("--report-only", action="store_true", help="no training; report runs")
+    args = parser.parse_args(argv)
+    given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
+    command = "TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/dwr_fashion.py " + shlex.join(
+        given
+    )
+    rows = []
+    for run in runs(args):
+        timing_file = run["dir"] / "bench_timing.json"
+        if args.report_only:
+            timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
+        else:
+            timing = execute(run)
+        rows.append({**run, **measure(run), "timing": timing})
+    png = Path(args.png)
+    plot(rows, png)
+    text = write_report(args, rows, png, command)
+    Path(args.markdown).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""``bnnzoo reproduce dwr``: the released DWR presets' OPs against their originals'."""
+
+import pytest
+
+from bnnzoo.reproduce import dwr
+from tests.cli._run import run
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return {row.dwr.name: row for row in dwr.reproduce_dwr()}
+
+
+def test_imagenet_pair_matches_table_8_as_the_authors_count(rows):
+    row = rows["dwr_resnet18_imagenet_s2"]
+    assert row.ratio == pytest.approx(1.73 / 1.74, abs=0.002)
+    assert row.original.ops == pytest.approx(1.64e8, rel=0.01)  # larq's count of Bi-Real 18
+    assert row.dwr.ops / row.original.ops > 1.2  # with its wider FP shortcut convs counted
+
+
+def test_every_pair_but_vgg11_is_within_five_percent(rows):
+    assert {name for name, row in rows.items() if row.ok} == set(dwr.RELEASED) - {"dwr_vgg11"}
+    assert rows["dwr_vgg11"].ratio == pytest.approx(0.866, abs=0.002)
+    assert not dwr.reproduced(list(rows.values()))
+    r20 = rows["dwr_resnet20_s3"]
+    assert r20.dwr.activations < 0.6 * r20.original.activations  # DWR's activation claim
+
+
+def test_report_lists_every_pair_and_flags_the_one_off(rows):
+    report = dwr.format_dwr_report(list(rows.values()))
+    for name, (original, _) in dwr.RELEASED.items():
+        assert f"{name} ({original})" in report
+    assert report.count(" OFF ") == 1 and "Table 8" in report
+
+
+def test_cli_exits_1_when_a_row_is_out_of_bounds(capsys):
+    code, out, _ = run(capsys, "reproduce", "dwr")
+    assert code == 1 and "dwr_vgg11 (vgg11)" in out
