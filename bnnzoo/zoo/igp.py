@@ -78,7 +78,7 @@ import tensorflow as tf
 from bnnzoo._checks import positive_int, positive_ints
 from bnnzoo.layers import batch_norm, binary_conv, transition, transition_filters
 from bnnzoo.zoo import _common
-from bnnzoo.zoo.bireal import LARQ_ZOO_BINARIZATION, Binarization, _binary_conv, _bn
+from bnnzoo.zoo.bireal import LARQ_ZOO_BINARIZATION, Binarization, binary_conv3x3, bn_layer
 from bnnzoo.zoo.papers import ZHU_2022
 from bnnzoo.zoo.registry import register_model
 
@@ -109,8 +109,8 @@ def _join(x, y, filters, binarization, name, counter):
     """``y + BN(binary 3×3 conv(x))``: the parallel conv of a fractal and its add."""
     counter[0] += 1
     conv = f"{name}_conv{counter[0]}"
-    p = _binary_conv(x, filters, strides=1, binarization=binarization, name=conv)
-    p = _bn(binarization, f"{conv}_bn")(p)
+    p = binary_conv3x3(x, filters, strides=1, binarization=binarization, name=conv)
+    p = bn_layer(binarization, f"{conv}_bn")(p)
     return tf.keras.layers.Add(name=f"{conv}_add")([y, p])
 
 
@@ -180,7 +180,7 @@ def IGPResNet(
         kernel_initializer="glorot_normal",
         name="stem_conv",
     )(x_in)
-    x = _bn(binarization, "stem_bn")(x)
+    x = bn_layer(binarization, "stem_bn")(x)
     if not inputs.small:
         x = tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, n_blocks in enumerate(blocks):
@@ -192,7 +192,7 @@ def IGPResNet(
                 filters, 1, use_bias=False, kernel_initializer="glorot_normal",
                 name=f"{prefix}_conv",
             )(x)  # fmt: skip
-            x = _bn(binarization, f"{prefix}_bn")(x)
+            x = bn_layer(binarization, f"{prefix}_bn")(x)
         stage_input = x
         for block in range(n_blocks):
             counter = [0]

@@ -4,6 +4,7 @@ from bnnzoo import zoo
 from bnnzoo.zoo import registry
 from bnnzoo.zoo.papers import BETHGE_2019, WU_2016, ZHANG_2017, Paper
 
+# the models of Bethge et al. 2019 (BinaryDenseNet), with their published ImageNet weights
 BETHGE = [
     "binary_densenet28",
     "binary_densenet37",
@@ -11,20 +12,28 @@ BETHGE = [
     "binary_densenet45",
     "binary_resnet_e18",
 ]
+# "halve the growth rate, double the blocks": the baselines of Zhu et al. 2022 (IGP)
+DENSENETS = sorted([*BETHGE[:4], "binary_densenet51", "binary_densenet69"])
+CIFAR_FAMILIES = ("bitnet", "wide_resnet", "dwr")
 
 
 def test_list_models_filters_by_pattern():
-    assert zoo.list_models("*densenet*") == BETHGE[:4]
+    assert zoo.list_models("binary_densenet*") == DENSENETS
+    assert zoo.list_models("*densenet*") == sorted([*DENSENETS, "igp_densenet51", "igp_densenet69"])
     assert zoo.list_models("binary_resnet_e18") == ["binary_resnet_e18"]
     assert zoo.list_models("no_such_*") == []
 
 
 def test_list_models_filters_by_family_and_paper():
-    assert zoo.list_models(family="binary_densenet") == BETHGE[:4]
+    assert zoo.list_models(family="binary_densenet") == DENSENETS
     assert zoo.list_models(family="wu") == ["wu_alexnet", "wu_bnn13"]
     for text in ("bethge2019", "Bethge, Yang", "binarydensenet: developing"):
-        assert zoo.list_models(paper=text) == BETHGE
-    assert zoo.list_models(paper="Bethge") == sorted([*BETHGE, "meliusnet22"])  # and 2020
+        assert zoo.list_models(paper=text) == sorted([*DENSENETS, "binary_resnet_e18"])
+    assert zoo.list_models(paper="Bethge") == sorted(  # and MeliusNet, Bethge et al. 2020
+        [*DENSENETS, "binary_resnet_e18", "meliusnet22"]
+    )
+    assert zoo.list_models(paper="IGP") == zoo.list_models(family="igp")
+    assert zoo.list_models(paper="xue2023") == zoo.list_models(family="dwr")
     zhang = zoo.list_models(paper="BitNet")  # the paper's nickname
     assert (
         zhang
@@ -41,7 +50,9 @@ def test_unknown_family_or_paper_lists_the_valid_ones():
     with pytest.raises(ValueError) as info:
         zoo.list_models(family="densenet")
     assert "Unknown family 'densenet'" in str(info.value)
-    assert "binary_densenet, bitnet, larq_zoo, resnet_e, wide_resnet, wu" in str(info.value)
+    assert "binary_densenet, bireal, bitnet, dwr, igp, larq_zoo, resnet_e, wide_resnet, wu" in str(
+        info.value
+    )
     with pytest.raises(ValueError) as info:
         zoo.list_models(paper="Hinton")
     for paper in (BETHGE_2019, WU_2016, ZHANG_2017):
@@ -52,14 +63,17 @@ def test_families_partition_the_registry():
     families = zoo.list_families()
     assert list(families) == [
         "binary_densenet",
+        "bireal",
         "bitnet",
+        "dwr",
+        "igp",
         "larq_zoo",
         "resnet_e",
         "wide_resnet",
         "wu",
     ]
     names = [name for family in families.values() for name in family]
-    assert sorted(names) == zoo.list_models() and len(names) == 74
+    assert sorted(names) == zoo.list_models() and len(names) == 93
     assert families["bitnet"][:3] == ["bitnet26", "bitnet34", "bitnet_cifar_d4_k3_n4"]
     assert [len(families[f]) for f in ("bitnet", "wide_resnet")] == [50, 8]
 
@@ -68,11 +82,15 @@ def test_every_model_carries_its_defaults_paper_and_sources():
     for name in zoo.list_models():
         spec = zoo.get_model_spec(name)
         assert isinstance(spec.paper, Paper)
-        cifar = spec.family in ("bitnet", "wide_resnet") and "cifar" in name
+        cifar = (
+            spec.family in CIFAR_FAMILIES
+            and "imagenet" not in name
+            and (spec.family == "dwr" or "cifar" in name)
+        )
         assert (spec.input_shape, spec.num_classes) == (
             ((32, 32, 3), 10) if cifar else ((224, 224, 3), 1000)
         ), name
-        published = name in BETHGE or spec.family == "larq_zoo"
+        published = name in BETHGE or name == "bireal_resnet18" or spec.family == "larq_zoo"
         assert set(spec.pretrained) == ({"imagenet"} if published else set()), name
         if spec.pretrained:
             assert spec.published_params is not None
@@ -138,7 +156,8 @@ def test_unknown_name_lists_the_nearest_registered_names():
         zoo.create_model("binary_densenet_28")
     message = str(info.value)
     assert "Unknown model 'binary_densenet_28'" in message
-    assert message.index("binary_densenet28") < message.index("binary_resnet_e18")
+    nearest = message.split("Nearest registered names: ")[1].split(".")[0].split(", ")
+    assert nearest[0] == "binary_densenet28" and all("densenet" in n for n in nearest)
 
 
 def test_registering_a_name_twice_is_refused():
