@@ -258,7 +258,13 @@ def main(argv=None) -> int:
     parser.add_argument("--notes", help="markdown added as 'What it shows'")
     parser.add_argument("--report-only", action="store_true", help="no training; report runs")
     args = parser.parse_args(argv)
-    given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
+    # the command that reproduces the runs: without --report-only and --notes (report text)
+    given, skip = [], False
+    for a in argv if argv is not None else sys.argv[1:]:
+        if skip or a == "--report-only" or a.startswith("--notes"):
+            skip = a == "--notes"
+            continue
+        given.append(a)
     command = "TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/dwr_fashion.py " + shlex.join(
         given
     )

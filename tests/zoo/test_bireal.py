@@ -146,3 +146,23 @@ def test_lce_fuses_the_larq_zoo_binarization():
     model = zoo.BiRealResNet18(width=8, input_shape=(64, 64, 3), num_classes=3)
     randomize_weights(model, seed=0)
     assert binary_mac_report(model, to_tflite(model)).share_percent == pytest.approx(100.0)
+
+
+class _AskedError(Exception):
+    pass
+
+
+@pytest.mark.parametrize("include_top", [True, False])
+def test_weights_imagenet_asks_for_larq_zoos_birealnet_file(include_top, monkeypatch):
+    from bnnzoo.zoo import weights
+    from bnnzoo.zoo.pretrained import IMAGENET
+
+    def download(url, sha256, **kwargs):
+        raise _AskedError(url, sha256)
+
+    monkeypatch.setattr(weights, "download", download)
+    with pytest.raises(_AskedError) as asked:
+        zoo.create_model("bireal_resnet18", weights="imagenet", include_top=include_top)
+    expected = IMAGENET["BiRealNet"].file(include_top=include_top)
+    assert asked.value.args == (expected.url, expected.sha256)
+    assert "birealnet-v0.3.0" in expected.url
