@@ -77,8 +77,9 @@ def _overview() -> str:
     families = list_families()
     rows = []
     for family, names in families.items():
-        spec = get_model_spec(names[0])
-        rows.append([family, spec.paper.short, str(len(names)), _examples(names)])
+        papers = sorted({get_model_spec(name).paper.short for name in names})
+        paper = papers[0] if len(papers) == 1 else f"{len(papers)} papers"
+        rows.append([family, paper, str(len(names)), _examples(names)])
     header = ["family", "paper", "models", "examples"]
     table = format_table(_left_aligned([header, *rows], columns=(1, 3)))
     total = sum(len(names) for names in families.values())

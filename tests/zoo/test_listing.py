@@ -29,6 +29,8 @@ def test_overview_has_one_row_per_family(no_build):
     bitnet = next(row for row in rows if row[0] == "bitnet")
     assert bitnet[1:5] == ["Zhang", "et", "al.", "2017"]
     assert bitnet[5] == "50"
+    larq_zoo = next(row for row in rows if row[0] == "larq_zoo")
+    assert larq_zoo[1:3] == ["7", "papers"]  # a family of several papers says so
     assert "bitnet26," in bitnet and "more)" in bitnet  # examples, the rest collapsed
     assert "bitnet_cifar_d10_k2_n2" not in text
     assert "93 models in 9 families" in text
