@@ -19,7 +19,7 @@ each. The figures and the conventions they follow:
   channels``. BatchNorm, pooling, activations and additions are not counted, as in Zhang, Ozay,
   Li, Okatani 2017, "Truncating Wide Networks using Binary Tree Architectures" and Bethge et al.
   2019.
-- ``ops_bops64``: ``binary MACs / 64 + float MACs``, the OPs of Xue, Lu, Chang, Wei, Wei 2022,
+- ``ops_bops64``: ``binary MACs / 64 + float MACs``, the OPs of Xue, Lu, Chang, Wei, Wei 2023,
   "Fast and Accurate Binary Neural Networks based on Depth-Width Reshaping" (DWR, §3.2, after
   ReActNet) and the "Flops" of the IGP paper (BOPs = binary MACs, FLOPs = float MACs).
 - ``ops_bdn``: ``f + b / 32`` of Bethge et al. 2019 §5.2, with f and b the full-precision and
@@ -127,7 +127,7 @@ class ModelCount:
 
     @property
     def ops_bops64(self) -> float:
-        """OPs = BOPs / 64 + FLOPs (Xue et al. 2022, DWR; Zhu et al. 2022, IGP)."""
+        """OPs = BOPs / 64 + FLOPs (Xue et al. 2023, DWR; Zhu et al. 2022, IGP)."""
         return self.ops(64)
 
     @property
@@ -143,7 +143,7 @@ class ModelCount:
     def ops(self, binary_per_op: int = 64) -> float:
         """Operations as ``float MACs + binary MACs / binary_per_op``.
 
-        Bethge et al. 2019 divide binary operations by 32 (``ops_bdn``), Xue et al. 2022 (DWR)
+        Bethge et al. 2019 divide binary operations by 32 (``ops_bdn``), Xue et al. 2023 (DWR)
         and Zhu et al. 2022 (IGP) by 64 (``ops_bops64``); pass the divisor of the paper you
         compare with.
         """
