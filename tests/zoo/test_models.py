@@ -23,6 +23,9 @@ FILE_ROUND_TRIP = [
     "wide_resnet_cifar_d4_k2_n6_binary",
     "wu_alexnet",
     "wu_bnn13",
+    "bireal_resnet18",
+    "resnet20_bireal",
+    "igp_resnet21",
 ]
 
 
