@@ -93,9 +93,7 @@ class _AskedError(Exception):
 
 
 @pytest.mark.parametrize("include_top", [True, False])
-@pytest.mark.parametrize(
-    "name", zoo.list_models(paper="bethge2019") + zoo.list_models(family="larq_zoo")
-)
+@pytest.mark.parametrize("name", [n for n in zoo.list_models() if zoo.get_model_spec(n).pretrained])
 def test_weights_imagenet_downloads_the_registered_file(name, include_top, monkeypatch):
     """What ``weights="imagenet"`` fetches is the registration's file (nothing is built)."""
 
