@@ -233,6 +233,8 @@ def findings(rows: list[dict], precisions) -> list[str]:
 def write_report(args, run_list: list[dict], rows: list[dict], png: Path, command: str) -> str:
     import tensorflow as tf
 
+    from bnnzoo._host import describe
+
     config = rows[0]["config"]
     opt, sched = config["optimizer"], config["schedule"]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -241,7 +243,7 @@ def write_report(args, run_list: list[dict], rows: list[dict], png: Path, comman
         "",
         f"Command: `{command}`",
         "",
-        f"Date: {now}. Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"Date: {now}. Machine: {describe()}; Python "
         f"{platform.python_version()}, tensorflow {tf.__version__}. Other processes shared "
         "the cores during some runs (load average in the wall-time column), so wall times "
         "compare only roughly; CPU seconds are the training process's own.",

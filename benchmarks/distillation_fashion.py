@@ -234,6 +234,8 @@ def verdict(students: list[Run], n_test: int) -> tuple[str, list[str]]:
 
 
 def write_markdown(args, teacher: Run, students: list[Run], path: Path) -> str:
+    from bnnzoo._host import describe
+
     figures = model_figures(args)
     n_test = _num_test(teacher)
     word, evidence = verdict(students, n_test)
@@ -252,7 +254,7 @@ def write_markdown(args, teacher: Run, students: list[Run], path: Path) -> str:
         "",
         f"Date: {now}{finished}. Command: `{command}`",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared "
+        f"Machine: {describe()}, shared "
         f"with other jobs (the `cores used` column is CPU time ÷ wall time of the command); "
         f"Python {platform.python_version()}, tensorflow {_version('tensorflow')}, larq "
         f"{_version('larq')}.",

@@ -32,7 +32,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -168,19 +167,10 @@ def plot(rows: list[dict], png: Path) -> None:
     save_figure(plt, fig, png)
 
 
-def machine() -> str:
-    from bnnzoo._host import cpu_flags, cpu_mhz, cpu_model
-
-    flags = sorted(f for f in cpu_flags() if f.startswith(("avx", "amx", "fma", "sse4")))
-    mhz = cpu_mhz()
-    clock = f"{mhz:.0f} MHz" if mhz else "clock unknown"
-    return (f"{cpu_model()} ({clock}), {os.cpu_count()} cores shared with other jobs; "
-            f"flags {', '.join(flags) or 'none of avx/fma/sse4'}; {platform.machine()}, "
-            f"Python {platform.python_version()}")  # fmt: skip
-
-
 def write_report(args, rows: list[dict], png: Path, command: str) -> str:
     import tensorflow as tf
+
+    from bnnzoo._host import describe
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     train_images = args.max_train or "all 60,000"
@@ -189,7 +179,7 @@ def write_report(args, rows: list[dict], png: Path, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Date: {now}. Machine: {machine()}; tensorflow {tf.__version__}.",
+        f"Date: {now}. Machine: {describe()}; tensorflow {tf.__version__}.",
         "",
         f"Setting: recipe `dwr_cifar` (SGD momentum 0.9, lr 0.1, weight decay 1e-4, batch 128, "
         f"cosine decay), {DATASET} with {train_images} training images and "

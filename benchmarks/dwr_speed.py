@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -40,7 +39,7 @@ import bnnzoo  # noqa: E402,F401  (Keras 2 before TensorFlow)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bnnzoo._host import cpu_flags, cpu_mhz, cpu_model  # noqa: E402
+from bnnzoo._host import describe  # noqa: E402
 from bnnzoo.analysis import count_model  # noqa: E402
 from bnnzoo.converters.bench import ENGINES, bench, time_interleaved  # noqa: E402
 from bnnzoo.zoo import create_model  # noqa: E402
@@ -66,14 +65,6 @@ def batch_times(names: list[str], batch: int, runs: int, warmup: int) -> dict[st
 def costs(name: str) -> tuple[float, int]:
     counts = count_model(create_model(name))
     return counts.ops_bops64, counts.activations
-
-
-def machine() -> str:
-    flags = sorted(f for f in cpu_flags() if f.startswith(("avx512", "avx2", "fma")))
-    mhz = cpu_mhz()
-    return (f"{cpu_model()} ({f'{mhz:.0f} MHz' if mhz else 'clock unknown'}), "
-            f"{os.cpu_count()} cores; flags {', '.join(flags)}; {platform.machine()}, "
-            f"Python {platform.python_version()}, tensorflow {tf.__version__}")  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -122,7 +113,7 @@ def main(argv=None) -> int:
         "",
         f"Command: `{command}`",
         "",
-        f"Date: {now}. Machine: {machine()}. {args.threads} threads per engine, {args.runs} "
+        f"Date: {now}. Machine: {describe()}. {args.threads} threads per engine, {args.runs} "
         f"timed runs after {args.warmup} warm-up runs; median milliseconds per batch.",
         "",
         "| " + " | ".join(header) + " |",

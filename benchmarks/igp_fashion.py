@@ -47,7 +47,6 @@ DATASET = "fashion_mnist"
 SHAPE = (28, 28, 1)
 CLASSES = 10
 BASELINE = "bireal_resnet18"
-FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 CAVEATS = """\
 What the numbers can and cannot say:
@@ -177,16 +176,6 @@ def _m(value) -> str:
     return "" if value is None else f"{value / 1e6:.3g}M"
 
 
-def host_line() -> str:
-    from bnnzoo._host import cpu_flags, cpu_mhz, cpu_model
-
-    flags = cpu_flags()
-    mhz = cpu_mhz()
-    present = ", ".join(f for f in FLAGS if f in flags) or f"none of {', '.join(FLAGS)}"
-    clock = f"clock {mhz:.0f} MHz (as the kernel reports it)" if mhz else "clock unknown"
-    return f"{cpu_model()}, {os.cpu_count()} logical cores, {clock}, flags: {present}"
-
-
 def plot(rows: list[dict], png: Path) -> None:
     import matplotlib
 
@@ -261,6 +250,8 @@ def findings(rows: list[dict], figs: dict, args) -> list[str]:
 def write_report(args, run_list, rows, figs, png: Path, command: str) -> str:
     import tensorflow as tf
 
+    from bnnzoo._host import describe
+
     config = rows[0]["config"]
     opt, sched = config["optimizer"], config["schedule"]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -269,7 +260,7 @@ def write_report(args, run_list, rows, figs, png: Path, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Date: {now}. Host: {host_line()}; {platform.machine()}, Python "
+        f"Date: {now}. Host: {describe()}; {platform.machine()}, Python "
         f"{platform.python_version()}, tensorflow {tf.__version__}. Other processes shared the "
         "cores (load average in the timing column), so wall times compare only roughly; CPU "
         "seconds are the training process's own.",

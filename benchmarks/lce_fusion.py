@@ -32,6 +32,7 @@ import bnnzoo  # noqa: E402,F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
 from bnnzoo import zoo  # noqa: E402
+from bnnzoo._host import describe  # noqa: E402
 from bnnzoo.converters.lce import (  # noqa: E402
     binary_mac_report,
     op_histogram,
@@ -121,7 +122,7 @@ def main() -> None:
     names = zoo.list_models(args.pattern, family=args.family)
     print(
         f"# LCE fusion of {len(names)} models: larq-compute-engine {lce.__version__}, "
-        f"TensorFlow {tf.__version__}, {platform.machine()}, {os.cpu_count()} CPUs\n"
+        f"TensorFlow {tf.__version__}, {platform.machine()}; {describe()}\n"
     )
     rows = []
     for name in names:

@@ -52,3 +52,23 @@ def cpu_mhz(cpuinfo: str | os.PathLike = CPUINFO) -> float | None:
         if math.isfinite(mhz) and mhz > 0:
             values.append(mhz)
     return max(values) if values else None
+
+
+# the flags a benchmark reader needs to judge binary and low-precision float kernels
+RELEVANT_FLAGS = ("avx2", "fma", "avx512", "amx", "vnni")
+
+
+def describe(cpuinfo: str | os.PathLike = CPUINFO) -> str:
+    """One line for a benchmark's header: model, clock, logical cores and the vector flags.
+
+    Example:
+        >>> describe()
+        'AMD EPYC 9B45 (2596 MHz), 2 logical cores; flags: avx2, avx512_bf16, ..., fma'
+    """
+    mhz = cpu_mhz(cpuinfo)
+    clock = f"{mhz:.0f} MHz" if mhz else "clock unknown"
+    flags = sorted(f for f in cpu_flags(cpuinfo) if any(k in f for k in RELEVANT_FLAGS))
+    return (
+        f"{cpu_model(cpuinfo)} ({clock}), {os.cpu_count()} logical cores; "
+        f"flags: {', '.join(flags) or 'no AVX2/AVX-512/AMX'}"
+    )

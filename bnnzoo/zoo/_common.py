@@ -15,6 +15,7 @@ from bnnzoo.zoo.registry import IMAGENET_SHAPE
 
 SMALL_INPUT = 50  # below this side length the 3×3 stride-1 stem of the CIFAR experiments is used
 CLASSIFIER_ACTIVATIONS = ("softmax", None)
+POOLINGS = (None, "avg", "max")  # Keras applications' ``pooling`` with include_top=False
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Inputs:
     include_top: bool
     num_classes: int
     classifier_activation: str | None
+    pooling: str | None = None
 
     @property
     def small(self) -> bool:
@@ -44,6 +46,7 @@ def check_inputs(
     include_top,
     num_classes,
     classifier_activation="softmax",
+    pooling=None,
     min_size: int = 8,
     default_shape: tuple = IMAGENET_SHAPE,
     imagenet: Pretrained | None = None,
@@ -66,11 +69,30 @@ def check_inputs(
         CLASSIFIER_ACTIVATIONS,
         hint="None gives logits.",
     )
+    check_pooling(pooling, include_top)
     source = weights_lib.parse_weights_arg(weights)
     if source.kind == "imagenet":
         _check_imagenet(model_name, shape, include_top, num_classes, imagenet)
     path = weights_lib.resolve(source, imagenet=imagenet, include_top=include_top)
-    return Inputs(shape, input_tensor, path, include_top, num_classes, classifier_activation)
+    return Inputs(
+        shape, input_tensor, path, include_top, num_classes, classifier_activation, pooling
+    )
+
+
+def check_pooling(pooling, include_top) -> None:
+    """``pooling`` as in Keras applications: None, "avg" or "max", and only without the top
+    (where Keras ignores it silently, bnnzoo says so: a pooled classifier was not built)."""
+    one_of(
+        "pooling",
+        pooling,
+        POOLINGS,
+        hint="None keeps the feature map; 'avg'/'max' pool it to a vector.",
+    )
+    if pooling is not None and include_top is True:
+        raise ValueError(
+            f"pooling={pooling!r} applies to the features of include_top=False; the classifier "
+            f"pools on its own. Pass include_top=False, or drop pooling."
+        )
 
 
 def imagenet_weights(larq_zoo_name: str | None) -> Pretrained | None:
@@ -191,18 +213,49 @@ def stem(
 
 
 def classifier(
-    x: tf.Tensor, inputs: Inputs, *, kernel_initializer: str, name: str = "head"
+    x: tf.Tensor,
+    inputs: Inputs,
+    *,
+    kernel_initializer: str,
+    before_dense=None,
+    name: str = "head",
 ) -> tf.Tensor:
-    """Global average pooling → full-precision dense layer → softmax (or logits)."""
+    """Global average pooling (→ ``before_dense``, e.g. a BatchNorm) → full-precision dense
+    layer → softmax (or logits). The softmax computes in float32 under a mixed policy."""
     x = tf.keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    if before_dense is not None:
+        x = before_dense(x)
     x = tf.keras.layers.Dense(
         inputs.num_classes, kernel_initializer=kernel_initializer, name=f"{name}_dense"
     )(x)
     if inputs.classifier_activation:
         x = tf.keras.layers.Activation(
-            inputs.classifier_activation, name=f"{name}_{inputs.classifier_activation}"
+            inputs.classifier_activation,
+            dtype="float32",
+            name=f"{name}_{inputs.classifier_activation}",
         )(x)
     return x
+
+
+def global_pool(x: tf.Tensor, pooling: str | None) -> tf.Tensor:
+    """Keras applications' ``pooling``: None keeps the feature map, "avg"/"max" pool it."""
+    if pooling is None:
+        return x
+    layers = {
+        "avg": tf.keras.layers.GlobalAveragePooling2D,
+        "max": tf.keras.layers.GlobalMaxPooling2D,
+    }
+    return layers[pooling](name=f"{pooling}_pool")(x)
+
+
+def top(x: tf.Tensor, inputs: Inputs, *, kernel_initializer: str, before_dense=None) -> tf.Tensor:
+    """The end of a convolutional zoo model: the classifier with ``include_top``, else the
+    features, pooled as ``pooling`` asks."""
+    if inputs.include_top:
+        return classifier(
+            x, inputs, kernel_initializer=kernel_initializer, before_dense=before_dense
+        )
+    return global_pool(x, inputs.pooling)
 
 
 def finish(x_in: tf.Tensor, x_out: tf.Tensor, inputs: Inputs, *, name: str) -> tf.keras.Model:

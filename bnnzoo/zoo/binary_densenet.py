@@ -49,6 +49,7 @@ def BinaryDenseNet(
     include_top: bool = True,
     num_classes: int = 1000,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "binary_densenet",
     larq_zoo_name: str | None = None,
 ) -> tf.keras.Model:
@@ -70,6 +71,8 @@ def BinaryDenseNet(
         input_tensor: a Keras tensor to build the model on, instead of a new Input.
         weights: None, ``"imagenet"``, a local file or a URL with ``#sha256=``.
         include_top: end in the classifier; otherwise after the final BN → ReLU.
+        pooling: with ``include_top=False``, None (the feature map), ``"avg"`` or ``"max"``
+            (global pooling to a vector), as in Keras applications.
         num_classes: classes of the classifier.
         classifier_activation: ``"softmax"``, or None for logits.
         name: model name.
@@ -103,6 +106,7 @@ def BinaryDenseNet(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
         min_size=2 ** (stages - 1),
         imagenet=_common.imagenet_weights(larq_zoo_name),
     )
@@ -131,8 +135,7 @@ def BinaryDenseNet(
             )
     x = batch_norm(name="final_bn")(x)
     x = tf.keras.layers.Activation("relu", name="final_relu")(x)
-    if include_top:
-        x = _common.classifier(x, inputs, kernel_initializer="he_normal")
+    x = _common.top(x, inputs, kernel_initializer="he_normal")
     return _common.finish(x_in, x, inputs, name=name)
 
 

@@ -264,6 +264,7 @@ def BiRealResNet(
     include_top: bool = True,
     num_classes: int = 1000,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "bireal_resnet",
     larq_zoo_name: str | None = None,
 ) -> tf.keras.Model:
@@ -275,9 +276,9 @@ def BiRealResNet(
         blocks, widths: residual blocks and width of each stage, used without ``spec``.
         binarization: quantizers, pad value and BN epsilon; ``DWR_BINARIZATION`` for the
             networks of Xue et al. 2023.
-        input_shape, input_tensor, weights, include_top, num_classes, classifier_activation:
-            as in Keras applications; ``include_top=False`` ends after the last add (or the
-            alignment layer).
+        input_shape, input_tensor, weights, include_top, num_classes, classifier_activation,
+        pooling: as in Keras applications; ``include_top=False`` ends after the last add (or
+            the alignment layer), pooled to a vector with ``pooling="avg"`` or ``"max"``.
         name: the model's name.
         larq_zoo_name: the larq-zoo model whose ImageNet weights ``weights="imagenet"`` loads.
 
@@ -301,6 +302,7 @@ def BiRealResNet(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
         min_size=stem_size * 2 ** (len(spec.stages) - 1),
         imagenet=_common.imagenet_weights(larq_zoo_name),
     )
@@ -326,19 +328,8 @@ def BiRealResNet(
     if spec.align is not None:
         x = binary_conv3x3(x, spec.align, strides=1, binarization=binarization, name="align_conv")
         x = bn_layer(binarization, "align_bn")(x)
-    if include_top:
-        x = tf.keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
-        if spec.head_bn:
-            x = bn_layer(binarization, "head_bn")(x)
-        x = tf.keras.layers.Dense(
-            inputs.num_classes, kernel_initializer="glorot_normal", name="head_dense"
-        )(x)
-        if inputs.classifier_activation:
-            x = tf.keras.layers.Activation(
-                inputs.classifier_activation,
-                dtype="float32",
-                name=f"head_{inputs.classifier_activation}",
-            )(x)
+    head_bn = bn_layer(binarization, "head_bn") if spec.head_bn else None
+    x = _common.top(x, inputs, kernel_initializer="glorot_normal", before_dense=head_bn)
     return _common.finish(x_in, x, inputs, name=name)
 
 

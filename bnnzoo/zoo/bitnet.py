@@ -81,14 +81,13 @@ def _bitnet_stem(x: tf.Tensor, *, small: bool, filters: int, precision: str) -> 
 
 
 def _head(x: tf.Tensor, x_in: tf.Tensor, inputs: _common.Inputs, *, name: str) -> tf.keras.Model:
-    if inputs.include_top:
-        x = _common.classifier(x, inputs, kernel_initializer="he_normal")
+    x = _common.top(x, inputs, kernel_initializer="he_normal")
     return _common.finish(x_in, x, inputs, name=name)
 
 
 def _check_common(
     *, model_name: str, min_size: int, default_shape: tuple, input_shape, input_tensor, weights,
-    include_top, num_classes, classifier_activation,
+    include_top, num_classes, classifier_activation, pooling,
 ) -> _common.Inputs:  # fmt: skip
     return _common.check_inputs(
         model_name=model_name,
@@ -98,6 +97,7 @@ def _check_common(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
         min_size=min_size,
         default_shape=default_shape,
     )
@@ -120,6 +120,7 @@ def BitNetCifar(
     include_top: bool = True,
     num_classes: int = CIFAR_CLASSES,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "bitnet_cifar",
 ) -> tf.keras.Model:
     """BitNet(d, k, n) of Table 1: BitBlocks of width 16d, 32d, 64d and depth k.
@@ -139,6 +140,7 @@ def BitNetCifar(
         input_tensor: a Keras tensor to build the model on, instead of a new Input.
         weights: None, a local file, or a URL with ``#sha256=`` (no published weights).
         include_top: end in the classifier; otherwise at ``final_relu``.
+        pooling: with ``include_top=False``, None (the feature map), ``"avg"`` or ``"max"``.
         num_classes: classes of the classifier (10, the default, or 100 in the paper).
         classifier_activation: ``"softmax"``, or None for logits.
         name: model name.
@@ -161,6 +163,7 @@ def BitNetCifar(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
     )
     x_in = _common.model_input(inputs)
     x = _bitnet_stem(x_in, small=inputs.small, filters=CIFAR_STEM_FILTERS, precision=precision)
@@ -195,6 +198,7 @@ def WideResNetCifar(
     include_top: bool = True,
     num_classes: int = CIFAR_CLASSES,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "wide_resnet_cifar",
 ) -> tf.keras.Model:
     """The Wide ResNet baseline of Table 1 (Zagoruyko & Komodakis' WRN-(6n+4)-d).
@@ -212,7 +216,7 @@ def WideResNetCifar(
         residual: add the shortcuts (False: the plain network of Table 6).
         precision: ``"float"`` (the paper) or ``"binary"`` (Larq binary convs in the blocks).
         clip_value, pad_value, input_shape, input_tensor, weights, include_top, num_classes,
-        classifier_activation, name: as in ``BitNetCifar``.
+        classifier_activation, pooling, name: as in ``BitNetCifar``.
 
     Example:
         >>> model = WideResNetCifar(d=4, n=6, num_classes=100)
@@ -233,6 +237,7 @@ def WideResNetCifar(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
     )
     x_in = _common.model_input(inputs)
     # Pre-activation: the stem is a bare conv; the first block applies BN (→ ReLU) to it.
@@ -268,6 +273,7 @@ def BitNetImageNet(
     include_top: bool = True,
     num_classes: int = 1000,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "bitnet_imagenet",
 ) -> tf.keras.Model:
     """An ImageNet BitNet of Table 3 with any list of BitBlocks.
@@ -280,7 +286,7 @@ def BitNetImageNet(
         blocks: ``(width, stride)`` of every BitBlock, e.g. ``BITNET26_BLOCKS``.
         k: depth of every BitBlock.
         precision, clip_value, pad_value, input_shape, input_tensor, weights, include_top,
-        num_classes, classifier_activation, name: as in ``BitNetCifar``.
+        num_classes, classifier_activation, pooling, name: as in ``BitNetCifar``.
 
     Example:
         >>> model = BitNetImageNet(blocks=((64, 1), (128, 2)), k=2, input_shape=(64, 64, 3))
@@ -307,6 +313,7 @@ def BitNetImageNet(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
     )
     x_in = _common.model_input(inputs)
     x = _bitnet_stem(x_in, small=inputs.small, filters=IMAGENET_STEM_FILTERS, precision=precision)

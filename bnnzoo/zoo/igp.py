@@ -127,6 +127,7 @@ def IGPResNet(
     include_top: bool = True,
     num_classes: int = 1000,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "igp_resnet",
 ) -> tf.keras.Model:
     """Build an IGP-ResNet (see the module docstring for the reading).
@@ -142,8 +143,8 @@ def IGPResNet(
             those of the Bi-Real baseline by default (``bnnzoo.zoo.bireal``).
         input_shape: ``(height, width, channels)``; default ``(224, 224, 3)``. Sides under
             50 px use a 3×3 stride-1 stem without pooling.
-        input_tensor, weights, include_top, num_classes, classifier_activation: as in Keras
-            applications; ``include_top=False`` ends after the last stage.
+        input_tensor, weights, include_top, num_classes, classifier_activation, pooling: as in
+            Keras applications; ``include_top=False`` ends after the last stage.
         name: model name.
 
     Example:
@@ -168,6 +169,7 @@ def IGPResNet(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
         min_size=2 ** (len(blocks) - 1),
     )
     x_in = _common.model_input(inputs)
@@ -201,8 +203,7 @@ def IGPResNet(
             )
         if stage_join:
             x = _join(stage_input, x, filters, binarization, f"stage{stage + 1}_join", [0])
-    if include_top:
-        x = _common.classifier(x, inputs, kernel_initializer="glorot_normal")
+    x = _common.top(x, inputs, kernel_initializer="glorot_normal")
     return _common.finish(x_in, x, inputs, name=name)
 
 
@@ -250,6 +251,7 @@ def IGPDenseNet(
     include_top: bool = True,
     num_classes: int = 1000,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "igp_densenet",
 ) -> tf.keras.Model:
     """Build an IGP-DenseNet: a BinaryDenseNet whose pairs of dense layers are IGP blocks.
@@ -261,8 +263,9 @@ def IGPDenseNet(
         growth_rate: filters of every binary conv, and channels each block adds.
         clip_value: ``t_clip`` of the STE and the weight clip (BinaryDenseNet's 1.3).
         pad_value: pad value of the binary convs (0.0 or 1.0).
-        input_shape, input_tensor, weights, include_top, num_classes, classifier_activation:
-            as in Keras applications (``include_top=False`` ends after the final BN → ReLU).
+        input_shape, input_tensor, weights, include_top, num_classes, classifier_activation,
+        pooling: as in Keras applications (``include_top=False`` ends after the final BN →
+            ReLU).
         name: model name.
 
     Example:
@@ -287,6 +290,7 @@ def IGPDenseNet(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
         min_size=2 ** (len(blocks_per_stage) - 1),
     )
     x_in = _common.model_input(inputs)
@@ -309,8 +313,7 @@ def IGPDenseNet(
             )
     x = batch_norm(name="final_bn")(x)
     x = tf.keras.layers.Activation("relu", name="final_relu")(x)
-    if include_top:
-        x = _common.classifier(x, inputs, kernel_initializer="he_normal")
+    x = _common.top(x, inputs, kernel_initializer="he_normal")
     return _common.finish(x_in, x, inputs, name=name)
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import larq_zoo
 import tensorflow as tf
 
-from bnnzoo._checks import one_of
 from bnnzoo.zoo import _common
 from bnnzoo.zoo import weights as weights_lib
 from bnnzoo.zoo.papers import (
@@ -42,7 +41,6 @@ from bnnzoo.zoo.pretrained import IMAGENET
 from bnnzoo.zoo.registry import IMAGENET_SHAPE, register_model
 
 FAMILY = "larq_zoo"
-POOLINGS = (None, "avg", "max")
 
 
 @dataclass(frozen=True)
@@ -126,12 +124,7 @@ def build(
             f"clip_value cannot be changed. Received: clip_value={clip_value!r}. Drop it (in a "
             f"training recipe: --set clip_value=null)."
         )
-    one_of("pooling", pooling, POOLINGS)
-    if pooling is not None and include_top is True:
-        raise ValueError(
-            f"pooling={pooling!r} applies to the features of include_top=False; with the "
-            f"classifier it has no effect. Pass include_top=False or drop pooling."
-        )
+    _common.check_pooling(pooling, include_top)
     if weights == "imagenet" and include_top is True and spec.flat_head:
         shape = tuple(input_tensor.shape[1:]) if input_tensor is not None else input_shape
         if shape is not None and tuple(shape) != IMAGENET_SHAPE:
@@ -164,12 +157,8 @@ def build(
     outputs = model.outputs[0]
     if include_top and classifier_activation is None:
         outputs = _logits(model)
-    if not include_top and pooling is not None:
-        pool = {
-            "avg": tf.keras.layers.GlobalAveragePooling2D,
-            "max": tf.keras.layers.GlobalMaxPooling2D,
-        }
-        outputs = pool[pooling](name=f"{pooling}_pool")(outputs)
+    if not include_top:
+        outputs = _common.global_pool(outputs, pooling)
     return tf.keras.Model(model.inputs, outputs, name=name)
 
 

@@ -42,6 +42,7 @@ def BinaryResNetE(
     include_top: bool = True,
     num_classes: int = 1000,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "binary_resnet_e",
     larq_zoo_name: str | None = None,
 ) -> tf.keras.Model:
@@ -55,7 +56,7 @@ def BinaryResNetE(
         clip_value: ``t_clip`` of the STE and the weight clip.
         pad_value: pad value of the binary 3×3 convs (0.0 or 1.0).
         input_shape, input_tensor, weights, include_top, num_classes, classifier_activation,
-        name, larq_zoo_name: as in ``BinaryDenseNet``; ``include_top=False`` ends after the
+        pooling, name, larq_zoo_name: as in ``BinaryDenseNet``; ``include_top=False`` ends after the
             final ReLU.
 
     Example:
@@ -77,6 +78,7 @@ def BinaryResNetE(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
         min_size=2 ** (len(filters) - 1),
         imagenet=_common.imagenet_weights(larq_zoo_name),
     )
@@ -97,8 +99,7 @@ def BinaryResNetE(
                 name=f"stage{stage + 1}_block{block + 1}",
             )
     x = tf.keras.layers.Activation("relu", name="final_relu")(x)
-    if include_top:
-        x = _common.classifier(x, inputs, kernel_initializer="glorot_normal")
+    x = _common.top(x, inputs, kernel_initializer="glorot_normal")
     return _common.finish(x_in, x, inputs, name=name)
 
 

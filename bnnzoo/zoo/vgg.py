@@ -101,6 +101,7 @@ def BinaryVGG(
     include_top: bool = True,
     num_classes: int = 10,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     name: str = "binary_vgg",
 ) -> tf.keras.Model:
     """Build a binary VGG from a spec.
@@ -108,9 +109,9 @@ def BinaryVGG(
     Args:
         spec: the network's shape.
         binarization: quantizers, pad value and BN epsilon of the binary convs.
-        input_shape, input_tensor, weights, include_top, num_classes, classifier_activation:
-            as in Keras applications (no published weights); ``include_top=False`` ends after
-            the last stage (or the alignment layer).
+        input_shape, input_tensor, weights, include_top, num_classes, classifier_activation,
+        pooling: as in Keras applications (no published weights); ``include_top=False`` ends
+            after the last stage (or the alignment layer), pooled with ``pooling``.
         name: the model's name.
 
     Example:
@@ -127,6 +128,7 @@ def BinaryVGG(
         include_top=include_top,
         num_classes=num_classes,
         classifier_activation=classifier_activation,
+        pooling=pooling,
         min_size=2**spec.downsamplings,
         default_shape=(32, 32, 3),
     )
@@ -151,16 +153,10 @@ def BinaryVGG(
     if spec.align is not None:
         x = binary_conv3x3(x, spec.align, strides=1, binarization=binarization, name="align_conv")
         x = bn_layer(binarization, "align_bn")(x)
-    if include_top:
-        x = tf.keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
-        x = bn_layer(binarization, "head_bn")(x)
-        x = tf.keras.layers.Dense(
-            inputs.num_classes, kernel_initializer="glorot_normal", name="head_dense"
-        )(x)
-        if inputs.classifier_activation:
-            x = tf.keras.layers.Activation(
-                inputs.classifier_activation,
-                dtype="float32",
-                name=f"head_{inputs.classifier_activation}",
-            )(x)
+    x = _common.top(
+        x,
+        inputs,
+        kernel_initializer="glorot_normal",
+        before_dense=bn_layer(binarization, "head_bn"),
+    )
     return _common.finish(x_in, x, inputs, name=name)

@@ -44,15 +44,18 @@ def _binary_stack(x, filters, count, *, padding, clip_value, name):
     return x
 
 
-def _head(x, inputs, *, dense_units, dropout, clip_value, logit_scale, include_top):
+def _head(x, inputs, *, dense_units, dropout, clip_value, logit_scale):
+    """The top: flatten → (dropout →) binary fully connected layers → float classifier →
+    fixed scaling. Without the top, the last pooling's feature map (as Keras' VGG16 and
+    AlexNet-style applications end), pooled with ``pooling``."""
+    if not inputs.include_top:
+        return _common.global_pool(x, inputs.pooling)
     x = tf.keras.layers.Flatten(name="flatten")(x)
     if dropout:
         x = tf.keras.layers.Dropout(dropout, name="dropout")(x)
     for i, units in enumerate(dense_units):
         x = binary_dense(units, clip_value=clip_value, name=f"fc{i + 1}")(x)
         x = batch_norm(name=f"fc{i + 1}_bn")(x)
-    if not include_top:
-        return x
     x = binary_dense(inputs.num_classes, binary_weights=False, clip_value=clip_value,
                      name="head_dense")(x)  # fmt: skip
     x = FixedScaling(logit_scale, name="head_scaling")(x)
@@ -79,6 +82,7 @@ def WuBNN13(
     include_top: bool = True,
     num_classes: int = 1000,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     dropout: float = 0.2,
     logit_scale: float = 1.0,
     clip_value: float = 1.0,
@@ -86,8 +90,9 @@ def WuBNN13(
 ) -> tf.keras.Model:
     """The 13-layer BNN of Table 1 (80.2% top-5 trained on labels, 84.1% distilled).
 
-    ``include_top=False`` ends after the 4096-unit layer's BatchNorm (the features the last
-    layer reads). ``dropout=0`` is the distilled network of §2.3.
+    ``include_top=False`` ends at the last max pooling, before the fully connected layers (as
+    in Keras' VGG16), pooled to a vector with ``pooling="avg"`` or ``"max"``. ``dropout=0`` is
+    the distilled network of §2.3.
 
     Example:
         >>> model = WuBNN13(input_shape=(32, 32, 3), num_classes=10)
@@ -98,7 +103,7 @@ def WuBNN13(
     inputs = _common.check_inputs(
         model_name=name, input_shape=input_shape, input_tensor=input_tensor, weights=weights,
         include_top=include_top, num_classes=num_classes,
-        classifier_activation=classifier_activation, min_size=16,
+        classifier_activation=classifier_activation, pooling=pooling, min_size=16,
     )  # fmt: skip
     h, w = inputs.shape[:2]
     padding = "same" if h is None or w is None or min(h, w) < VALID_MIN else "valid"
@@ -115,7 +120,7 @@ def WuBNN13(
     x = _binary_stack(x, 512, 6, padding=padding, clip_value=clip_value, name="block2")
     x = tf.keras.layers.MaxPooling2D(2, strides=2, name="pool3")(x)
     x = _head(x, inputs, dense_units=(4096,), dropout=dropout, clip_value=clip_value,
-              logit_scale=logit_scale, include_top=include_top)  # fmt: skip
+              logit_scale=logit_scale)  # fmt: skip
     return _common.finish(x_in, x, inputs, name=name)
 
 
@@ -128,6 +133,7 @@ def WuAlexNet(
     include_top: bool = True,
     num_classes: int = 1000,
     classifier_activation: str | None = "softmax",
+    pooling: str | None = None,
     dropout: float = 0.0,
     logit_scale: float = 1.0,
     clip_value: float = 1.0,
@@ -139,7 +145,8 @@ def WuAlexNet(
     binary convolutions of 256 (5×5), 384, 384 and 256 (3×3) filters with max pooling 3/2 after
     the first, second and fifth, two binary 4096-unit layers, and the float-weight classifier
     with the fixed scaling layer. Pooling is unpadded as in AlexNet from 67 px up (6×6×256 at
-    227 px), padded below; inputs under 50 px get a 3×3 stride-1 stem.
+    227 px), padded below; inputs under 50 px get a 3×3 stride-1 stem. ``include_top=False``
+    ends at the last max pooling, as in ``WuBNN13``.
 
     Example:
         >>> model = WuAlexNet(input_shape=(227, 227, 3))
@@ -148,7 +155,7 @@ def WuAlexNet(
     inputs = _common.check_inputs(
         model_name=name, input_shape=input_shape, input_tensor=input_tensor, weights=weights,
         include_top=include_top, num_classes=num_classes,
-        classifier_activation=classifier_activation, min_size=8,
+        classifier_activation=classifier_activation, pooling=pooling, min_size=8,
     )  # fmt: skip
     small = inputs.small
     x_in = _common.model_input(inputs)
@@ -171,5 +178,5 @@ def WuAlexNet(
                 3, strides=2, padding=pool_padding, name=f"pool{i + 2}"
             )(x)
     x = _head(x, inputs, dense_units=(4096, 4096), dropout=dropout, clip_value=clip_value,
-              logit_scale=logit_scale, include_top=include_top)  # fmt: skip
+              logit_scale=logit_scale)  # fmt: skip
     return _common.finish(x_in, x, inputs, name=name)

@@ -301,6 +301,39 @@ def identity(graph, layer, inputs, output) -> ov.Output:
     return graph.get(inputs[0])
 
 
+def channel_pad_shortcut(graph, layer, inputs, output) -> ov.Output:
+    """bnnzoo's parameter-free shortcut (``bnnzoo.zoo.bireal.ChannelPadShortcut``, the Bi-Real
+    ResNets of Xue et al. 2022): every ``strides``-th pixel from the first, then the channels
+    zero-padded (or cut) to ``filters``. Slice and Pad on the NCHW tensor."""
+    x = graph.get(inputs[0])
+    if layer.strides > 1:
+        x = ops.slice(
+            x,
+            np.array([0, 0], np.int64),
+            np.array([np.iinfo(np.int64).max] * 2, np.int64),
+            np.array([layer.strides] * 2, np.int64),
+            np.array([2, 3], np.int64),
+        ).output(0)
+    channels = inputs[0].shape[-1]
+    if channels > layer.filters:
+        x = ops.slice(
+            x,
+            np.array([0], np.int64),
+            np.array([layer.filters], np.int64),
+            np.array([1], np.int64),
+            np.array([1], np.int64),
+        ).output(0)
+    elif channels < layer.filters:
+        x = ops.pad(
+            x,
+            np.array([0, 0, 0, 0], np.int64),
+            np.array([0, layer.filters - channels, 0, 0], np.int64),
+            "constant",
+            np.float32(0.0),
+        ).output(0)
+    return x
+
+
 def batch_norm_scale_shift(layer) -> tuple[np.ndarray, np.ndarray]:
     """Inference BatchNorm as ``x * scale + shift`` (computed in float64, stored in float32)."""
     gamma = layer.gamma.numpy() if layer.scale else 1.0

@@ -51,7 +51,11 @@ EMITTERS: tuple[tuple[type, Callable], ...] = (
     (_layers.Dropout, float_layers.identity),
 )
 # layers matched by class name: Keras does not export their classes
-NAMED_EMITTERS: dict[str, Callable] = {"TFOpLambda": float_layers.tf_op}
+NAMED_EMITTERS: dict[str, Callable] = {
+    "TFOpLambda": float_layers.tf_op,
+    # bnnzoo.zoo.bireal's shortcut, by name: the converters do not import the model families
+    "ChannelPadShortcut": float_layers.channel_pad_shortcut,
+}
 # what an emitter checks before anything is emitted: (layer, node) -> None or a ValueError
 CHECKS: dict[Callable, Callable] = {
     binary_layers.quant_conv: lambda layer, node: binary_layers.check_quant_conv(

@@ -35,6 +35,7 @@ SUPPORTED_LAYERS = (
     "Multiply",
     "Dropout",
     "XnorScaling",
+    "ChannelPadShortcut (bnnzoo's Bi-Real shortcut without parameters)",
     "a + b of two tensors (TFOpLambda)",
 )
 
