@@ -48,6 +48,7 @@ def main() -> None:
     backbone = zoo.create_model(
         args.model,
         include_top=False,
+        pooling="avg",  # features as one vector per image, as in Keras applications
         weights=None if args.weights.lower() == "none" else args.weights,
         input_shape=(*size, 3),
     )
@@ -55,7 +56,6 @@ def main() -> None:
     # ImageNet's normalization (what zoo.preprocess_input does) as the model's first layer
     x = tf.keras.layers.Normalization(mean=MEAN_RGB, variance=STDDEV_RGB**2)(inputs)
     x = backbone(x)
-    x = tf.keras.layers.GlobalAveragePooling2D()(x)
     outputs = tf.keras.layers.Dense(len(classes))(x)  # logits
     model = tf.keras.Model(inputs, outputs, name=f"{args.model}_finetuned")
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
