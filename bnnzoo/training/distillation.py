@@ -36,11 +36,6 @@ def check_teacher(distill: dict) -> None:
     path = distill.get("teacher")
     if not path:
         return
-    if not isinstance(path, str):
-        raise ValueError(
-            f"Expected distillation.teacher to be the path of a saved model. Received: {path!r}. "
-            f"Pass --teacher RUN_DIR/model.keras."
-        )
     try:
         check_model_file(path)
     except (ValueError, FileNotFoundError) as err:

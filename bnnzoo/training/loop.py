@@ -52,7 +52,13 @@ from bnnzoo.training.precision import (
     dtype_policy,
     slow_precision_warning,
 )
-from bnnzoo.training.rundir import CONFIG_FILE, RunDir, TrainingError, first_line
+from bnnzoo.training.rundir import (
+    CONFIG_FILE,
+    RunDir,
+    TrainingError,
+    check_output_dir,
+    first_line,
+)
 from bnnzoo.training.steps import evaluate_model, make_eval_step, make_train_step
 from bnnzoo.zoo.loading import load_saved_model
 
@@ -86,10 +92,16 @@ def build_model(config: dict, *, input_shape, num_classes: int) -> tf.keras.Mode
     kwargs.update(input_shape=tuple(input_shape), num_classes=num_classes)
     kwargs["classifier_activation"] = None
     name = config["model"]
-    if name in BUILDERS:
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
-        return BUILDERS[name](**kwargs)
-    return zoo.create_model(name, **kwargs)
+    try:
+        if name in BUILDERS:
+            kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+            return BUILDERS[name](**kwargs)
+        return zoo.create_model(name, **kwargs)
+    except TypeError as err:  # an argument the builder does not take
+        raise ValueError(
+            f"model_kwargs do not fit {name!r}: {first_line(err)}. Received: "
+            f"{config.get('model_kwargs')}. Fix or drop them (--set model_kwargs={{}})."
+        ) from None
 
 
 def train(
@@ -175,6 +187,7 @@ def train(
         hard_weight = tf.Variable(1.0, trainable=False)
     monitor = config.get("monitor", {})
     grad_index = first_conv_kernel_index(model) if monitor.get("first_conv_gradient") else None
+    latent = LatentWeights(model, monitor.get("latent_weights", []), run.path)
     # every input is valid: only now is the run directory created
     if not resume:
         run.write_config({**config, "preprocessing": preprocessing.__dict__,
@@ -218,7 +231,6 @@ def train(
                 f"{kept})."
             ) from None
 
-    latent = LatentWeights(model, monitor.get("latent_weights", []), run.path)
     train_step = make_train_step(
         model,
         optimizer,
@@ -332,17 +344,7 @@ def _check_new_run_directory(run: RunDir) -> None:
             f"{str(run.path)!r} already holds a run. Resume it with `bnnzoo train --resume "
             f"{run.path}`, or pass another --out directory."
         )
-    if run.path.exists() and not run.path.is_dir():
-        raise ValueError(
-            f"--out {str(run.path)!r} is a file; expected a directory for the run (created if "
-            f"missing). Pass another --out."
-        )
-    existing = next(p for p in (run.path, *run.path.absolute().parents) if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(
-            f"--out {str(run.path)!r} cannot be written: {str(existing)!r} is not writable. Pass "
-            f"a directory you can write to."
-        )
+    check_output_dir(run.path)
 
 
 def redraws(stream) -> bool:

@@ -260,11 +260,17 @@ def check(config: Config) -> Config:
             f"Expected channels to be 1, 3 or null (the dataset's own). Received: "
             f"channels={config['channels']!r}. Pass --set channels=3."
         )
-    if not isinstance(config["dataset"], str) or not config["dataset"]:
-        raise ValueError(
-            f"Expected dataset to be a name such as digits or tfds:cifar10. Received: "
-            f"dataset={config['dataset']!r}. Pass --dataset digits."
-        )
+    from bnnzoo.training.data import check_dataset_name  # imports TensorFlow
+
+    check_dataset_name(config["dataset"])
+    for key, option in (("model", "--model binary_resnet_e18"), ("data_dir", "--data-dir DIR"),
+                        ("distillation.teacher", "--teacher FILE")):  # fmt: skip
+        value = _get(config, key)
+        if not (isinstance(value, str) and value) and (key == "model" or value is not None):
+            raise ValueError(
+                f"Expected {key} to be a name or path (a string). Received: {key}={value!r}. "
+                f"Pass {option}."
+            )
     return config
 
 

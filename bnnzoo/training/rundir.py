@@ -272,6 +272,24 @@ batch {config["batch_size"]}, optimizer {json.dumps(config["optimizer"])}, train
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
+    """``path`` if a directory can be made or used there: not a file, under a writable
+    folder; else a ValueError, before anything is written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"{option} {str(path)!r} is a file; expected a directory (created if missing). Pass "
+            f"another {option}."
+        )
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"{option} {str(path)!r} cannot be created: {str(existing)!r} is not a writable "
+            f"folder. Pass a directory you can write to."
+        )
+    return path
+
+
 def say(line: str) -> None:
     """A line about the run's files on stderr, whatever the verbosity."""
     print(line, file=sys.stderr, flush=True)
