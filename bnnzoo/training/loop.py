@@ -400,6 +400,8 @@ def evaluate_run(
             f"No trained model in {str(run.path)!r} (expected model.keras from `bnnzoo train`)."
         )
     saved = run.read_config()
+    if dataset is not None:
+        data_lib.check_dataset_name(dataset)  # before the model is loaded
     model = load_saved_model(run.model_path)
     same = dataset is None or dataset == saved["dataset"]
     source = data_lib.load_dataset(

@@ -106,6 +106,8 @@ CASES = [
     # evaluate
     (["evaluate", "{t}/none"], "No trained model in '{t}/none'"),
     (["evaluate", "{t}/run_badmodel"], f"'{{t}}/run_badmodel/model.keras' {NOT_READABLE}"),
+    (["evaluate", "{t}/run_badmodel", "--dataset", "nope"], "Unknown dataset 'nope'"),
+    (["evaluate", "{t}/run_badjson_model"], "'{t}/run_badjson_model/config.json' cannot be read"),
     # export: the model file, the options, the destination, before any conversion
     (
         ["export", "binary_densenet_28", "--format", "tflite", "--out", "{t}/m.tflite"],
@@ -214,6 +216,7 @@ def _inputs(folder) -> None:
     Image.new("RGB", (8, 8)).save(folder / "img.png")
     for name, files in {
         "run_badjson": {"config.json": "{oops"},
+        "run_badjson_model": {"config.json": "{oops", "model.keras": "x"},
         "run_existing": {"config.json": "{}"},
         "run_badmodel": {"config.json": json.dumps({"dataset": "digits"}), "model.keras": "x"},
     }.items():
