@@ -134,7 +134,10 @@ def train(
         try:
             recipes.check(config)
         except ValueError as err:
-            raise ValueError(f"{str(run.config_path)!r} is damaged: {err}") from None
+            raise ValueError(
+                f"{str(run.config_path)!r} does not hold a usable config: {err} With --resume, "
+                f"fix the file itself (--set does not apply), or start a new run directory."
+            ) from None
         restore_from = run.resume_checkpoint()
         if restore_from is None:
             print(f"{run.path} has no checkpoint yet (it stopped before the first one): the run "
@@ -219,8 +222,9 @@ def train(
         try:
             manager.save(checkpoint_number=number)
         except (OSError, tf.errors.OpError) as err:
-            run.remove_partial_checkpoint(number)
             latest = manager.latest_checkpoint
+            if not (latest or "").endswith(f"ckpt-{number}"):  # not recorded: partial files
+                run.remove_partial_checkpoint(number)
             kept = os.path.basename(latest) if latest else "the start"
             full = getattr(err, "errno", None) == errno.ENOSPC or "No space left" in str(err)
             raise TrainingError(

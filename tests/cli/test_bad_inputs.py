@@ -101,7 +101,10 @@ CASES = [
         ["train", "--resume", "{t}/run_badjson"],
         "'{t}/run_badjson/config.json' cannot be read as JSON",
     ),  # fmt: skip
-    (["train", "--resume", "{t}/run_existing"], "config.json' is damaged: The config lacks"),
+    (
+        ["train", "--resume", "{t}/run_existing"],
+        "config.json' does not hold a usable config: The config lacks",
+    ),
     (["train", "--resume", "{t}/run_existing", "--quick"], "do not combine it with"),
     # evaluate
     (["evaluate", "{t}/none"], "No trained model in '{t}/none'"),

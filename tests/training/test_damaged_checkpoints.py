@@ -109,7 +109,11 @@ def test_finished_epochs_without_checkpoints_are_refused(copy):
     [
         ('{"model": "binary_resnet_e", ', "cannot be read as JSON (Expecting"),
         ("[1, 2]", "holds a JSON list, not the object of a run's config"),
-        (None, "is damaged: Expected batch_size to be an int >= 1. Received: batch_size=0"),
+        (
+            None,
+            "does not hold a usable config: Expected batch_size to be an int >= 1. Received: "
+            "batch_size=0",
+        ),
     ],
 )
 def test_a_corrupt_config_is_named(copy, capsys, text, message):
