@@ -39,6 +39,10 @@ CASES = [
     (["predict", "binary_resnet_e18", "{t}/missing.png"], "Image not found: '{t}/missing.png'"),
     (["predict", "binary_resnet_e18", "{t}/bad.png"], "Cannot read '{t}/bad.png' as an image"),
     (
+        ["predict", "binary_resnet_e18", "{t}/img.png", "--weights", "{t}/missing.h5"],
+        "Weights file not found",
+    ),  # fmt: skip
+    (
         ["predict", "binary_resnet_e18", "{t}/img.png", "--class-index", "{t}/bad.json"],
         "Cannot read class index '{t}/bad.json'",
     ),  # fmt: skip
@@ -145,6 +149,20 @@ CASES = [
     ([*EXPORT, "--n", "0"], "Expected n to be an int >= 1. Received: n=0"),
     ([*EXPORT, "--num-classes", "0"], "num_classes to be an int >= 1"),
     ([*EXPORT, "--input-shape", "32,32"], "three positive integers"),
+    ([*EXPORT, "--weights", "{t}/missing.h5"], "Weights file not found: '{t}/missing.h5'"),
+    (
+        [
+            "export",
+            "{t}/bad.keras",
+            "--input-shape",
+            "32,32,3",
+            "--format",
+            "tflite",
+            "--out",
+            "{t}/m.tflite",
+        ],
+        "only apply when building a zoo model by name",
+    ),  # fmt: skip
     ([*EXPORT[:-1], "{t}/nope/m.tflite"], "the folder '{t}/nope' does not exist. Create it"),
     ([*EXPORT[:-1], "{t}/folder"], "Expected a file path for the .tflite file"),
     ([*EXPORT, "--int8-range=3,-3"], "--int8-range expects MIN,MAX with MIN < 0 < MAX"),
