@@ -41,11 +41,11 @@ CASES = [
     (
         ["predict", "binary_resnet_e18", "{t}/img.png", "--weights", "{t}/missing.h5"],
         "Weights file not found",
-    ),  # fmt: skip
+    ),
     (
         ["predict", "binary_resnet_e18", "{t}/img.png", "--class-index", "{t}/bad.json"],
         "Cannot read class index '{t}/bad.json'",
-    ),  # fmt: skip
+    ),
     # analyze
     (["analyze", "no_such_model"], "Unknown model 'no_such_model'"),
     (["analyze", "binary_resnet_e18", "--plot", "{t}/x.pdf"], "--plot writes a PNG"),
@@ -104,7 +104,7 @@ CASES = [
     (
         ["train", "--resume", "{t}/run_badjson"],
         "'{t}/run_badjson/config.json' cannot be read as JSON",
-    ),  # fmt: skip
+    ),
     (
         ["train", "--resume", "{t}/run_existing"],
         "config.json' does not hold a usable config: The config lacks",
@@ -119,11 +119,11 @@ CASES = [
     (
         ["export", "binary_densenet_28", "--format", "tflite", "--out", "{t}/m.tflite"],
         "Nearest registered names",
-    ),  # fmt: skip
+    ),
     (
         ["export", "{t}/missing.keras", "--format", "openvino", "--out", "{t}/ir"],
         "No saved model at '{t}/missing.keras'",
-    ),  # fmt: skip
+    ),
     (
         ["export", "{t}/bad.keras", "--format", "tflite", "--out", "{t}/m.tflite"],
         f"'{{t}}/bad.keras' {NOT_READABLE}: not a .keras archive (truncated or damaged)",
@@ -131,19 +131,19 @@ CASES = [
     (
         ["export", "{t}/bad.h5", "--format", "openvino", "--out", "{t}/ir"],
         f"'{{t}}/bad.h5' {NOT_READABLE}: not an HDF5 file",
-    ),  # fmt: skip
+    ),
     (
         ["export", "{t}/empty.keras", "--format", "tflite", "--out", "{t}/m.tflite"],
         f"{NOT_READABLE}: the file is empty",
-    ),  # fmt: skip
+    ),
     (
         ["export", "{t}/folder", "--format", "tflite", "--out", "{t}/m.tflite"],
         f"{NOT_READABLE}: a folder without saved_model.pb",
-    ),  # fmt: skip
+    ),
     (
         ["export", "{t}/m.tflite", "--format", "tflite", "--out", "{t}/n.tflite"],
         "is a TFLite flatbuffer already",
-    ),  # fmt: skip
+    ),
     ([*EXPORT[:3], "onnx", *EXPORT[4:]], "argument --format: invalid choice: 'onnx'"),
     ([*EXPORT[:3], "openvino", "--out", "{t}/ir", "--threads", "0"], "threads to be an int >= 1"),
     ([*EXPORT, "--n", "0"], "Expected n to be an int >= 1. Received: n=0"),
@@ -151,18 +151,9 @@ CASES = [
     ([*EXPORT, "--input-shape", "32,32"], "three positive integers"),
     ([*EXPORT, "--weights", "{t}/missing.h5"], "Weights file not found: '{t}/missing.h5'"),
     (
-        [
-            "export",
-            "{t}/bad.keras",
-            "--input-shape",
-            "32,32,3",
-            "--format",
-            "tflite",
-            "--out",
-            "{t}/m.tflite",
-        ],
+        ["export", "{t}/bad.keras", *EXPORT[2:], "--input-shape", "32,32,3"],
         "only apply when building a zoo model by name",
-    ),  # fmt: skip
+    ),
     ([*EXPORT[:-1], "{t}/nope/m.tflite"], "the folder '{t}/nope' does not exist. Create it"),
     ([*EXPORT[:-1], "{t}/folder"], "Expected a file path for the .tflite file"),
     ([*EXPORT, "--int8-range=3,-3"], "--int8-range expects MIN,MAX with MIN < 0 < MAX"),
@@ -173,7 +164,7 @@ CASES = [
     (
         [*EXPORT[:3], "openvino", "--out", "{t}/ir", "--int8-range=-3,3"],
         "--int8-range applies to --format tflite only",
-    ),  # fmt: skip
+    ),
     # bench
     (["bench", "no_such_model"], "Unknown model 'no_such_model'"),
     (["bench", "{t}/bad.keras"], f"'{{t}}/bad.keras' {NOT_READABLE}"),
@@ -193,15 +184,15 @@ CASES = [
     (
         ["quickstart", "--out", "{t}/qs", "--dataset", "digits", "--epochs", "0"],
         "epochs to be an int >= 1",
-    ),  # fmt: skip
+    ),
     (
         ["quickstart", "--out", "{t}/qs", "--dataset", "digits", "--set", "nope=1"],
         "unknown key 'nope'",
-    ),  # fmt: skip
+    ),
     (
         ["quickstart", "--out", "{t}/qs", "--dataset", "fashion_mnist", "--data-dir", "{t}/none"],
         "Fashion-MNIST not found",
-    ),  # fmt: skip
+    ),
     (["quickstart", "--out", "{t}/qs", "--dataset", "cifar"], "argument --dataset: invalid"),
     # dwr
     (DWR[:5], "needs --backbone B, --s S and --out DIR"),
