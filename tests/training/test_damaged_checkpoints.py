@@ -170,3 +170,26 @@ def test_a_full_disk_while_writing_the_model_leaves_no_half_file(tmp_path, refer
     monkeypatch.undo()
     train({}, out, resume=True, verbose=0)  # ckpt-8 is whole: the model is written this time
     _assert_same_weights(out, reference)
+
+
+def test_a_missing_checkpoint_index_is_rebuilt_from_the_files(copy, reference, capsys):
+    (copy / "checkpoints" / "checkpoint").unlink()
+    train({}, copy, resume=True, verbose=1)
+    out, err = capsys.readouterr()
+    assert "checkpoints/checkpoint is missing or unreadable" in err
+    assert f"Resumed {copy} at epoch 3, step 0." in out  # ckpt-8: the finished run's last
+    assert tf.train.latest_checkpoint(str(copy / "checkpoints")).endswith("ckpt-8")
+    _assert_same_weights(copy, reference)
+
+
+def test_a_run_killed_before_its_first_checkpoint_says_it_starts_again(copy, reference, capsys):
+    for name in ("checkpoints", "metrics.csv", "model.keras", "model.weights.h5"):
+        path = copy / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    train({}, copy, resume=True, verbose=0)
+    assert (
+        "has no checkpoint yet (it stopped before the first one): the run starts from epoch 1"
+        in (capsys.readouterr().err)
+    )
+    assert [row["epoch"] for row in RunDir(copy).read_metrics()] == [1, 2]
+    _assert_same_weights(copy, reference)
