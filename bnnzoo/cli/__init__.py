@@ -26,7 +26,9 @@ Every command prints what it found and nothing else: TensorFlow's C++ start-up l
 converters' chatter, Keras's and AutoGraph's warnings stay hidden unless ``--verbose`` is given
 (before or after COMMAND). ``--quiet`` of ``train``/``quickstart`` hides their progress bar.
 
-Bad input exits with status 2 and one line on stderr, never a traceback. A conversion that ran
+Bad input exits with status 2 and one line on stderr (what was received, what was expected, how
+to fix it), never a traceback, and before any work starts: nothing is written. argparse's own
+errors (an unknown option, a value that is not a number) are one line too. A conversion that ran
 but disagrees with Keras (``bnnzoo export``, ``bnnzoo quickstart``) reports it and exits with
 status 1.
 
@@ -45,7 +47,13 @@ from collections.abc import Sequence
 import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 from bnnzoo._environment import VERBOSE_FLAG
 from bnnzoo.cli import analyze, deploy, dwr, models, quickstart, reproduce, train
-from bnnzoo.cli._common import CommandError, drop_native_log_lines, quiet_python_logs
+from bnnzoo.cli._common import (
+    CommandError,
+    Parser,
+    UsageError,
+    drop_native_log_lines,
+    quiet_python_logs,
+)
 
 # every subcommand, in the order ``bnnzoo --help`` lists them
 COMMANDS = (
@@ -69,9 +77,7 @@ VERBOSE_HELP = "show TensorFlow's logs and third-party warnings too"
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand; each sets ``func``, the function that runs it."""
-    parser = argparse.ArgumentParser(
-        prog="bnnzoo", description="A Keras model zoo of binarized neural networks."
-    )
+    parser = Parser(prog="bnnzoo", description="A Keras model zoo of binarized neural networks.")
     parser.add_argument(VERBOSE_FLAG, action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in COMMANDS:
@@ -85,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``bnnzoo`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as err:
+        print(err, file=sys.stderr)
+        return 2
     try:
         quiet = not args.verbose
         with quiet_python_logs(enabled=quiet), drop_native_log_lines(enabled=quiet):

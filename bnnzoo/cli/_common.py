@@ -1,9 +1,10 @@
-"""What every command module of the CLI shares: the user-error type, the parsers of option
-values, the quieting of log noise (Python's and native code's), and the redirect that keeps
-stdout for machine-readable output."""
+"""What every command module of the CLI shares: the user-error types, the argument parser that
+reports in one line, the parsers of option values, the quieting of log noise (Python's and
+native code's), and the redirect that keeps stdout for machine-readable output."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import logging
@@ -19,6 +20,19 @@ from bnnzoo.converters.lce import check_int8_range
 
 class CommandError(Exception):
     """A user error: printed as one line, exit status 2."""
+
+
+class UsageError(Exception):
+    """A command line argparse refused; its message is the whole line to print."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors (an unknown option, a value of the wrong type, a missing
+    argument) are one line that points to ``--help``, raised as ``UsageError`` instead of a
+    usage block and ``SystemExit``."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: error: {message}. See `{self.prog} --help`.")
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:

@@ -34,10 +34,6 @@ def cmd_analyze(args) -> int:
     from bnnzoo.zoo.loading import load_or_build
 
     shape = parse_shape(args.input_shape) if args.input_shape else None
-    if args.num_classes is not None and args.num_classes < 1:
-        raise CommandError(
-            f"--num-classes expects a positive integer. Received: {args.num_classes}."
-        )
     plot = Path(args.plot) if args.plot else None
     if plot is not None:
         if plot.suffix.lower() != ".png":

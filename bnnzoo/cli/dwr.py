@@ -4,7 +4,7 @@ evaluate, next to the original backbone), ``bnnzoo.training.dwr``."""
 from __future__ import annotations
 
 from bnnzoo.cli._common import CommandError
-from bnnzoo.training import TrainingError
+from bnnzoo.training import TrainingError, recipes
 from bnnzoo.training.dwr import (
     METHODS,
     ORIGINAL_SPECS,
@@ -12,6 +12,7 @@ from bnnzoo.training.dwr import (
     make_plan,
     run_pipeline,
 )
+from bnnzoo.training.rundir import check_output_dir
 
 
 def add_dwr(sub) -> None:
@@ -78,4 +79,7 @@ def _start(args, verbose: int) -> dict:
         calibration_images=args.calibration,
         train_original=not args.no_original,
     )
+    # the training config's values and the output folder are checked before the plan is written
+    recipes.check(plan["config"])
+    check_output_dir(args.out)
     return run_pipeline(plan, args.out, verbose=verbose)

@@ -59,8 +59,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    if args.num_classes is not None and args.num_classes < 1:
-        raise CommandError(f"--num-classes expects a positive integer. Got {args.num_classes}.")
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
     try:
         model = zoo.create_model(args.model, input_shape=shape, num_classes=args.num_classes)
@@ -77,8 +75,16 @@ def cmd_summary(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    # the top (checked again when decoding), the images and a given class index are read before
+    # the model is built and its weights fetched
     if args.top < 1:
         raise CommandError(f"--top expects a positive integer, e.g. --top 5. Got {args.top}.")
+    try:
+        images = np.stack([imagenet.load_image(path) for path in args.images])
+        if args.class_index is not None:
+            imagenet.load_class_index(args.class_index)
+    except (ValueError, OSError) as err:
+        raise CommandError(str(err)) from None
     try:
         model = zoo.create_model(args.model, weights=args.weights)
     except (ValueError, FileNotFoundError, OSError) as err:
@@ -88,10 +94,6 @@ def cmd_predict(args) -> int:
             f"predict decodes ImageNet's 1000 classes; {args.model} with these weights has "
             f"{model.output_shape[-1]} outputs."
         )
-    try:
-        images = np.stack([imagenet.load_image(path) for path in args.images])
-    except (ValueError, FileNotFoundError) as err:
-        raise CommandError(str(err)) from None
     probabilities = model.predict(imagenet.preprocess_input(images), verbose=0)
     class_index = args.class_index
     if class_index is None:

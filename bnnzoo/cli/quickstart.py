@@ -9,6 +9,7 @@ from bnnzoo.cli._common import CommandError
 from bnnzoo.converters import VerificationError
 from bnnzoo.quickstart import DATASETS, quickstart
 from bnnzoo.training import TrainingError
+from bnnzoo.training.rundir import check_output_dir
 
 
 def add_quickstart(sub) -> None:
@@ -41,6 +42,7 @@ def add_quickstart(sub) -> None:
 
 def cmd_quickstart(args) -> int:
     try:
+        check_output_dir(args.out)  # the library reads it as a directory
         quickstart(
             args.out,
             dataset=args.dataset,

@@ -80,6 +80,7 @@ def load_dataset(
             looked and how to get it.
         ValueError: ``spec`` names no known source, or the files are corrupt.
     """
+    check_dataset_name(spec)
     if spec == "digits":
         x_train, y_train, x_test, y_test, names = _digits()
     elif spec == "fashion_mnist":
@@ -87,18 +88,26 @@ def load_dataset(
         names = FASHION_MNIST_CLASSES
     elif spec.startswith("tfds:"):
         return _tfds(spec[5:], data_dir, download, seed, max_train, max_test)
-    elif spec.startswith("folder:"):
-        x_train, y_train, x_test, y_test, names = _folder(Path(spec[7:]), seed)
     else:
-        raise ValueError(
-            f"Unknown dataset {spec!r}. Expected 'digits', 'fashion_mnist', 'tfds:NAME' (e.g. "
-            f"tfds:cifar10) or 'folder:PATH'."
-        )
+        x_train, y_train, x_test, y_test, names = _folder(Path(spec[7:]), seed)
     if max_train:
         x_train, y_train = x_train[:max_train], y_train[:max_train]
     if max_test:
         x_test, y_test = x_test[:max_test], y_test[:max_test]
     return _array_source(spec, x_train, y_train, x_test, y_test, tuple(names), seed)
+
+
+def check_dataset_name(spec) -> str:
+    """``spec`` if it has the form of a dataset name (see the module docstring), else a
+    ValueError; nothing is opened."""
+    known = spec in ("digits", "fashion_mnist")
+    prefixed = isinstance(spec, str) and spec.startswith(("tfds:", "folder:"))
+    if not known and not (prefixed and spec.split(":", 1)[1]):
+        raise ValueError(
+            f"Unknown dataset {spec!r}. Expected 'digits', 'fashion_mnist', 'tfds:NAME' (e.g. "
+            f"tfds:cifar10) or 'folder:PATH'."
+        )
+    return spec
 
 
 def _array_source(name, x_train, y_train, x_test, y_test, class_names, seed) -> Source:

@@ -4,9 +4,9 @@ stages of Wu, Wu, Zhao 2016, "Binarized Neural Networks on the ImageNet Classifi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import tensorflow as tf
+
+from bnnzoo.zoo.loading import check_model_file, load_saved_model
 
 
 def soft_target_loss(teacher_logits, student_logits, temperature: float):
@@ -31,17 +31,27 @@ def distillation_stage(distill: dict, epoch: int) -> tuple[float, float]:
     return alpha, 1.0 - alpha
 
 
+def check_teacher(distill: dict) -> None:
+    """Refuse a teacher that is not a readable saved model, before a run loads anything else."""
+    path = distill.get("teacher")
+    if not path:
+        return
+    try:
+        check_model_file(path)
+    except (ValueError, FileNotFoundError) as err:
+        raise type(err)(f"Teacher: {err}") from None
+
+
 def load_teacher(distill: dict, student: tf.keras.Model) -> tf.keras.Model | None:
     """The teacher of a distillation config as a frozen logits model, or None without one."""
     path = distill.get("teacher")
     if not path:
         return None
-    if not Path(path).exists():
-        raise FileNotFoundError(
-            f"Teacher model not found: {str(path)!r}. Pass a model saved with model.save() "
-            f"(e.g. RUN_DIR/model.keras of an earlier `bnnzoo train`)."
-        )
-    teacher = tf.keras.models.load_model(path, compile=False)
+    check_teacher(distill)
+    try:
+        teacher = load_saved_model(path, compile=False)
+    except ValueError as err:
+        raise ValueError(f"Teacher: {err}") from None
     if teacher.input_shape[1:] != student.input_shape[1:]:
         raise ValueError(
             f"The teacher expects inputs {teacher.input_shape[1:]}, the student "

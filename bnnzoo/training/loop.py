@@ -12,6 +12,13 @@ off (XLA has no deterministic MaxPool gradient); a resumed run then matches to f
 A loss that is not finite stops the run with a message; the checkpoint it keeps is the last one
 written before the loss went bad.
 
+Nothing is written before every input is checked: the config's values (``recipes.check``), the
+teacher file, the dataset, the model and the optimizer are all in hand before the run directory
+and its ``config.json`` are created, so a refused run leaves nothing that blocks a retry. A
+resume starts from the newest complete checkpoint (``RunDir.resume_checkpoint``: a damaged one
+is named and skipped). A checkpoint or final model that cannot be written (a full disk) stops
+the run with a ``TrainingError`` and leaves the previous checkpoint in place.
+
 ``precision`` picks the Keras dtype policy of training: ``mixed_bfloat16`` (or ``mixed_float16``
 with loss scaling) computes activations and convolutions in 16 bits while the latent weights,
 the optimizer and the loss stay float32. The test accuracy of every epoch and the saved model
@@ -21,6 +28,7 @@ deployed.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import sys
@@ -33,7 +41,8 @@ import tensorflow as tf
 
 from bnnzoo import zoo
 from bnnzoo.training import data as data_lib
-from bnnzoo.training.distillation import distillation_stage, load_teacher
+from bnnzoo.training import recipes
+from bnnzoo.training.distillation import check_teacher, distillation_stage, load_teacher
 from bnnzoo.training.distribute import make_strategy, synchronize_batch_norm
 from bnnzoo.training.monitors import LatentWeights, first_conv_kernel_index
 from bnnzoo.training.optimizers import current_lr, make_optimizer
@@ -43,8 +52,15 @@ from bnnzoo.training.precision import (
     dtype_policy,
     slow_precision_warning,
 )
-from bnnzoo.training.rundir import CONFIG_FILE, RunDir
+from bnnzoo.training.rundir import (
+    CONFIG_FILE,
+    RunDir,
+    TrainingError,
+    check_output_dir,
+    first_line,
+)
 from bnnzoo.training.steps import evaluate_model, make_eval_step, make_train_step
+from bnnzoo.zoo.loading import load_saved_model
 
 # family builders a recipe may name instead of a registered preset, with model_kwargs
 BUILDERS = {
@@ -53,10 +69,6 @@ BUILDERS = {
     "bitnet_cifar": zoo.BitNetCifar,
     "wide_resnet_cifar": zoo.WideResNetCifar,
 }
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (non-finite loss, a run directory in the way...)."""
 
 
 @dataclass
@@ -80,10 +92,16 @@ def build_model(config: dict, *, input_shape, num_classes: int) -> tf.keras.Mode
     kwargs.update(input_shape=tuple(input_shape), num_classes=num_classes)
     kwargs["classifier_activation"] = None
     name = config["model"]
-    if name in BUILDERS:
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
-        return BUILDERS[name](**kwargs)
-    return zoo.create_model(name, **kwargs)
+    try:
+        if name in BUILDERS:
+            kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+            return BUILDERS[name](**kwargs)
+        return zoo.create_model(name, **kwargs)
+    except TypeError as err:  # an argument the builder does not take
+        raise ValueError(
+            f"model_kwargs do not fit {name!r}: {first_line(err)}. Received: "
+            f"{config.get('model_kwargs')}. Fix or drop them (--set model_kwargs={{}})."
+        ) from None
 
 
 def train(
@@ -105,6 +123,7 @@ def train(
         command: the command line that started the run, for the model card.
     """
     run = RunDir(out_dir)
+    restore_from = None
     if resume:
         if not run.has_config():
             raise FileNotFoundError(
@@ -112,11 +131,21 @@ def train(
                 f"with `bnnzoo train --recipe R --out {run.path}`."
             )
         config = run.read_config()
-    elif run.has_config():
-        raise TrainingError(
-            f"{str(run.path)!r} already holds a run. Resume it with `bnnzoo train --resume "
-            f"{run.path}`, or pass another --out directory."
-        )
+        try:
+            recipes.check(config)
+        except ValueError as err:
+            raise ValueError(
+                f"{str(run.config_path)!r} does not hold a usable config: {err} With --resume, "
+                f"fix the file itself (--set does not apply), or start a new run directory."
+            ) from None
+        restore_from = run.resume_checkpoint()
+        if restore_from is None:
+            print(f"{run.path} has no checkpoint yet (it stopped before the first one): the run "
+                  f"starts from epoch 1.", file=sys.stderr)  # fmt: skip
+    else:
+        _check_new_run_directory(run)
+        recipes.check(config)
+    check_teacher(config.get("distillation", {}))
     seed = int(config["seed"])
     tf.keras.utils.set_random_seed(seed)
     hardware = detect_hardware()
@@ -138,10 +167,6 @@ def train(
     strategy = make_strategy(config.get("strategy", "auto"))
     batch_size = int(config["batch_size"])
     steps_per_epoch = _steps_per_epoch(batch_size, strategy.num_replicas_in_sync, source.num_train)
-    if not resume:
-        run.write_config({**config, "preprocessing": preprocessing.__dict__,
-                          "num_classes": source.num_classes,
-                          "class_names": list(source.class_names)})  # fmt: skip
 
     shape = dict(
         input_shape=(preprocessing.size, preprocessing.size, preprocessing.channels),
@@ -163,6 +188,14 @@ def train(
         # the weights of soft and hard targets in the current distillation stage
         soft_weight = tf.Variable(0.0, trainable=False)
         hard_weight = tf.Variable(1.0, trainable=False)
+    monitor = config.get("monitor", {})
+    grad_index = first_conv_kernel_index(model) if monitor.get("first_conv_gradient") else None
+    latent = LatentWeights(model, monitor.get("latent_weights", []), run.path)
+    # every input is valid: only now is the run directory created
+    if not resume:
+        run.write_config({**config, "preprocessing": preprocessing.__dict__,
+                          "num_classes": source.num_classes,
+                          "class_names": list(source.class_names)})  # fmt: skip
     # position counters live outside the strategy: plain variables, not mirrored ones
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -172,14 +205,36 @@ def train(
     manager = tf.train.CheckpointManager(
         checkpoint, str(run.checkpoints), max_to_keep=int(config["keep_checkpoints"])
     )
-    if resume and manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+    if restore_from is not None:
+        try:
+            checkpoint.restore(restore_from).expect_partial()
+        except (tf.errors.OpError, ValueError, AssertionError) as err:
+            raise TrainingError(
+                f"Checkpoint {restore_from} does not fit the run's model ({first_line(err)}). "
+                f"Was {run.config_path} edited? Restore it, or start a new run directory."
+            ) from None
+        run.keep_metrics(int(epoch_var))  # epochs after the checkpoint are trained again
         if verbose:
             print(f"Resumed {run.path} at epoch {int(epoch_var) + 1}, step {int(step_var)}.")
 
-    monitor = config.get("monitor", {})
-    grad_index = first_conv_kernel_index(model) if monitor.get("first_conv_gradient") else None
-    latent = LatentWeights(model, monitor.get("latent_weights", []), run.path)
+    def save_checkpoint(number: int) -> None:
+        """Write checkpoint ``number``; a failed write stops the run, the previous one kept."""
+        try:
+            manager.save(checkpoint_number=number)
+        except (OSError, tf.errors.OpError) as err:
+            latest = manager.latest_checkpoint
+            if not (latest or "").endswith(f"ckpt-{number}"):  # not recorded: partial files
+                run.remove_partial_checkpoint(number)
+            kept = os.path.basename(latest) if latest else "the start"
+            full = getattr(err, "errno", None) == errno.ENOSPC or "No space left" in str(err)
+            raise TrainingError(
+                f"Could not write checkpoint ckpt-{number} in {str(run.checkpoints)!r}: "
+                f"{first_line(err)}. "
+                + ("The disk is full: free space" if full else "Free space or fix permissions")
+                + f", then continue with `bnnzoo train --resume {run.path}` (from "
+                f"{kept})."
+            ) from None
+
     train_step = make_train_step(
         model,
         optimizer,
@@ -244,7 +299,7 @@ def train(
             )
             if every and step % every == 0 and step < steps_per_epoch:
                 step_var.assign(step)
-                manager.save(checkpoint_number=epoch * steps_per_epoch + step)
+                save_checkpoint(epoch * steps_per_epoch + step)
         test_loss, test_acc = evaluate()
         seconds = time.time() - epoch_start
         row = {
@@ -269,7 +324,7 @@ def train(
                     tf.summary.scalar(key, value)
         epoch_var.assign(epoch + 1)
         step_var.assign(0)
-        manager.save(checkpoint_number=(epoch + 1) * steps_per_epoch)
+        save_checkpoint((epoch + 1) * steps_per_epoch)
         if bar:
             print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
         elif verbose:
@@ -284,6 +339,16 @@ def train(
     run.finish(eval_model, test_loss=test_loss, test_accuracy=test_acc, seconds=seconds,
                command=command)  # fmt: skip
     return TrainResult(run.path, epochs, test_acc, test_loss, seconds, eval_model)
+
+
+def _check_new_run_directory(run: RunDir) -> None:
+    """Refuse an ``--out`` that holds a run, is a file, or cannot be created."""
+    if run.has_config():
+        raise TrainingError(
+            f"{str(run.path)!r} already holds a run. Resume it with `bnnzoo train --resume "
+            f"{run.path}`, or pass another --out directory."
+        )
+    check_output_dir(run.path)
 
 
 def redraws(stream) -> bool:
@@ -339,7 +404,9 @@ def evaluate_run(
             f"No trained model in {str(run.path)!r} (expected model.keras from `bnnzoo train`)."
         )
     saved = run.read_config()
-    model = tf.keras.models.load_model(run.model_path)
+    if dataset is not None:
+        data_lib.check_dataset_name(dataset)  # before the model is loaded
+    model = load_saved_model(run.model_path)
     same = dataset is None or dataset == saved["dataset"]
     source = data_lib.load_dataset(
         dataset or saved["dataset"],

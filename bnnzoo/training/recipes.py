@@ -33,6 +33,8 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from bnnzoo._checks import positive_int
+
 Config = dict
 FREE_FORM = ("model_kwargs",)  # keys whose contents are not checked against the defaults
 QUICK_SUFFIX = "_quick"
@@ -194,6 +196,90 @@ def resolve(name: str, overrides: Iterable[str] = (), *, quick: bool = False, **
         set_key(config, key, value)
     config["recipe"] = f"{entry.name}{QUICK_SUFFIX}" if quick else entry.name
     return config
+
+
+# keys the training loop reads without a default, and the whole-number keys with their minimum
+REQUIRED = ("model", "dataset", "input_size", "augment", "epochs", "batch_size", "seed",
+            "optimizer", "keep_checkpoints")  # fmt: skip
+# whole-number keys: (minimum, an example); None is allowed where the default is None or 0
+WHOLE_NUMBERS = {
+    "epochs": (1, 2),
+    "batch_size": (1, 32),
+    "input_size": (1, 32),
+    "seed": (0, 0),
+    # two at least: a resume falls back to the previous checkpoint when the newest is damaged
+    "keep_checkpoints": (2, 2),
+    "checkpoint_every_steps": (0, 100),
+    "max_train_examples": (1, 512),
+    "max_test_examples": (1, 128),
+    "distillation.soft_epochs": (0, 1),
+}
+# numeric keys: (lowest value excluded, highest value included); None where absent is allowed
+NUMBERS = {
+    "optimizer.lr": (0.0, None),
+    "distillation.temperature": (0.0, None),
+    "distillation.alpha": (-1e-300, 1.0),  # [0, 1]
+    "clip_value": (0.0, None),
+}
+OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size"}  # keys with a CLI option
+NONE_ALLOWED = ("max_train_examples", "max_test_examples", "checkpoint_every_steps",
+                "distillation.soft_epochs", "distillation.temperature", "distillation.alpha",
+                "clip_value")  # fmt: skip
+
+
+def check(config: Config) -> Config:
+    """``config`` if a run can use its values, else a ValueError that names the key, the value
+    received, the value expected and the option that sets it. ``train`` calls it before it
+    loads or writes anything; names (model, dataset, optimizer...) are checked where they are
+    used, before the run directory is written."""
+    missing = [key for key in REQUIRED if key not in config]
+    if missing:
+        raise ValueError(
+            f"The config lacks {missing}. Expected a config from recipes.resolve() (every key of "
+            f"recipes.defaults()); start from a recipe: `bnnzoo train --recipe R`."
+        )
+    for key, (minimum, example) in WHOLE_NUMBERS.items():
+        value = _get(config, key)
+        if value is None and key in NONE_ALLOWED:
+            continue
+        option = f"{OPTIONS[key]} {example} or " if key in OPTIONS else ""
+        positive_int(key, value, minimum=minimum, hint=f"Pass {option}--set {key}={example}.")
+    for key, (low, high) in NUMBERS.items():
+        value = _get(config, key)
+        if value is None and key in NONE_ALLOWED:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not value > low or (high is not None and value > high):
+            expected = f"a number > {low}" if high is None else f"a number in [0, {high}]"
+            raise ValueError(
+                f"Expected {key} to be {expected}. Received: {key}={value!r}. Pass e.g. --set "
+                f"{key}={_get(defaults(), key) or 1.0}."
+            )
+    if config.get("channels") not in (None, 1, 3):
+        raise ValueError(
+            f"Expected channels to be 1, 3 or null (the dataset's own). Received: "
+            f"channels={config['channels']!r}. Pass --set channels=3."
+        )
+    from bnnzoo.training.data import check_dataset_name  # imports TensorFlow
+
+    check_dataset_name(config["dataset"])
+    for key, option in (("model", "--model binary_resnet_e18"), ("data_dir", "--data-dir DIR"),
+                        ("distillation.teacher", "--teacher FILE")):  # fmt: skip
+        value = _get(config, key)
+        if not (isinstance(value, str) and value) and (key == "model" or value is not None):
+            raise ValueError(
+                f"Expected {key} to be a name or path (a string). Received: {key}={value!r}. "
+                f"Pass {option}."
+            )
+    return config
+
+
+def _get(config: Config, dotted: str):
+    """``config["a"]["b"]`` for ``"a.b"``; None where a level is missing."""
+    node = config
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def merge(config: Config, update: Config, *, source: str, prefix: str = "") -> None:

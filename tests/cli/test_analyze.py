@@ -39,18 +39,3 @@ def test_analyze_names_with_layers_and_a_plot_side_by_side(capsys, tmp_path):
     assert code == 0, err
     assert out.count("storage, Mbit") == 2 and "gradient paths per binary layer" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_analyze_refuses_bad_input_before_any_work(capsys, tmp_path):
-    cases = [
-        (["no_such_model"], "Unknown model 'no_such_model'"),
-        (["binary_resnet_e18", "--plot", str(tmp_path / "x.pdf")], "--plot writes a PNG"),
-        (["binary_resnet_e18", "--plot", str(tmp_path / "nope" / "x.png")], "does not exist"),
-        (["binary_resnet_e18", "--num-classes", "0"], "--num-classes expects a positive"),
-        ([str(tmp_path / "missing.keras")], "No saved model at"),
-    ]
-    for argv, message in cases:
-        code, out, err = run(capsys, "analyze", *argv)
-        assert code == 2 and message in err and out == "", (argv, err)
-        assert len(err.strip().splitlines()) == 1
-    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bnnzoo.converters.lce.convert import to_tflite
+from bnnzoo._checks import positive_int
+from bnnzoo.converters.lce.convert import _check_destination, to_tflite
 from bnnzoo.converters.lce.flatbuffer import op_histogram
 from bnnzoo.converters.lce.report import (
     BinaryMacReport,
@@ -102,6 +103,9 @@ def export_tflite(
         >>> report.macs.share_percent, report.verify.passed
         (100.0, True)
     """
+    positive_int("n", n)  # the arguments and the destination are checked before any work
+    if out_path is not None:
+        _check_destination(out_path)
     keras_model = load_or_build(
         model, input_shape=input_shape, num_classes=num_classes, weights=weights
     )

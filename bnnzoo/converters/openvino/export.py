@@ -143,6 +143,8 @@ def export_openvino(
         >>> report.all_binary, report.verify.passed
         (True, True)
     """
+    positive_int("n", n)  # checked before anything is written
+    positive_int("threads", threads)
     keras_model = load_or_build(
         model, input_shape=input_shape, num_classes=num_classes, weights=weights
     )
