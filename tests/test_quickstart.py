@@ -13,6 +13,9 @@ SMALL = (
     "input_size=16",
 )
 
+# its module fixture runs a whole quickstart: keep the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("quickstart")
+
 
 @pytest.fixture(scope="module")
 def printed_report(tmp_path_factory):

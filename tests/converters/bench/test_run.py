@@ -14,6 +14,9 @@ from bnnzoo import zoo
 from bnnzoo.analysis import count_model
 from bnnzoo.converters.bench import BINARY_MACS_PER_CYCLE_PER_CORE, ENGINE_TITLES, ENGINES, bench
 
+# its module fixture runs a whole bench: keep the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("bench_report")
+
 
 def small() -> tf.keras.Model:
     return zoo.BinaryResNetE(
