@@ -41,8 +41,7 @@ format: $(STAMP)
 TEST_GROUPS := tests/converters \
                tests/zoo/test_models.py \
                "tests/zoo --ignore=tests/zoo/test_models.py" \
-               tests/reproduce \
-               "tests/layers tests/analysis" \
+               "tests/reproduce tests/layers tests/analysis" \
                tests/training \
                "tests --ignore=tests/converters --ignore=tests/zoo --ignore=tests/reproduce \
                 --ignore=tests/layers --ignore=tests/analysis --ignore=tests/training"
