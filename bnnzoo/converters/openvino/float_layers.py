@@ -188,6 +188,20 @@ def relu(graph, layer, inputs, output) -> ov.Output:
     return ops.relu(x, name=layer.name).output(0)
 
 
+def prelu(graph, layer, inputs, output) -> ov.Output:
+    """``PReLU``: its slopes (Keras NHWC layout, 1 on shared axes) moved to NCHW: one slope per
+    channel (``shared_axes=[1, 2]``, the Bi-Real ResNets and Real-to-Binary Net) becomes a 1-D
+    slope on the channel axis, otherwise a (C, H, W) slope."""
+    if len(inputs[0].shape) not in (2, 4):
+        raise unsupported(layer, f"an input of rank {len(inputs[0].shape)}; only 2 or 4")
+    slope = latent(layer.alpha).astype(np.float32)
+    if slope.ndim == 3:
+        slope = np.transpose(slope, (2, 0, 1))  # H, W, C -> C, H, W
+        if slope.shape[1:] == (1, 1):
+            slope = slope.reshape(-1)
+    return ops.prelu(graph.get(inputs[0]), slope, name=layer.name).output(0)
+
+
 def pool(graph, layer, inputs, output) -> ov.Output:
     if len(inputs[0].shape) != 4 or layer.data_format != "channels_last":
         raise unsupported(layer, "only 2-D pooling of a channels_last 4-D input")

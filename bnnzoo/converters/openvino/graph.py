@@ -38,6 +38,7 @@ EMITTERS: tuple[tuple[type, Callable], ...] = (
     (_layers.BatchNormalization, float_layers.batch_norm),
     (_layers.Activation, float_layers.activation_layer),
     (_layers.ReLU, float_layers.relu),
+    (_layers.PReLU, float_layers.prelu),
     (_layers.MaxPooling2D, float_layers.pool),
     (_layers.AveragePooling2D, float_layers.pool),
     (_layers.GlobalAveragePooling2D, float_layers.global_pool),

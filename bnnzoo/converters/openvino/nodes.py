@@ -23,6 +23,7 @@ SUPPORTED_LAYERS = (
     "BatchNormalization",
     "Activation (linear, relu, relu6, sigmoid, tanh, softmax)",
     "ReLU",
+    "PReLU",
     "MaxPooling2D",
     "AveragePooling2D",
     "GlobalAveragePooling2D",

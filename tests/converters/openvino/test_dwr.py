@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from bnnzoo import zoo
 from bnnzoo.converters import openvino as ovx
-from bnnzoo.zoo.bireal import ChannelPadShortcut
+from bnnzoo.zoo.bireal import BiRealSpec, ChannelPadShortcut
 from tests.converters.openvino._models import ATOL, RTOL, randomized
 
 
@@ -35,3 +35,31 @@ def test_dwr_cifar_presets_match_keras_and_run_binary(name):
     assert expected and set(ovx.binary_ops_in_runtime(compiled)) == expected
     shortcuts = [layer for layer in model.layers if isinstance(layer, ChannelPadShortcut)]
     assert shortcuts, "the preset has no parameter-free shortcut to export"
+
+
+@pytest.mark.parametrize("shared_axes", [[1, 2], None], ids=["per-channel", "per-element"])
+def test_prelu_is_exact(shared_axes, rng):
+    """PReLU's slopes in NCHW order: one per channel (Bi-Real's) or one per element."""
+    x_in = tf.keras.Input((5, 7, 6))
+    layer = tf.keras.layers.PReLU(shared_axes=shared_axes, name="prelu")
+    model = tf.keras.Model(x_in, layer(x_in))
+    layer.alpha.assign(rng.normal(size=layer.alpha.shape).astype("float32"))
+    compiled = ovx.compile(ovx.to_openvino(model), threads=1)
+    x = rng.normal(size=(1, 5, 7, 6)).astype("float32")
+    np.testing.assert_array_equal(ovx.predict(compiled, x), model(x).numpy())
+
+
+def test_bireal_resnet_with_prelu_matches_keras_and_runs_binary():
+    """The ImageNet DWR network's block (binary conv, BN, add, PReLU), at a small size."""
+    model = randomized(
+        lambda: zoo.BiRealResNet(
+            spec=BiRealSpec.from_blocks((1, 1), (16, 32), prelu=True, shortcut="pad"),
+            input_shape=(32, 32, 3), num_classes=10, classifier_activation=None,
+        )
+    )  # fmt: skip
+    assert any(isinstance(layer, tf.keras.layers.PReLU) for layer in model.layers)
+    compiled = ovx.compile(ovx.to_openvino(model), threads=2)
+    report = ovx.verify_openvino(model, compiled, n=4, atol=ATOL, rtol=RTOL)
+    assert report.passed, report.failure_message()
+    expected = set(ovx.binary_conv_layers(model))
+    assert expected and set(ovx.binary_ops_in_runtime(compiled)) == expected
