@@ -38,6 +38,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -79,6 +80,8 @@ PEER_ERRORS = (
     tf.errors.AbortedError,
 )
 
+CAUSE = re.compile(r"heartbeat|timed? ?out|deadline|unavailable|connect|socket|preempt|abort|down",
+                   re.IGNORECASE)  # fmt: skip
 # family builders a recipe may name instead of a registered preset, with model_kwargs
 BUILDERS = {
     "binary_densenet": zoo.BinaryDenseNet,
@@ -398,7 +401,7 @@ def train(
         kept = tf.train.latest_checkpoint(str(run.checkpoints))
         raise TrainingError(
             f"Worker {worker} of {workers} lost contact with the other workers at {where} "
-            f"({first_line(err)}): a worker stopped or the network failed. The run stopped; "
+            f"({_peer_cause(err)}): a worker stopped or the network failed. The run stopped; "
             f"its last checkpoint is {os.path.basename(kept) if kept else 'none yet'} in "
             f"{str(run.checkpoints)!r}. Restart every worker with `bnnzoo train --resume "
             f"{run.path}`."
@@ -406,6 +409,15 @@ def train(
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _peer_cause(err: BaseException) -> str:
+    """The line of a collective's error that says why the peer is gone (TensorFlow's first line
+    is often just "Graph execution error:")."""
+    for line in str(err).splitlines():
+        if CAUSE.search(line) and not line.startswith("Graph execution"):
+            return line.strip()[:300]
+    return first_line(err)
 
 
 def _check_new_run_directory(run: RunDir) -> None:
