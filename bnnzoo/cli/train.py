@@ -29,7 +29,10 @@ def add_train(sub) -> None:
     p.add_argument("--download", action="store_true", help="let tfds download the dataset")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--strategy", choices=STRATEGIES)
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="auto (default): multiworker when TF_CONFIG names several workers, "
+                        "mirrored with several GPUs; multiworker: one process per machine, "
+                        "the same command and --out on each (docs/training.md)")  # fmt: skip
     p.add_argument("--teacher", help="saved Keras model whose soft targets distill the student")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

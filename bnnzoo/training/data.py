@@ -372,22 +372,40 @@ def pipeline(
     seed: int = 0,
     epoch: int = 0,
     skip_batches: int = 0,
+    num_batches: int | None = None,
+    shard: tuple[int, int] = (1, 0),
+    replicas: int = 1,
 ) -> tf.data.Dataset:
     """Batches of ``(inputs, labels)``; training batches are full, evaluation keeps the rest.
 
     ``skip_batches`` drops the batches a resumed run has already trained on; augmentation is a
     function of the example's position in the epoch, so skipping changes nothing else.
+    ``num_batches`` keeps only that many global batches of the epoch (counted from its start).
+
+    ``shard=(n, i)`` gives input pipeline ``i`` of ``n`` (one per worker) its part of every
+    global batch of ``batch_size`` examples: the ``i``-th of ``n`` contiguous slices, batched
+    for its ``replicas`` replicas (``batch_size // (n * replicas)`` examples per batch). The
+    slices of all pipelines make up each global batch exactly, in the order one device would
+    see it, so every example of the epoch is seen once across the cluster. Examples are
+    assigned by position before preprocessing: each pipeline reads the whole source and
+    preprocesses only its own examples.
     """
+    workers, index = shard
     ds = elements.enumerate()
+    if num_batches is not None:
+        ds = ds.take(num_batches * batch_size)
     if skip_batches:
         ds = ds.skip(skip_batches * batch_size)
+    if workers > 1:
+        part = batch_size // workers
+        ds = ds.filter(lambda position, _: (position % batch_size) // part == index)
 
-    def map_fn(index, example):
+    def map_fn(position, example):
         image, label = example
         # stateless randomness from (seed, epoch, position): identical after a resume
-        example_seed = tf.stack([tf.constant(seed, tf.int64), epoch * 10_000_019 + index])
+        example_seed = tf.stack([tf.constant(seed, tf.int64), epoch * 10_000_019 + position])
         return prepare(image, preprocessing, training=training, seed=example_seed), label
 
     ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size, drop_remainder=training)
+    ds = ds.batch(batch_size // (workers * replicas), drop_remainder=training)
     return ds.prefetch(tf.data.AUTOTUNE)

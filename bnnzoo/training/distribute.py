@@ -1,5 +1,15 @@
-"""``tf.distribute`` strategies by name (one device, several GPUs, or several machines), and
-the BatchNorm synchronisation that makes several replicas compute what one device computes."""
+"""``tf.distribute`` strategies by name (one device, several GPUs, or several machines), which
+worker of a cluster this process is, and the BatchNorm synchronisation that makes several
+replicas compute what one device computes.
+
+Several machines use ``tf.distribute.MultiWorkerMirroredStrategy``, configured by ``TF_CONFIG``.
+It has to be created before TensorFlow runs its first operation (``train`` makes it first).
+TensorFlow's coordination service (on by default for this strategy) sends heartbeats between
+the workers; a worker that dies makes the others' collectives fail instead of waiting forever.
+``BNNZOO_COLLECTIVE_TIMEOUT`` (seconds) adds a timeout to every collective as well
+(``tf.distribute.experimental.CommunicationOptions(timeout_seconds=...)``), which TensorFlow
+describes as a debugging aid: it costs a thread per collective.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +21,7 @@ import tensorflow as tf
 from bnnzoo._checks import one_of
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+TIMEOUT_VARIABLE = "BNNZOO_COLLECTIVE_TIMEOUT"
 
 
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
@@ -35,10 +46,45 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
                 '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                 '"task": {"type": "worker", "index": 0}}.'
             )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                timeout_seconds=collective_timeout()
+            )
+        )
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def collective_timeout() -> float | None:
+    """Seconds after which a collective of a multi-worker run fails, from
+    ``BNNZOO_COLLECTIVE_TIMEOUT``; None (no timeout of its own) when unset."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(
+            f"{TIMEOUT_VARIABLE} must be a number of seconds > 0. Received: {text!r}. Set it "
+            f"to e.g. 60, or unset it."
+        )
+    return seconds
+
+
+def worker_position(strategy: tf.distribute.Strategy) -> tuple[int, int]:
+    """(index of this worker, number of workers): (0, 1) on one machine. Worker 0 (or the task
+    of a ``chief`` job) is the chief, the one that writes the run directory."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return 0, 1
+    jobs = resolver.cluster_spec().as_dict()
+    workers = len(jobs.get("chief", [])) + len(jobs.get("worker", []))
+    if resolver.task_type == "chief":
+        return 0, workers
+    return int(resolver.task_id) + len(jobs.get("chief", [])), workers
 
 
 def synchronize_batch_norm(model: tf.keras.Model) -> int:

@@ -19,6 +19,13 @@ resume starts from the newest complete checkpoint (``RunDir.resume_checkpoint``:
 is named and skipped). A checkpoint or final model that cannot be written (a full disk) stops
 the run with a ``TrainingError`` and leaves the previous checkpoint in place.
 
+Under ``MultiWorkerMirroredStrategy`` (``TF_CONFIG`` naming several workers, every worker given
+the same ``--out``) only the chief, worker 0, writes the run directory; the other workers save
+their share of each checkpoint (TensorFlow needs every worker in a save) and the final model in
+a temporary directory that is removed, and on ``--resume`` they read the chief's config and
+checkpoints without changing them. Each worker feeds its own contiguous slice of every global
+batch (``data.pipeline``). A worker that loses its peers stops with a ``TrainingError``.
+
 ``precision`` picks the Keras dtype policy of training: ``mixed_bfloat16`` (or ``mixed_float16``
 with loss scaling) computes activations and convolutions in 16 bits while the latent weights,
 the optimizer and the loss stay float32. The test accuracy of every epoch and the saved model
@@ -31,7 +38,10 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,7 +53,7 @@ from bnnzoo import zoo
 from bnnzoo.training import data as data_lib
 from bnnzoo.training import recipes
 from bnnzoo.training.distillation import check_teacher, distillation_stage, load_teacher
-from bnnzoo.training.distribute import make_strategy, synchronize_batch_norm
+from bnnzoo.training.distribute import make_strategy, synchronize_batch_norm, worker_position
 from bnnzoo.training.monitors import LatentWeights, first_conv_kernel_index
 from bnnzoo.training.optimizers import current_lr, make_optimizer
 from bnnzoo.training.precision import (
@@ -62,6 +72,16 @@ from bnnzoo.training.rundir import (
 from bnnzoo.training.steps import evaluate_model, make_eval_step, make_train_step
 from bnnzoo.zoo.loading import load_saved_model
 
+# what a collective raises when a peer worker is gone (a heartbeat or a timeout ran out)
+PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.CancelledError,
+    tf.errors.AbortedError,
+)
+
+CAUSE = re.compile(r"heartbeat|timed? ?out|deadline|unavailable|connect|socket|preempt|abort|down",
+                   re.IGNORECASE)  # fmt: skip
 # family builders a recipe may name instead of a registered preset, with model_kwargs
 BUILDERS = {
     "binary_densenet": zoo.BinaryDenseNet,
@@ -138,13 +158,20 @@ def train(
                 f"{str(run.config_path)!r} does not hold a usable config: {err} With --resume, "
                 f"fix the file itself (--set does not apply), or start a new run directory."
             ) from None
-        restore_from = run.resume_checkpoint()
-        if restore_from is None:
+    else:
+        recipes.check(config)
+    # a multi-worker strategy must exist before TensorFlow runs its first operation
+    strategy = make_strategy(config.get("strategy", "auto"))
+    worker, workers = worker_position(strategy)
+    chief = worker == 0
+    if resume:
+        # the other workers read the chief's checkpoints; only the chief sets damaged ones aside
+        restore_from = run.resume_checkpoint(read_only=not chief)
+        if restore_from is None and chief:
             print(f"{run.path} has no checkpoint yet (it stopped before the first one): the run "
                   f"starts from epoch 1.", file=sys.stderr)  # fmt: skip
-    else:
+    elif chief:
         _check_new_run_directory(run)
-        recipes.check(config)
     check_teacher(config.get("distillation", {}))
     seed = int(config["seed"])
     tf.keras.utils.set_random_seed(seed)
@@ -164,9 +191,9 @@ def train(
         tf.config.experimental.enable_op_determinism()
 
     source, preprocessing = _load_data(config, seed)
-    strategy = make_strategy(config.get("strategy", "auto"))
     batch_size = int(config["batch_size"])
-    steps_per_epoch = _steps_per_epoch(batch_size, strategy.num_replicas_in_sync, source.num_train)
+    replicas = strategy.num_replicas_in_sync
+    steps_per_epoch = _steps_per_epoch(batch_size, replicas, source.num_train, workers)
 
     shape = dict(
         input_shape=(preprocessing.size, preprocessing.size, preprocessing.channels),
@@ -190,155 +217,207 @@ def train(
         hard_weight = tf.Variable(1.0, trainable=False)
     monitor = config.get("monitor", {})
     grad_index = first_conv_kernel_index(model) if monitor.get("first_conv_gradient") else None
-    latent = LatentWeights(model, monitor.get("latent_weights", []), run.path)
-    # every input is valid: only now is the run directory created
-    if not resume:
-        run.write_config({**config, "preprocessing": preprocessing.__dict__,
-                          "num_classes": source.num_classes,
-                          "class_names": list(source.class_names)})  # fmt: skip
-    # position counters live outside the strategy: plain variables, not mirrored ones
-    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-    checkpoint = tf.train.Checkpoint(
-        model=model, optimizer=optimizer, epoch=epoch_var, step_in_epoch=step_var
-    )
-    manager = tf.train.CheckpointManager(
-        checkpoint, str(run.checkpoints), max_to_keep=int(config["keep_checkpoints"])
-    )
-    if restore_from is not None:
-        try:
-            checkpoint.restore(restore_from).expect_partial()
-        except (tf.errors.OpError, ValueError, AssertionError) as err:
-            raise TrainingError(
-                f"Checkpoint {restore_from} does not fit the run's model ({first_line(err)}). "
-                f"Was {run.config_path} edited? Restore it, or start a new run directory."
-            ) from None
-        run.keep_metrics(int(epoch_var))  # epochs after the checkpoint are trained again
-        if verbose:
-            print(f"Resumed {run.path} at epoch {int(epoch_var) + 1}, step {int(step_var)}.")
-
-    def save_checkpoint(number: int) -> None:
-        """Write checkpoint ``number``; a failed write stops the run, the previous one kept."""
-        try:
-            manager.save(checkpoint_number=number)
-        except (OSError, tf.errors.OpError) as err:
-            latest = manager.latest_checkpoint
-            if not (latest or "").endswith(f"ckpt-{number}"):  # not recorded: partial files
-                run.remove_partial_checkpoint(number)
-            kept = os.path.basename(latest) if latest else "the start"
-            full = getattr(err, "errno", None) == errno.ENOSPC or "No space left" in str(err)
-            raise TrainingError(
-                f"Could not write checkpoint ckpt-{number} in {str(run.checkpoints)!r}: "
-                f"{first_line(err)}. "
-                + ("The disk is full: free space" if full else "Free space or fix permissions")
-                + f", then continue with `bnnzoo train --resume {run.path}` (from "
-                f"{kept})."
-            ) from None
-
-    train_step = make_train_step(
-        model,
-        optimizer,
-        global_batch=batch_size,
-        strategy=strategy,
-        weight_decay=float(config["optimizer"].get("weight_decay", 0.0)),
-        xla=bool(config.get("xla")),
-        teacher=teacher,
-        temperature=float(distill.get("temperature", 1.0)),
-        distill_weights=(soft_weight, hard_weight),
-        grad_index=grad_index,
-    )
-    eval_step = make_eval_step(eval_model, strategy)
-
-    def evaluate():
-        """The trained weights evaluated in float32 (copied into the twin first, if any)."""
-        if eval_model is not model:
-            eval_model.set_weights(model.get_weights())
-        return evaluate_model(eval_model, source, preprocessing, batch_size, strategy, eval_step)
-
-    writer = tf.summary.create_file_writer(str(run.tensorboard))
-    every = int(config.get("checkpoint_every_steps") or 0)
-    epochs = int(config["epochs"])
-    started = time.time()
-    test_loss = test_acc = None  # the last epoch's evaluation is the run's final one
-
-    for epoch in range(int(epoch_var), epochs):
-        skip = int(step_var)
-        ds = data_lib.pipeline(source.train_elements(epoch), preprocessing,
-                               batch_size=batch_size, training=True, seed=seed, epoch=epoch,
-                               skip_batches=skip)  # fmt: skip
-        # a redrawn bar in a terminal; one line per epoch (below) in a file or a pipe
-        bar = bool(verbose) and redraws(sys.stdout)
-        progress = tf.keras.utils.Progbar(
-            steps_per_epoch, verbose=int(bar), stateful_metrics=["loss", "accuracy", "img/s"]
+    # the chief writes the run directory; another worker's files go to a temporary directory
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix=f"bnnzoo-worker{worker}-"))
+    where = "the start"  # where the run is, for a message about a lost worker
+    try:
+        latent = LatentWeights(model, monitor.get("latent_weights", []), scratch or run.path)
+        # every input is valid: only now is the run directory created
+        if not resume and chief:
+            run.write_config({**config, "preprocessing": preprocessing.__dict__,
+                              "num_classes": source.num_classes,
+                              "class_names": list(source.class_names)})  # fmt: skip
+        # position counters live outside the strategy: plain variables, not mirrored ones
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=optimizer, epoch=epoch_var, step_in_epoch=step_var
         )
-        if bar:
-            print(f"Epoch {epoch + 1}/{epochs}")
-        soft, hard = distillation_stage(distill, epoch) if teacher is not None else (0.0, 1.0)
-        soft_weight.assign(soft)
-        hard_weight.assign(hard)
-        loss_sum = correct = seen = grad_sum = 0.0
-        epoch_start = time.time()
-        step = skip
-        for x, y in strategy.experimental_distribute_dataset(ds):
-            batch_loss, batch_correct, grad_norm = train_step(x, y)
-            batch_loss = float(batch_loss)
-            grad_sum += float(grad_norm)
-            if not math.isfinite(batch_loss):
+        # every worker takes part in a save (TensorFlow's collectives); only the chief's counts
+        manager = tf.train.CheckpointManager(
+            checkpoint, str(scratch / "checkpoints" if scratch else run.checkpoints),
+            max_to_keep=int(config["keep_checkpoints"]),
+        )  # fmt: skip
+        if restore_from is not None:
+            try:
+                checkpoint.restore(restore_from).expect_partial()
+            except (tf.errors.OpError, ValueError, AssertionError) as err:
                 raise TrainingError(
-                    f"The loss became {batch_loss} at epoch {epoch + 1}, step {step + 1}. The run "
-                    f"stopped; the last good checkpoint in {run.checkpoints} is kept. Lower the "
-                    f"learning rate (--set optimizer.lr=...) and resume with --resume {run.path}."
-                )
-            step += 1
-            loss_sum += batch_loss * batch_size
-            correct += float(batch_correct)
-            seen += batch_size
-            rate = seen / max(time.time() - epoch_start, 1e-9)
-            progress.update(
-                step, [("loss", loss_sum / seen), ("accuracy", correct / seen), ("img/s", rate)]
-            )
-            if every and step % every == 0 and step < steps_per_epoch:
-                step_var.assign(step)
-                save_checkpoint(epoch * steps_per_epoch + step)
-        test_loss, test_acc = evaluate()
-        seconds = time.time() - epoch_start
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / max(seen, 1),
-            "train_accuracy": correct / max(seen, 1),
-            "test_loss": test_loss,
-            "test_accuracy": test_acc,
-            "lr": current_lr(optimizer),
-            "images_per_second": seen / max(seconds, 1e-9),
-            "seconds": seconds,
-        }
-        if grad_index is not None:
-            row["first_conv_grad_norm"] = grad_sum / max(step - skip, 1)
-        if teacher is not None:
-            row["soft_target_weight"] = soft
-        run.append_metrics(row)
-        latent.record(epoch + 1)
-        with writer.as_default(step=epoch + 1):
-            for key, value in row.items():
-                if key != "epoch":
-                    tf.summary.scalar(key, value)
-        epoch_var.assign(epoch + 1)
-        step_var.assign(0)
-        save_checkpoint((epoch + 1) * steps_per_epoch)
-        if bar:
-            print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
-        elif verbose:
-            print(f"Epoch {epoch + 1}/{epochs}: loss {row['train_loss']:.4f}, accuracy "
-                  f"{row['train_accuracy']:.4f}, {row['images_per_second']:.0f} img/s, "
-                  f"{seconds:.0f} s; test accuracy {test_acc:.4f}, test loss {test_loss:.4f}",
-                  flush=True)  # fmt: skip
+                    f"Checkpoint {restore_from} does not fit the run's model ({first_line(err)}). "
+                    f"Was {run.config_path} edited? Restore it, or start a new run directory."
+                ) from None
+            if chief:
+                run.keep_metrics(int(epoch_var))  # epochs after the checkpoint are trained again
+            if verbose:
+                print(f"Resumed {run.path} at epoch {int(epoch_var) + 1}, step {int(step_var)}.")
 
-    if test_acc is None:  # a run resumed after its last epoch: nothing was evaluated yet
-        test_loss, test_acc = evaluate()
-    seconds = time.time() - started
-    run.finish(eval_model, test_loss=test_loss, test_accuracy=test_acc, seconds=seconds,
-               command=command)  # fmt: skip
-    return TrainResult(run.path, epochs, test_acc, test_loss, seconds, eval_model)
+        def save_checkpoint(number: int) -> None:
+            """Write checkpoint ``number``; a failed write stops the run, the previous one kept."""
+            try:
+                manager.save(checkpoint_number=number)
+            except (OSError, tf.errors.OpError) as err:
+                latest = manager.latest_checkpoint
+                if chief and not (latest or "").endswith(f"ckpt-{number}"):  # partial files
+                    run.remove_partial_checkpoint(number)
+                if workers > 1 and isinstance(err, PEER_ERRORS):
+                    raise
+                kept = os.path.basename(latest) if latest else "the start"
+                full = getattr(err, "errno", None) == errno.ENOSPC or "No space left" in str(err)
+                raise TrainingError(
+                    f"Could not write checkpoint ckpt-{number} in {str(run.checkpoints)!r}: "
+                    f"{first_line(err)}. "
+                    + ("The disk is full: free space" if full else "Free space or fix permissions")
+                    + f", then continue with `bnnzoo train --resume {run.path}` (from "
+                    f"{kept})."
+                ) from None
+
+        train_step = make_train_step(
+            model,
+            optimizer,
+            global_batch=batch_size,
+            strategy=strategy,
+            weight_decay=float(config["optimizer"].get("weight_decay", 0.0)),
+            xla=bool(config.get("xla")),
+            teacher=teacher,
+            temperature=float(distill.get("temperature", 1.0)),
+            distill_weights=(soft_weight, hard_weight),
+            grad_index=grad_index,
+        )
+        eval_step = make_eval_step(eval_model, strategy)
+
+        def evaluate():
+            """The trained weights evaluated in float32 (copied into the twin first, if any)."""
+            if eval_model is not model:
+                eval_model.set_weights(model.get_weights())
+            return evaluate_model(
+                eval_model, source, preprocessing, batch_size, strategy, eval_step
+            )
+
+        if chief:
+            writer = tf.summary.create_file_writer(str(run.tensorboard))
+        else:
+            writer = tf.summary.create_noop_writer()
+        every = int(config.get("checkpoint_every_steps") or 0)
+        epochs = int(config["epochs"])
+        started = time.time()
+        test_loss = test_acc = None  # the last epoch's evaluation is the run's final one
+
+        for epoch in range(int(epoch_var), epochs):
+            skip = int(step_var)
+
+            def epoch_data(context: tf.distribute.InputContext, epoch=epoch, skip=skip):
+                """This worker's slice of every global batch of the epoch (one device: all)."""
+                return data_lib.pipeline(
+                    source.train_elements(epoch), preprocessing, batch_size=batch_size,
+                    training=True, seed=seed, epoch=epoch, skip_batches=skip,
+                    num_batches=steps_per_epoch,
+                    shard=(context.num_input_pipelines, context.input_pipeline_id),
+                    replicas=replicas // context.num_input_pipelines,
+                )  # fmt: skip
+
+            # a redrawn bar in a terminal; one line per epoch (below) in a file or a pipe
+            bar = bool(verbose) and redraws(sys.stdout)
+            progress = tf.keras.utils.Progbar(
+                steps_per_epoch, verbose=int(bar), stateful_metrics=["loss", "accuracy", "img/s"]
+            )
+            if bar:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            soft, hard = distillation_stage(distill, epoch) if teacher is not None else (0.0, 1.0)
+            soft_weight.assign(soft)
+            hard_weight.assign(hard)
+            loss_sum = correct = seen = grad_sum = 0.0
+            epoch_start = time.time()
+            step = skip
+            for x, y in strategy.distribute_datasets_from_function(epoch_data):
+                where = f"epoch {epoch + 1}, step {step + 1}"
+                batch_loss, batch_correct, grad_norm = train_step(x, y)
+                batch_loss = float(batch_loss)
+                grad_sum += float(grad_norm)
+                if not math.isfinite(batch_loss):
+                    raise TrainingError(
+                        f"The loss became {batch_loss} at epoch {epoch + 1}, step {step + 1}. "
+                        f"The run stopped; the last good checkpoint in {run.checkpoints} is kept. "
+                        f"Lower the learning rate (--set optimizer.lr=...) and resume with "
+                        f"--resume {run.path}."
+                    )
+                step += 1
+                loss_sum += batch_loss * batch_size
+                correct += float(batch_correct)
+                seen += batch_size
+                rate = seen / max(time.time() - epoch_start, 1e-9)
+                progress.update(
+                    step, [("loss", loss_sum / seen), ("accuracy", correct / seen), ("img/s", rate)]
+                )
+                if every and step % every == 0 and step < steps_per_epoch:
+                    step_var.assign(step)
+                    save_checkpoint(epoch * steps_per_epoch + step)
+            test_loss, test_acc = evaluate()
+            seconds = time.time() - epoch_start
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / max(seen, 1),
+                "train_accuracy": correct / max(seen, 1),
+                "test_loss": test_loss,
+                "test_accuracy": test_acc,
+                "lr": current_lr(optimizer),
+                "images_per_second": seen / max(seconds, 1e-9),
+                "seconds": seconds,
+            }
+            if grad_index is not None:
+                row["first_conv_grad_norm"] = grad_sum / max(step - skip, 1)
+            if teacher is not None:
+                row["soft_target_weight"] = soft
+            if chief:
+                run.append_metrics(row)
+            latent.record(epoch + 1)
+            with writer.as_default(step=epoch + 1):
+                for key, value in row.items():
+                    if key != "epoch":
+                        tf.summary.scalar(key, value)
+            epoch_var.assign(epoch + 1)
+            step_var.assign(0)
+            save_checkpoint((epoch + 1) * steps_per_epoch)
+            if bar:
+                print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
+            elif verbose:
+                print(f"Epoch {epoch + 1}/{epochs}: loss {row['train_loss']:.4f}, accuracy "
+                      f"{row['train_accuracy']:.4f}, {row['images_per_second']:.0f} img/s, "
+                      f"{seconds:.0f} s; test accuracy {test_acc:.4f}, test loss {test_loss:.4f}",
+                      flush=True)  # fmt: skip
+
+        if test_acc is None:  # a run resumed after its last epoch: nothing was evaluated yet
+            test_loss, test_acc = evaluate()
+        seconds = time.time() - started
+        if chief:
+            run.finish(eval_model, test_loss=test_loss, test_accuracy=test_acc, seconds=seconds,
+                       command=command)  # fmt: skip
+        else:  # the same saves, for the collectives that read BatchNorm's statistics
+            eval_model.save(str(scratch / "model.keras"))
+            eval_model.save_weights(str(scratch / "model.weights.h5"))
+        return TrainResult(run.path, epochs, test_acc, test_loss, seconds, eval_model)
+    except PEER_ERRORS as err:
+        if workers == 1:
+            raise
+        kept = tf.train.latest_checkpoint(str(run.checkpoints))
+        raise TrainingError(
+            f"Worker {worker} of {workers} lost contact with the other workers at {where} "
+            f"({_peer_cause(err)}): a worker stopped or the network failed. The run stopped; "
+            f"its last checkpoint is {os.path.basename(kept) if kept else 'none yet'} in "
+            f"{str(run.checkpoints)!r}. Restart every worker with `bnnzoo train --resume "
+            f"{run.path}`."
+        ) from None
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _peer_cause(err: BaseException) -> str:
+    """The line of a collective's error that says why the peer is gone (TensorFlow's first line
+    is often just "Graph execution error:")."""
+    for line in str(err).splitlines():
+        if CAUSE.search(line) and not line.startswith("Graph execution"):
+            return line.strip()[:300]
+    return first_line(err)
 
 
 def _check_new_run_directory(run: RunDir) -> None:
@@ -378,13 +457,14 @@ def _load_data(config: dict, seed: int) -> tuple[data_lib.Source, data_lib.Prepr
     return source, preprocessing
 
 
-def _steps_per_epoch(batch_size: int, replicas: int, num_train: int) -> int:
-    """Full batches per epoch; refused when the batch does not split across the replicas or
-    is larger than the training set."""
+def _steps_per_epoch(batch_size: int, replicas: int, num_train: int, workers: int = 1) -> int:
+    """Full batches per epoch; refused when the batch does not split across the replicas (of
+    every worker) or is larger than the training set."""
     if batch_size % replicas:
+        across = f" ({workers} workers)" if workers > 1 else ""
         raise ValueError(
-            f"batch_size={batch_size} does not split across {replicas} replicas. Use a multiple "
-            f"of {replicas}, e.g. {batch_size - batch_size % replicas or replicas}."
+            f"batch_size={batch_size} does not split across {replicas} replicas{across}. Use a "
+            f"multiple of {replicas}, e.g. {batch_size - batch_size % replicas or replicas}."
         )
     if batch_size > num_train:
         raise ValueError(

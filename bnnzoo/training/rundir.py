@@ -9,7 +9,9 @@ file whole.
 A resume starts from the newest complete checkpoint (``resume_checkpoint``): a checkpoint whose
 files are missing, truncated or corrupt, or that TensorFlow's index (``checkpoints/checkpoint``)
 does not list, is named on stderr, moved to ``checkpoints/damaged/`` and the previous one is
-used; with none complete the resume is refused (``TrainingError``) and nothing is touched.
+used; with none complete the resume is refused (``TrainingError``) and nothing is touched. In a
+multi-worker run only the chief moves files; the other workers find the same checkpoint
+read-only (``read_only=True``).
 """
 
 from __future__ import annotations
@@ -194,12 +196,14 @@ batch {config["batch_size"]}, optimizer {json.dumps(config["optimizer"])}, train
             ax.legend()
         return save_figure(plt, fig, self.curves_path)
 
-    def resume_checkpoint(self) -> str | None:
+    def resume_checkpoint(self, *, read_only: bool = False) -> str | None:
         """The prefix of the newest complete checkpoint (``.../checkpoints/ckpt-N``), or None
         when the run has none yet (killed before its first one).
 
         A damaged newer checkpoint is named on stderr and moved to ``checkpoints/damaged/``;
-        TensorFlow's index is rewritten to end at the one returned.
+        TensorFlow's index is rewritten to end at the one returned. With ``read_only`` (the
+        workers of a multi-worker run other than the chief) the same checkpoint is returned and
+        nothing is said, moved or rewritten.
 
         Raises:
             TrainingError: no checkpoint is complete, or the run finished epochs but has no
@@ -220,7 +224,7 @@ batch {config["batch_size"]}, optimizer {json.dumps(config["optimizer"])}, train
                     f"run again in a new directory (`bnnzoo train --recipe R --out NEW_DIR`)."
                 )
             return None
-        if state is None and found:
+        if state is None and found and not read_only:
             index = folder / CHECKPOINT_INDEX
             say(f"The checkpoint index {index} is missing or unreadable; looking for a complete "
                 f"checkpoint among the files.")  # fmt: skip
@@ -241,6 +245,8 @@ batch {config["batch_size"]}, optimizer {json.dumps(config["optimizer"])}, train
                 f"Start the run again in a new directory (`bnnzoo train --recipe R --out "
                 f"NEW_DIR`), or restore the checkpoints from a copy."
             )
+        if read_only:
+            return str(prefix)
         for n, problem in damaged:
             say(f"Checkpoint ckpt-{n} in {folder} is damaged ({problem}); moved to "
                 f"{folder / DAMAGED_DIR}, resuming from ckpt-{number}.")  # fmt: skip

@@ -8,7 +8,12 @@ import pytest
 import tensorflow as tf
 
 from bnnzoo.training import recipes, train
-from bnnzoo.training.distribute import make_strategy, synchronize_batch_norm
+from bnnzoo.training.distribute import (
+    collective_timeout,
+    make_strategy,
+    synchronize_batch_norm,
+    worker_position,
+)
 from bnnzoo.training.loop import build_model
 
 
@@ -62,3 +67,18 @@ def test_batch_that_does_not_split_across_replicas(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="batch_size=33 does not split across 2 replicas"):
         train(config, tmp_path, verbose=0)
     assert tf.distribute.get_strategy().num_replicas_in_sync == 1
+
+
+def test_one_machine_is_worker_0_of_1():
+    assert worker_position(tf.distribute.get_strategy()) == (0, 1)
+
+
+def test_collective_timeout_from_the_environment(monkeypatch):
+    monkeypatch.delenv("BNNZOO_COLLECTIVE_TIMEOUT", raising=False)
+    assert collective_timeout() is None
+    monkeypatch.setenv("BNNZOO_COLLECTIVE_TIMEOUT", "2.5")
+    assert collective_timeout() == 2.5
+    for bad in ("soon", "0", "-3"):
+        monkeypatch.setenv("BNNZOO_COLLECTIVE_TIMEOUT", bad)
+        with pytest.raises(ValueError, match=f"Received: '{bad}'"):
+            collective_timeout()

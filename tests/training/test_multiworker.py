@@ -1,0 +1,217 @@
+"""MultiWorkerMirroredStrategy across real processes: two ``bnnzoo train`` workers on loopback
+ports, against a one-process run with the same two replicas (``--strategy mirrored`` on two
+logical CPU devices); a worker killed mid-epoch, then both resumed."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bnnzoo.training import data as data_lib
+from bnnzoo.training.rundir import RunDir
+
+QUICK = "resnet_e18_imagenet_quick"
+STEPS_PER_EPOCH = 256 // 32
+# a tiny run: 2 epochs of 8 steps at 16x16, a checkpoint every 2 steps
+COMMON = ["--recipe", QUICK, "--quiet", "--epochs", "2", "--batch-size", "32",
+          "--set", "input_size=16", "--set", "max_train_examples=256",
+          "--set", "max_test_examples=64", "--set", "checkpoint_every_steps=2"]  # fmt: skip
+RUN_FILES = {"config.json", "metrics.csv", "curves.png", "model.keras", "model.weights.h5",
+             "model_card.md", "results.json", "checkpoints", "tensorboard"}  # fmt: skip
+TIMEOUT = 240  # seconds any one process may take before the test fails
+# one process with two replicas: the reference the two workers must reproduce
+REFERENCE = """
+import sys
+import bnnzoo
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from bnnzoo.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def read_weights(path) -> dict:
+    """Every array of a Keras ``.weights.h5`` file, by its path in the file (none missed)."""
+    arrays = {}
+
+    def keep(name, item):
+        if isinstance(item, h5py.Dataset):
+            arrays[name] = item[()]  # returns None: h5py visits on
+
+    with h5py.File(path) as f:
+        f.visititems(keep)
+    assert arrays, f"no weights read from {path}"
+    return arrays
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _env(**extra) -> dict:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+
+
+def _start_workers(args, tmp_path, tag):
+    """Two `bnnzoo train` workers of one cluster, each with its own TF_CONFIG and TMPDIR."""
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index in range(2):
+        scratch = tmp_path / f"{tag}-tmp{index}"
+        scratch.mkdir()
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = _env(TF_CONFIG=json.dumps(tf_config), TMPDIR=str(scratch))
+        cmd = [sys.executable, "-m", "bnnzoo.cli", "train", *args]
+        processes.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))  # fmt: skip
+    return processes
+
+
+def _finish(processes):
+    """(return code, stdout, stderr) of each process; none is left running."""
+    results = []
+    try:
+        for process in processes:
+            out, err = process.communicate(timeout=TIMEOUT)
+            results.append((process.returncode, out, err))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return results
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The two-worker run and the one-process reference, started together."""
+    tmp_path = tmp_path_factory.mktemp("multiworker")
+    out = tmp_path / "cluster"
+    workers = _start_workers([*COMMON, "--strategy", "multiworker", "--out", str(out)],
+                             tmp_path, "cluster")  # fmt: skip
+    reference = subprocess.Popen(
+        [sys.executable, "-c", REFERENCE, "train", *COMMON, "--strategy", "mirrored",
+         "--out", str(tmp_path / "reference")],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    results = _finish([*workers, reference])
+    return tmp_path, results
+
+
+def test_the_data_is_split_across_workers_without_overlap_or_loss():
+    """Each worker's pipeline holds a contiguous slice of every global batch; together they
+    hold every example of the epoch once, in one device's order, a resume's skip included."""
+    n, batch = 100, 8
+    ids = np.arange(n)
+    elements = tf.data.Dataset.from_tensor_slices((np.zeros((n, 4, 4, 1), np.uint8), ids))
+    pre = data_lib.Preprocessing(4, 1, (0.0,), (1.0,))
+    steps = n // batch
+    for skip in (0, 3):
+        slices = [
+            [y.numpy() for _, y in data_lib.pipeline(
+                elements, pre, batch_size=batch, training=True, skip_batches=skip,
+                num_batches=steps, shard=(2, worker), replicas=1)]
+            for worker in range(2)
+        ]  # fmt: skip
+        assert len(slices[0]) == len(slices[1]) == steps - skip  # the same number of steps
+        for step, (first, second) in enumerate(zip(*slices)):
+            assert len(first) == len(second) == batch // 2
+            start = (skip + step) * batch
+            np.testing.assert_array_equal(np.concatenate([first, second]),
+                                          ids[start : start + batch])  # fmt: skip
+        seen = np.concatenate([np.concatenate(s) for s in slices])
+        assert sorted(seen) == list(range(skip * batch, steps * batch))  # each once, none lost
+
+
+def test_two_workers_finish_and_only_the_chief_writes(runs):
+    tmp_path, results = runs
+    for code, _, err in results:
+        assert code == 0, err[-3000:]
+    run = tmp_path / "cluster"
+    assert {p.name for p in run.iterdir()} == RUN_FILES
+    checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
+    assert "checkpoint" in checkpoints
+    assert all(re.fullmatch(r"checkpoint|ckpt-\d+\.(index|data-.*)", n) for n in checkpoints)
+    assert len(RunDir(run).read_metrics()) == 2
+    # the other worker's checkpoints and model went to its temporary directory, since removed
+    assert not list((tmp_path / "cluster-tmp1").iterdir())
+
+
+def test_two_workers_compute_what_one_process_with_two_replicas_computes(runs):
+    tmp_path, results = runs
+    assert all(code == 0 for code, _, _ in results), [err[-2000:] for _, _, err in results]
+    cluster = read_weights(tmp_path / "cluster" / "model.weights.h5")
+    reference = read_weights(tmp_path / "reference" / "model.weights.h5")
+    assert cluster.keys() == reference.keys()
+    diff = max(float(np.abs(cluster[k] - reference[k]).max()) for k in cluster)
+    print(f"max |two workers - one process| = {diff:.3g}")
+    assert diff == 0.0
+    one, two = RunDir(tmp_path / "reference"), RunDir(tmp_path / "cluster")
+    assert two.read_metrics()[-1]["test_accuracy"] == one.read_metrics()[-1]["test_accuracy"]
+
+
+def test_a_batch_that_does_not_split_across_the_workers_is_refused(tmp_path):
+    out = tmp_path / "run"
+    args = [*COMMON, "--batch-size", "33", "--strategy", "multiworker", "--out", str(out)]
+    for code, _, err in _finish(_start_workers(args, tmp_path, "odd")):
+        assert code == 2
+        assert "batch_size=33 does not split across 2 replicas (2 workers)" in err
+    assert not out.exists()
+
+
+def test_a_killed_worker_stops_the_other_then_both_resume_to_the_same_weights(runs, tmp_path):
+    reference_dir, results = runs
+    assert all(code == 0 for code, _, _ in results)
+    out = tmp_path / "killed"
+    args = [*COMMON, "--strategy", "multiworker", "--out", str(out)]
+    chief, other = _start_workers(args, tmp_path, "killed")
+    index = out / "checkpoints" / "checkpoint"
+    number = None
+    deadline = time.time() + TIMEOUT
+    try:
+        while time.time() < deadline and chief.poll() is None:
+            if index.is_file():
+                match = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', index.read_text())
+                if match and int(match.group(1)) % STEPS_PER_EPOCH:
+                    number = int(match.group(1))
+                    break
+            time.sleep(0.01)
+        other.send_signal(signal.SIGKILL)
+        started = time.time()
+        (code, _, err), _ = _finish([chief, other])
+        waited = time.time() - started
+    finally:
+        for process in (chief, other):
+            if process.poll() is None:
+                process.kill()
+    assert number is not None, "no mid-epoch checkpoint was written before the run ended"
+    print(f"the chief stopped {waited:.1f} s after its peer was killed: {err.strip()[-400:]}")
+    assert code == 2 and "lost contact with the other workers" in err
+    assert "Graph execution error:)" not in err  # the cause is named
+    assert not (out / "model.keras").exists()
+    assert not [p for p in (out / "checkpoints").iterdir() if "temp" in p.name]
+
+    resumed = _finish(_start_workers(["--resume", str(out)], tmp_path, "resumed"))
+    for code, _, err in resumed:
+        assert code == 0, err[-3000:]
+    assert re.search(r"Resumed .* at epoch \d+, step \d+", resumed[0][1])
+    final = read_weights(out / "model.weights.h5")
+    uninterrupted = read_weights(reference_dir / "cluster" / "model.weights.h5")
+    for name in uninterrupted:
+        np.testing.assert_array_equal(final[name], uninterrupted[name], err_msg=name)
