@@ -4,8 +4,16 @@ import h5py
 
 
 def read_weights(path) -> dict:
-    """Every array of a Keras ``.weights.h5`` file, by its path in the file."""
-    arrays = []
+    """Every array of a Keras ``.weights.h5`` file, by its path in the file (never empty: a
+    comparison of two empty dicts would pass whatever the weights)."""
+    arrays = {}
+
+    def collect(name, item):
+        if isinstance(item, h5py.Dataset):
+            arrays[name] = item[()]
+        # returning anything but None would stop h5py's walk
+
     with h5py.File(path) as f:
-        f.visititems(lambda n, o: arrays.append((n, o[()])) if isinstance(o, h5py.Dataset) else 0)
-    return dict(arrays)
+        f.visititems(collect)
+    assert arrays, f"no arrays in {path}"
+    return arrays
