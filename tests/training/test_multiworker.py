@@ -11,18 +11,20 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bnnzoo.training import data as data_lib
 from bnnzoo.training.rundir import RunDir
+from tests.training._weights import read_weights
 
 QUICK = "resnet_e18_imagenet_quick"
 STEPS_PER_EPOCH = 256 // 32
-# a tiny run: 2 epochs of 8 steps at 16x16, a checkpoint every 2 steps
+# a tiny run: ResNetE18's shape at a sixteenth of its widths (0.7 M parameters, so that the
+# checkpoints stay small), 2 epochs of 8 steps at 16x16, a checkpoint every 2 steps
 COMMON = ["--recipe", QUICK, "--quiet", "--epochs", "2", "--batch-size", "32",
+          "--set", 'model_kwargs={"filters": [16, 32, 64, 128]}',
           "--set", "input_size=16", "--set", "max_train_examples=256",
           "--set", "max_test_examples=64", "--set", "checkpoint_every_steps=2"]  # fmt: skip
 RUN_FILES = {"config.json", "metrics.csv", "curves.png", "model.keras", "model.weights.h5",
@@ -38,20 +40,6 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from bnnzoo.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-def read_weights(path) -> dict:
-    """Every array of a Keras ``.weights.h5`` file, by its path in the file (none missed)."""
-    arrays = {}
-
-    def keep(name, item):
-        if isinstance(item, h5py.Dataset):
-            arrays[name] = item[()]  # returns None: h5py visits on
-
-    with h5py.File(path) as f:
-        f.visititems(keep)
-    assert arrays, f"no weights read from {path}"
-    return arrays
 
 
 def _free_ports(count: int) -> list[int]:
