@@ -38,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 
+from _runs import bnnzoo_executable  # benchmarks/_runs.py
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 HERE = Path(__file__).resolve().parent
@@ -51,12 +53,6 @@ PAPER_TABLE_4 = {  # CIFAR-10, Xue et al. 2023
     ("dwr", 1.5): 85.5,
     ("dwr", 3.0): 86.0,
 }
-
-
-def bnnzoo_executable() -> str:
-    """The ``bnnzoo`` script next to this interpreter (the venv's), else the one on PATH."""
-    local = Path(sys.executable).with_name("bnnzoo")
-    return str(local) if local.exists() else "bnnzoo"
 
 
 def common_sets(args) -> list[str]:
