@@ -18,7 +18,29 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from bnnzoo._checks import positive_int
+from bnnzoo._checks import one_of, positive_int
+from bnnzoo._host import cpu_flags
+
+PRECISIONS = ("f32", "bf16", "auto")
+
+
+def resolve_precision(precision: str = "auto", flags: set[str] | None = None) -> str:
+    """The float precision the CPU plugin computes the float layers in: ``"f32"`` or ``"bf16"``.
+
+    ``"auto"`` is ``"bf16"`` where the CPU has AVX512_BF16 or AMX (``flags`` default: this
+    machine's), ``"f32"`` elsewhere. Binary convolutions are bitwise in every precision.
+
+    Example:
+        >>> resolve_precision("auto", {"avx512_bf16"})
+        'bf16'
+    """
+    one_of(
+        "precision", precision, PRECISIONS, hint="f32 is exact; bf16 is faster where the CPU has it"
+    )
+    if precision != "auto":
+        return precision
+    flags = cpu_flags() if flags is None else flags
+    return "bf16" if {"avx512_bf16", "amx_bf16"} & flags else "f32"
 
 
 def compile(
@@ -27,19 +49,23 @@ def compile(
     *,
     profiling: bool = False,
     device: str = "CPU",
+    precision: str = "f32",
 ) -> ov.CompiledModel:
-    """Compile for latency: one stream, ``threads`` inference threads, f32 precision.
+    """Compile for latency: one stream, ``threads`` inference threads, float layers in
+    ``precision``.
 
     Args:
         ov_model: an ``openvino.Model`` or the path of an ``.xml`` IR.
         threads: inference threads.
         profiling: collect per-layer timings (see ``profile``).
         device: OpenVINO device; ``BinaryConvolution`` runs bitwise on ``"CPU"``.
+        precision: ``"f32"``, ``"bf16"`` or ``"auto"`` (see ``resolve_precision``).
 
     Example:
         >>> compiled = compile(to_openvino(model), threads=2)
     """
     positive_int("threads", threads)
+    precision = resolve_precision(precision)
     core = ov.Core()
     if not isinstance(ov_model, ov.Model):
         path = Path(ov_model)
@@ -50,7 +76,7 @@ def compile(
         "INFERENCE_NUM_THREADS": threads,
         "NUM_STREAMS": 1,
         "PERFORMANCE_HINT": "LATENCY",
-        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_PRECISION_HINT": precision,
         "PERF_COUNT": bool(profiling),
     }
     return core.compile_model(ov_model, device, config)
