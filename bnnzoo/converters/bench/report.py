@@ -319,13 +319,7 @@ class BenchReport:
                 f"limit time per batch (binary MACs / binary peak + float MACs / float peak in "
                 f"the engine's precision): {times}; % of limit = limit time / alone ms."
             )
-        best = self.recommended_engine
-        if best is not None:
-            lines.append(
-                f"use on this machine for this model: {ENGINE_TITLES.get(best, best)} "
-                f"({self.engines[best].alone_median_ms:.2f} ms alone); rule: "
-                f"{RECOMMENDATION_RULE}."
-            )
+        lines.extend(self._format_recommendation())
         if self.agreement:
             n = next(iter(self.agreement.values())).n
             lines.append(
@@ -345,6 +339,30 @@ class BenchReport:
         if self.profile:
             lines.extend(["", *self._format_profile()])
         return "\n".join(lines)
+
+    def _format_recommendation(self) -> list[str]:
+        best = self.recommended_engine
+        if best is None:
+            return ["use on this machine for this model: none of these engines agrees with Keras."]
+        lines = [
+            f"use on this machine for this model: {ENGINE_TITLES.get(best, best)} "
+            f"({self.engines[best].alone_median_ms:.2f} ms alone); rule: {RECOMMENDATION_RULE}."
+        ]
+        fastest = self.engines[best].alone_median_ms
+        for name, t in self.engines.items():
+            if t.alone_median_ms < fastest and name in self.agreement:
+                hint = (
+                    " bf16 rounds the float layers: --precision f32 (or the engine openvino-f32) "
+                    "computes them exactly."
+                    if t.precision == "bf16"
+                    else ""
+                )
+                lines.append(
+                    f"not used although faster: {ENGINE_TITLES.get(name, name)} "
+                    f"({t.alone_median_ms:.2f} ms alone) disagrees with Keras "
+                    f"({self.agreement[name].failure_message()}).{hint}"
+                )
+        return lines
 
     def _format_profile(self) -> list[str]:
         total = sum(self.profile_by_type.values())

@@ -120,6 +120,9 @@ def test_format_is_an_aligned_table_with_what_a_reader_must_know(report):
     assert "limit: measured peaks with 2 threads: 4,000 G binary MACs/s" in text
     assert "f32 1.000 ms, bf16 0.750 ms" in text and "a note" in text
     assert "use on this machine for this model: LCE interpreter (2.00 ms alone)" in text
+    faster = next(line for line in lines if line.startswith("not used although faster"))
+    assert faster.startswith("not used although faster: OpenVINO binary (0.80 ms alone)")
+    assert "disagrees with Keras" in faster and "--precision f32" in faster  # it runs bf16
     assert "OpenVINO binary per-node profile (median ms per node; sum 0.75 ms)" in text
     by_type = [line.split() for line in lines]
     assert ["BinaryConvolution", "0.500", "67%", "2.000", "4,000", "0.500", "100"] in by_type
