@@ -117,8 +117,8 @@ def _openvino(model: tf.keras.Model, threads: int, batch: int, precision: str) -
     computed = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
     request = compiled.create_infer_request()
 
-    def run(batch: np.ndarray) -> np.ndarray:
-        request.infer([np.ascontiguousarray(batch, np.float32)])
+    def run(inputs: np.ndarray) -> np.ndarray:
+        request.infer([np.ascontiguousarray(inputs, np.float32)])
         return np.array(request.get_output_tensor(0).data, copy=True)
 
     binary = ovx.binary_ops_in_runtime(compiled)

@@ -30,7 +30,7 @@ from bnnzoo.converters.bench.engines import (
     check_engines,
     configure_tf_threads,
 )
-from bnnzoo.converters.bench.limit import measure_limit
+from bnnzoo.converters.bench.limit import FLOAT_PRECISIONS, measure_limit
 from bnnzoo.converters.bench.report import BenchReport, EngineTimes
 from bnnzoo.converters.bench.timing import cpu_seconds, other_load, time_interleaved
 from bnnzoo.converters.verify import (
@@ -172,7 +172,8 @@ def bench(
     }
     load = other_load(before, cpu_seconds(), time.perf_counter() - start)
 
-    precisions = sorted({"f32", *(engine.precision for engine in ready.values())})
+    used = {engine.precision for engine in ready.values()}
+    precisions = sorted({"f32", *(used & set(FLOAT_PRECISIONS))})
     say(f"bench: measuring this machine's peak MAC rates ({', '.join(precisions)}) ...")
     try:
         limit = measure_limit(threads, precisions)
