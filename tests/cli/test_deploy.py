@@ -69,7 +69,8 @@ def test_bench_prints_a_table(capsys, tiny_saved):
     code, out, err = run(capsys, "bench", str(tiny_saved), "--engines", "keras,lce", "--runs", "2")
     assert code == 0, err
     assert "Keras (TF graph)" in out and "LCE interpreter" in out and "% of limit" in out
-    assert "OpenVINO" not in out.split("binary MACs per inference")[0]  # only the two asked for
+    assert "OpenVINO" not in out.split("MACs per image")[0]  # only the two asked for
+    assert "limit: measured peaks" in out and "use on this machine for this model" in out
 
 
 def test_bench_json_is_one_object_on_stdout(capsys, tiny_saved):
