@@ -7,7 +7,8 @@
    each checked against Keras (``bnnzoo.converters``);
 3. run Keras, LCE and OpenVINO on the same real test images and compare their accuracy and
    top-1 agreement;
-4. benchmark every engine side by side (``bnnzoo.converters.bench``);
+4. benchmark every engine side by side (``bnnzoo.converters.bench``), which names the engine to
+   use on this machine for this model;
 5. write ``report.md`` and ``report.json`` and print the report.
 
 Everything lands in one directory: the training run (``run/``), ``model.tflite``,
@@ -188,6 +189,7 @@ def quickstart(
             "verified": None if openvino.verify is None else openvino.verify.passed,
         },
         "engines_on_test_images": {"images": len(labels), **on_test},
+        "recommended_engine": timing.recommended_engine,
         "bench": timing.as_dict(),
         "seconds": phases,
     }
@@ -240,6 +242,14 @@ def format_report(report: dict, bench_table: str) -> str:
     )
     seconds = report["seconds"]
     share = tfl["binary_mac_share_in_lcebconv2d"]
+    best = report["recommended_engine"]
+    if best is None:
+        use = "none: no engine agreed with Keras in the benchmark"
+    else:
+        from bnnzoo.converters.bench import ENGINE_TITLES, RECOMMENDATION_RULE
+
+        alone = report["bench"]["engines"][best]["alone_median_ms"]
+        use = f"**{ENGINE_TITLES[best]}** ({alone:.2f} ms per image alone; {RECOMMENDATION_RULE})"
     return f"""# bnnzoo quickstart
 
 - data: `{report["dataset"]}`, input {"×".join(map(str, report["input_shape"]))}
@@ -254,6 +264,7 @@ parameters ({report["binary_params"]:,} binary), {report["binary_macs"] / 1e6:.1
 - OpenVINO: {ovn["bin_bytes"] / 2**10:.1f} KiB of weights (float32 .bin), every binary conv as \
 BinaryConvolution: {"yes" if ovn["all_binary_as_binaryconvolution"] else "NO"}, check against \
 Keras {_verdict(ovn["verified"])}
+- Engine to use on this machine for this model: {use}
 
 ## Every engine on the same {on_test["images"]} real test images
 

@@ -85,10 +85,17 @@ def test_engines_agree_with_keras_on_real_images(report):
 
 
 def test_counts_and_timings_are_consistent(report):
-    _, result = report
+    out, result = report
     assert result["binary_macs"] > 0 and result["binary_params"] < result["params"]
     engines = result["bench"]["engines"]
     assert {"keras", "lce", "openvino"} <= set(engines)
+    # the engine to use: the benchmark's, named in the report
+    from bnnzoo.converters.bench import ENGINE_TITLES
+
+    best = result["recommended_engine"]
+    assert best == result["bench"]["recommended_engine"] and best in engines
+    text = (out / "report.md").read_text()
+    assert f"Engine to use on this machine for this model: **{ENGINE_TITLES[best]}**" in text
     seconds = result["seconds"]
     assert seconds["total_s"] >= seconds["train_s"] + seconds["export_s"] + seconds["bench_s"]
 

@@ -1,5 +1,5 @@
 """``bnnzoo export`` and ``bench``: a model converted for deployment and checked against Keras,
-and its latency on every engine (``bnnzoo.converters``)."""
+and its latency and throughput on every engine (``bnnzoo.converters``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 from bnnzoo.cli._common import CommandError, parse_range, parse_shape, stdout_to_stderr
 from bnnzoo.converters import TARGETS, VerificationError, export_tflite
-from bnnzoo.converters.bench import ENGINES, bench
+from bnnzoo.converters.bench import ALL_ENGINES, ENGINES, bench
 
 
 def add_export(sub) -> None:
@@ -31,6 +31,13 @@ def add_export(sub) -> None:
     )
     p.add_argument("--int8", action="store_true", help=argparse.SUPPRESS)  # explains the above
     p.add_argument("--threads", type=int, default=2, help="openvino only")
+    p.add_argument(
+        "--precision",
+        default=None,
+        metavar="f32|bf16|auto",
+        help="openvino only: float layers in f32 (default when not given: the check against "
+        "Keras is exact), bf16, or auto (bf16 where the CPU has AVX512_BF16 or AMX)",
+    )
     p.add_argument("--n", type=int, default=8, help="random inputs for the check")
     p.add_argument("--no-verify", action="store_true", help="skip the check against Keras")
     p.set_defaults(func=cmd_export)
@@ -38,18 +45,36 @@ def add_export(sub) -> None:
 
 def add_bench(sub) -> None:
     p = sub.add_parser(
-        "bench", help="batch-1 latency on Keras, float TFLite, LCE and OpenVINO, side by side"
+        "bench",
+        help="latency and throughput on Keras, float TFLite, LCE and OpenVINO, side by side and "
+        "alone, against this machine's measured limit; says which engine to use",
     )
     p.add_argument("model", help="a registered name or a saved model (.keras/.h5)")
     p.add_argument("--input-shape", default=None, metavar="H,W,C", help="for a registered name")
     p.add_argument("--threads", type=int, default=2, help="threads of every engine")
-    p.add_argument("--runs", type=int, default=20, help="timed runs per engine")
-    p.add_argument("--warmup", type=int, default=3, help="untimed runs per engine first")
+    p.add_argument(
+        "--runs", type=int, default=20, help="timed runs per engine, taking turns, and again alone"
+    )
+    p.add_argument(
+        "--warmup", type=int, default=3, help="untimed runs per engine before each block"
+    )
+    p.add_argument(
+        "--block", type=int, default=20, help="consecutive timed runs of one engine per turn"
+    )
+    p.add_argument("--batch", type=int, default=1, help="images per run; the report adds images/s")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        metavar="f32|bf16|auto",
+        help="float layers of the openvino engine: auto (default: bf16 where the CPU has "
+        "AVX512_BF16 or AMX, else f32), f32 or bf16",
+    )
     p.add_argument(
         "--engines",
         default=",".join(ENGINES),
         metavar="E1,E2,...",
-        help=f"a selection of {','.join(ENGINES)}",
+        help=f"a selection of {','.join(ALL_ENGINES)} (default {','.join(ENGINES)}); "
+        f"openvino-f32,openvino-bf16 time OpenVINO in both precisions side by side",
     )
     p.add_argument(
         "--profile", type=int, default=0, metavar="N", help="also list OpenVINO's N slowest nodes"
@@ -78,6 +103,11 @@ def cmd_export(args) -> int:
             f"--int8-range applies to --format tflite only. Got --format {args.format}; drop "
             f"--int8-range or export to tflite."
         )
+    if args.precision is not None and args.format != "openvino":
+        raise CommandError(
+            f"--precision applies to --format openvino only. Got --format {args.format}; drop "
+            f"--precision or export to openvino."
+        )
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
     options = dict(
         input_shape=shape,
@@ -100,7 +130,12 @@ def cmd_export(args) -> int:
             )
         else:
             from bnnzoo.converters.openvino import export_openvino  # imports OpenVINO
+            from bnnzoo.converters.openvino.runtime import resolve_precision
 
+            # only when given: the default (f32) is export_openvino's own
+            if args.precision is not None:
+                resolve_precision(args.precision)  # a bad value stops here, before any work
+                options["precision"] = args.precision
             report = export_openvino(args.model, args.out, threads=args.threads, **options)
     except VerificationError as err:
         # the conversion ran and wrote its file, but disagrees with Keras: a result, not a
@@ -132,6 +167,9 @@ def cmd_bench(args) -> int:
                 threads=args.threads,
                 runs=args.runs,
                 warmup=args.warmup,
+                block=args.block,
+                batch=args.batch,
+                precision=args.precision,
                 engines=args.engines.replace(" ", ""),
                 seed=args.seed,
                 profile=args.profile,

@@ -165,6 +165,11 @@ CASES = [
         [*EXPORT[:3], "openvino", "--out", "{t}/ir", "--int8-range=-3,3"],
         "--int8-range applies to --format tflite only",
     ),
+    ([*EXPORT, "--precision", "bf16"], "--precision applies to --format openvino only"),
+    (
+        [*EXPORT[:3], "openvino", "--out", "{t}/ir", "--precision", "fp16"],
+        "Expected precision to be one of ('f32', 'bf16', 'auto'). Received: precision='fp16'",
+    ),
     # bench
     (["bench", "no_such_model"], "Unknown model 'no_such_model'"),
     (["bench", "{t}/bad.keras"], f"'{{t}}/bad.keras' {NOT_READABLE}"),
@@ -176,6 +181,11 @@ CASES = [
     (["bench", "binary_resnet_e18", "--engines", "lce,gpu"], "(unknown: ['gpu'])"),
     (["bench", "binary_resnet_e18", "--engines", ","], "engines to be a non-empty selection"),
     (["bench", "binary_resnet_e18", "--seed", "x"], "argument --seed: invalid int value"),
+    (["bench", "binary_resnet_e18", "--batch", "0"], "batch to be an int >= 1"),
+    (["bench", "binary_resnet_e18", "--batch", "x"], "argument --batch: invalid int value"),
+    (["bench", "binary_resnet_e18", "--block", "0"], "block to be an int >= 1"),
+    (["bench", "binary_resnet_e18", "--precision", "fp16"], "precision to be one of ('f32'"),
+    (["bench", "binary_resnet_e18", "--engines", "openvino-f16"], "(unknown: ['openvino-f16'])"),
     # quickstart
     (["quickstart", "--out", "/", "--dataset", "digits"], "is not empty"),
     (["quickstart", "--out", "{t}/afile"], "--out '{t}/afile' is a file"),

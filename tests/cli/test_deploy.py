@@ -69,7 +69,8 @@ def test_bench_prints_a_table(capsys, tiny_saved):
     code, out, err = run(capsys, "bench", str(tiny_saved), "--engines", "keras,lce", "--runs", "2")
     assert code == 0, err
     assert "Keras (TF graph)" in out and "LCE interpreter" in out and "% of limit" in out
-    assert "OpenVINO" not in out.split("binary MACs per inference")[0]  # only the two asked for
+    assert "OpenVINO" not in out.split("MACs per image")[0]  # only the two asked for
+    assert "limit: measured peaks" in out and "use on this machine for this model" in out
 
 
 def test_bench_json_is_one_object_on_stdout(capsys, tiny_saved):
@@ -80,6 +81,31 @@ def test_bench_json_is_one_object_on_stdout(capsys, tiny_saved):
     assert set(data["engines"]) == {"keras", "openvino"} and data["runs"] == 2
     assert data["ratio_to_lce"] == {} and data["ratio_to_float_tflite"] == {}
     assert data["randomized_weights"] is True and "bench: timing" in err
+
+
+def test_bench_batch_blocks_and_both_openvino_precisions(capsys, tiny_saved):
+    code, out, err = run(capsys, "bench", str(tiny_saved), "--engines", "tflite,openvino-f32,"
+                         "openvino-bf16", "--runs", "2", "--block", "1", "--warmup", "0",
+                         "--batch", "2", "--json")  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert list(data["engines"]) == ["tflite", "openvino-f32", "openvino-bf16"]
+    assert (data["batch"], data["block"], data["warmup"]) == (2, 1, 0)
+    assert data["engines"]["openvino-f32"]["precision"] == "f32"
+    assert all(e["images_per_s"] > 0 and e["alone_median_ms"] > 0 for e in data["engines"].values())
+    assert data["recommended_engine"] in data["engines"]
+    assert data["limit"]["binary_gmacs_per_s"] > 0 and "f32" in data["limit"]["float_gmacs_per_s"]
+
+
+def test_export_passes_precision_to_openvino_only_when_given(capsys, tmp_path, monkeypatch):
+    from bnnzoo.converters import openvino as ovx
+
+    calls = []
+    monkeypatch.setattr(ovx, "export_openvino", lambda *a, **kw: calls.append(kw) or "exported")
+    argv = ["export", "binary_resnet_e18", "--format", "openvino", "--out", str(tmp_path)]
+    assert run(capsys, *argv)[:2] == (0, "exported\n")
+    assert run(capsys, *argv, "--precision", "bf16")[:2] == (0, "exported\n")
+    assert "precision" not in calls[0] and calls[1]["precision"] == "bf16"
 
 
 def test_bench_json_console_script_stdout_is_pure_json(tiny_saved):

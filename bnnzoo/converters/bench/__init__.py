@@ -1,6 +1,8 @@
-"""Time batch-1 inference of one model on every engine, side by side in one process.
+"""Time inference of one model on every engine, side by side in one process, against the
+machine's measured limit, and say which engine to use.
 
-``bench`` converts the same Keras model for four engines and times one image at a time on each:
+``bench`` converts the same Keras model for four engines and times a batch (default one image)
+on each:
 
 * ``keras``: TensorFlow running the model as one compiled ``tf.function`` (a graph, not
   ``model.predict``, whose per-call setup would dominate a batch of one);
@@ -10,19 +12,24 @@
 * ``lce``: ``to_tflite(model)`` in Larq Compute Engine's interpreter (``lce.lce_engine``);
   on x86 its binary kernels are LCE's portable reference ones;
 * ``openvino``: ``bnnzoo.converters.openvino`` (every binary conv a ``BinaryConvolution``, run
-  by the CPU plugin's xnor-popcount kernel).
+  by the CPU plugin's xnor-popcount kernel), float layers in ``precision`` (``"auto"``: bf16
+  where the CPU has AVX512_BF16 or AMX); ``openvino-f32`` and ``openvino-bf16`` time both
+  precisions side by side.
 
-Every engine gets ``threads`` threads. Before timing, each engine's outputs are compared with
-Keras (``verify.compare_outputs``) on a few random inputs; an engine that cannot convert or run
-the model is reported as unavailable with the reason. The engines then take turns, one run
-each, round after round (the order rotating), so that drift and other load on the machine hit
-all of them alike; the report gives median, minimum and 90th percentile.
+Every engine gets ``threads`` threads and the same input. Before timing, each engine's outputs
+are compared with Keras (``verify.compare_outputs``) on a few random inputs; an engine that
+cannot convert or run the model is reported as unavailable with the reason. The engines then
+take turns in blocks (a few warm-up runs, then ``block`` timed runs of one engine), so that
+drift and other load hit all of them alike while each block runs with its own data in the
+caches; afterwards each engine runs alone. The report gives the median side by side (the fair
+comparison) and alone (what a user running only that engine, or OpenVINO's ``benchmark_app``,
+sees), and images/s.
 
-Throughput is put against a physical limit: ``binary_macs / median time`` (G binary MACs/s,
-for every engine, also those that compute the binary layers in float) over
-``BINARY_MACS_PER_CYCLE_PER_CORE × threads × clock`` (341 binary MACs per cycle and core with
-AVX-512 ``VPOPCNTQ``; see ``limit``). No engine reaches the limit; the percentage says how far
-each is from it.
+The limit (``limit``) is measured: the best binary-MAC rate of one large OpenVINO
+``BinaryConvolution`` and the best float-MAC rate of one large ``Convolution`` (f32, bf16) on
+this machine; a model's limit time is binary MACs / binary peak + float MACs / float peak, and
+each engine's % of limit is that over its median alone (per node type too, with a profile).
+The report names the engine to use on this machine for this model (``report.RECOMMENDATION_RULE``).
 
 An untrained model (``verify.looks_untrained``) is copied and given random weights with
 BatchNorm statistics measured on data (``verify.randomize_weights``) first: its exact zeros
@@ -33,24 +40,24 @@ Example:
     >>> from bnnzoo.converters.bench import bench
     >>> report = bench("binary_densenet28", input_shape=(224, 224, 3), threads=2, runs=30)
     >>> print(report.format())
-    >>> report.as_dict()["ratio_to_lce"]["openvino"]
-    0.05
+    >>> report.recommended_engine, report.as_dict()["ratio_to_lce"]["openvino"]
+    ('openvino', 0.05)
 
 The command ``bnnzoo bench MODEL`` prints ``report.format()`` (or ``as_dict()`` as JSON).
 
-Modules: ``timing`` (interleaved runs, the load of other processes), ``limit`` (the binary-MAC
-limit and the CPU clock), ``engines`` (the four engines), ``report`` (``BenchReport``), ``run``
+Modules: ``timing`` (runs taking turns, the load of other processes), ``limit`` (the measured
+peaks), ``engines`` (the engines), ``report`` (``BenchReport``, the recommendation), ``run``
 (``bench`` itself).
 """
 
-from bnnzoo.converters.bench.engines import ENGINE_TITLES, ENGINES
-from bnnzoo.converters.bench.limit import (
-    BINARY_MACS_PER_CYCLE_PER_CORE,
-    DEFAULT_CLOCK_GHZ,
-    Limit,
-    cpu_clock_ghz,
+from bnnzoo.converters.bench.engines import (
+    ALL_ENGINES,
+    ENGINE_TITLES,
+    ENGINES,
+    OPENVINO_PRECISION_ENGINES,
 )
-from bnnzoo.converters.bench.report import BenchReport, EngineTimes
+from bnnzoo.converters.bench.limit import Limit, measure_limit
+from bnnzoo.converters.bench.report import RECOMMENDATION_RULE, BenchReport, EngineTimes, recommend
 from bnnzoo.converters.bench.run import CHECK_INPUTS, bench
 from bnnzoo.converters.bench.timing import (
     cpu_seconds,
@@ -60,17 +67,19 @@ from bnnzoo.converters.bench.timing import (
 )
 
 __all__ = [
-    "BINARY_MACS_PER_CYCLE_PER_CORE",
+    "ALL_ENGINES",
+    "OPENVINO_PRECISION_ENGINES",
+    "RECOMMENDATION_RULE",
     "CHECK_INPUTS",
-    "DEFAULT_CLOCK_GHZ",
     "ENGINES",
     "ENGINE_TITLES",
     "BenchReport",
     "EngineTimes",
     "Limit",
     "bench",
-    "cpu_clock_ghz",
     "cpu_seconds",
+    "measure_limit",
+    "recommend",
     "other_load",
     "time_interleaved",
     "wait_until_idle",

@@ -1,12 +1,15 @@
 """The engines ``bench`` times, each built from the same Keras model and ready to run a batch
-of one input: ``keras`` (a ``tf.function`` graph), ``tflite`` (plain float TFLite with XNNPACK),
-``lce`` (``to_tflite`` in LCE's interpreter) and ``openvino`` (``BinaryConvolution`` on the CPU
-plugin). Each says in ``detail`` how it runs (versions, threads, delegate, binary kernels).
+of ``batch`` inputs: ``keras`` (a ``tf.function`` graph), ``tflite`` (plain float TFLite with
+XNNPACK), ``lce`` (``to_tflite`` in LCE's interpreter) and ``openvino`` (``BinaryConvolution``
+on the CPU plugin, float layers in the precision asked for, ``"auto"`` by default), or
+``openvino-f32`` and ``openvino-bf16`` (OpenVINO in that precision, to time both side by side).
+Each says in ``detail`` how it runs (versions, threads, delegate, binary kernels) and in
+``precision`` what its float layers compute in.
 
 Example:
-    >>> engine = build_engine("openvino", model, threads=2)
-    >>> logits = engine.run(x)  # x: one input with its batch axis, (1, H, W, C)
-    >>> print(engine.detail)  # version, and how many binary convs run as BinaryConvolution
+    >>> engine = build_engine("openvino-bf16", model, threads=2, batch=8)
+    >>> logits = engine.run(x)  # x: (8, H, W, C)
+    >>> print(engine.precision, engine.detail)  # bf16, how many binary convs are binary
 """
 
 from __future__ import annotations
@@ -20,29 +23,36 @@ import tensorflow as tf
 from bnnzoo._checks import one_of
 from bnnzoo.converters.lce import binary_mac_report, lce_engine, to_tflite
 
-ENGINES = ("keras", "tflite", "lce", "openvino")
+ENGINES = ("keras", "tflite", "lce", "openvino")  # bench's default selection
+# OpenVINO in a fixed float precision, to time both side by side
+OPENVINO_PRECISION_ENGINES = ("openvino-f32", "openvino-bf16")
+ALL_ENGINES = ENGINES + OPENVINO_PRECISION_ENGINES
 ENGINE_TITLES = {
     "keras": "Keras (TF graph)",
     "tflite": "float TFLite (XNNPACK)",
     "lce": "LCE interpreter",
     "openvino": "OpenVINO binary",
+    "openvino-f32": "OpenVINO binary f32",
+    "openvino-bf16": "OpenVINO binary bf16",
 }
 
 
 @dataclass
 class PreparedEngine:
-    """One engine ready to run: ``run`` maps a batch of one input to its outputs."""
+    """One engine ready to run: ``run`` maps a batch of inputs to its outputs; ``precision``
+    is what its float layers compute in (``"f32"``, ``"bf16"``)."""
 
     run: Callable[[np.ndarray], np.ndarray]
     detail: str = ""
+    precision: str = "f32"
 
 
-def _keras(model: tf.keras.Model, threads: int) -> PreparedEngine:
+def _keras(model: tf.keras.Model, threads: int, batch: int) -> PreparedEngine:
     shape = tuple(model.inputs[0].shape[1:])
     dtype = model.inputs[0].dtype
     graph = tf.function(
         lambda x: model(x, training=False),
-        input_signature=[tf.TensorSpec((1, *shape), dtype)],
+        input_signature=[tf.TensorSpec((batch, *shape), dtype)],
     )
 
     def run(batch: np.ndarray) -> np.ndarray:
@@ -57,11 +67,14 @@ def _keras(model: tf.keras.Model, threads: int) -> PreparedEngine:
     )
 
 
-def _tflite(model: tf.keras.Model, threads: int) -> PreparedEngine:
+def _tflite(model: tf.keras.Model, threads: int, batch: int) -> PreparedEngine:
     flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads)
-    interpreter.allocate_tensors()
     input_index = interpreter.get_input_details()[0]["index"]
+    shape = interpreter.get_input_details()[0]["shape"]
+    if batch != shape[0]:
+        interpreter.resize_tensor_input(input_index, [batch, *shape[1:]])
+    interpreter.allocate_tensors()
     output_index = interpreter.get_output_details()[0]["index"]
     ops: dict[str, int] = {}
     for op in interpreter._get_ops_details():  # the only way to see the XNNPACK delegate
@@ -82,27 +95,30 @@ def _tflite(model: tf.keras.Model, threads: int) -> PreparedEngine:
     return PreparedEngine(run, f"{detail}; ops: {floats}")
 
 
-def _lce(model: tf.keras.Model, threads: int) -> PreparedEngine:
+def _lce(model: tf.keras.Model, threads: int, batch: int) -> PreparedEngine:
     import larq_compute_engine as lce
 
     flatbuffer = to_tflite(model)
     macs = binary_mac_report(model, flatbuffer)
+    one_at_a_time = "; its model has batch size 1: a batch runs image by image" if batch > 1 else ""
     return PreparedEngine(
         lce_engine(flatbuffer, num_threads=threads),
-        f"larq-compute-engine {lce.__version__} interpreter; {macs}",
+        f"larq-compute-engine {lce.__version__} interpreter; {macs}{one_at_a_time}",
     )
 
 
-def _openvino(model: tf.keras.Model, threads: int) -> PreparedEngine:
+def _openvino(model: tf.keras.Model, threads: int, batch: int, precision: str) -> PreparedEngine:
     import openvino as ov
 
     from bnnzoo.converters import openvino as ovx
 
-    compiled = ovx.compile(ovx.to_openvino(model), threads=threads)
+    ov_model = ovx.to_openvino(model, batch_size=batch)
+    compiled = ovx.compile(ov_model, threads=threads, precision=precision)
+    computed = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
     request = compiled.create_infer_request()
 
-    def run(batch: np.ndarray) -> np.ndarray:
-        request.infer([np.ascontiguousarray(batch, np.float32)])
+    def run(inputs: np.ndarray) -> np.ndarray:
+        request.infer([np.ascontiguousarray(inputs, np.float32)])
         return np.array(request.get_output_tensor(0).data, copy=True)
 
     binary = ovx.binary_ops_in_runtime(compiled)
@@ -111,33 +127,46 @@ def _openvino(model: tf.keras.Model, threads: int) -> PreparedEngine:
     return PreparedEngine(
         run,
         f"openvino {ov.__version__.split('-')[0]}, {len(set(expected) & set(binary))} of "
-        f"{len(expected)} binary convs run as BinaryConvolution (kernels: {kernels})",
+        f"{len(expected)} binary convs run as BinaryConvolution (kernels: {kernels}), float "
+        f"layers in {computed} (asked: {precision})",
+        precision=computed,
     )
 
 
-_BUILDERS = {"keras": _keras, "tflite": _tflite, "lce": _lce, "openvino": _openvino}
+_BUILDERS = {"keras": _keras, "tflite": _tflite, "lce": _lce}
 
 
-def build_engine(name: str, model: tf.keras.Model, threads: int) -> PreparedEngine:
-    """Convert ``model`` for the engine ``name`` (one of ``ENGINES``) and make it ready to run
-    with ``threads`` threads; raises whatever the converter or runtime raises."""
-    return _BUILDERS[one_of("engine", name, ENGINES)](model, threads)
+def build_engine(
+    name: str, model: tf.keras.Model, threads: int, *, batch: int = 1, precision: str = "auto"
+) -> PreparedEngine:
+    """Convert ``model`` for the engine ``name`` (one of ``ALL_ENGINES``) and make it ready to
+    run batches of ``batch`` inputs with ``threads`` threads; raises whatever the converter or
+    runtime raises.
+
+    ``precision`` (``"f32"``, ``"bf16"``, ``"auto"``) is that of ``openvino``;
+    ``openvino-f32`` and ``openvino-bf16`` have their own, the other engines compute in f32.
+    """
+    one_of("engine", name, ALL_ENGINES)
+    if name.startswith("openvino"):
+        fixed = name.partition("-")[2]
+        return _openvino(model, threads, batch, fixed or precision)
+    return _BUILDERS[name](model, threads, batch)
 
 
 def check_engines(engines) -> tuple[str, ...]:
     """The engines asked for (a sequence or a comma-separated string), in the order of
-    ``ENGINES``; a ValueError naming the unknown ones."""
+    ``ALL_ENGINES``; a ValueError naming the unknown ones."""
     if isinstance(engines, str):
         engines = [e for e in engines.split(",") if e]
     names = list(engines) if isinstance(engines, (list, tuple)) else None
-    unknown = [] if names is None else [e for e in names if e not in ENGINES]
+    unknown = [] if names is None else [e for e in names if e not in ALL_ENGINES]
     if not names or unknown:
         raise ValueError(
-            f"Expected engines to be a non-empty selection of {ENGINES}. Received: "
+            f"Expected engines to be a non-empty selection of {ALL_ENGINES}. Received: "
             f"engines={engines!r}{f' (unknown: {unknown})' if unknown else ''}. Pass e.g. "
-            f"engines=('lce', 'openvino')."
+            f"engines=('lce', 'openvino') or ('tflite', 'openvino-f32', 'openvino-bf16')."
         )
-    return tuple(e for e in ENGINES if e in names)
+    return tuple(e for e in ALL_ENGINES if e in names)
 
 
 def configure_tf_threads(threads: int) -> str | None:

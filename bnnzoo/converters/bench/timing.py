@@ -1,5 +1,5 @@
-"""Time several functions fairly on a shared machine: interleaved runs, and the CPU load of
-other processes before and during the timing.
+"""Time several functions fairly on a shared machine: interleaved runs (one at a time or in
+blocks), and the CPU load of other processes before and during the timing.
 
 Example:
     >>> from bnnzoo.converters.bench.timing import cpu_seconds, other_load, time_interleaved
@@ -25,6 +25,7 @@ def time_interleaved(
     runs: int,
     warmup: int = 3,
     block: int = 1,
+    warmup_every_block: bool = False,
 ) -> dict[str, list[float]]:
     """Milliseconds of each call, the calls taking turns.
 
@@ -35,8 +36,11 @@ def time_interleaved(
     Args:
         calls: name → function with no arguments (one inference).
         runs: timed calls per function.
-        warmup: untimed calls per function before the first round.
+        warmup: untimed calls per function before the first round, or before each of its
+            blocks with ``warmup_every_block``.
         block: consecutive calls of one function per round (1: strict round-robin).
+        warmup_every_block: warm up before every block, not only the first: each block then
+            starts with the function's data back in the caches that the others evicted.
 
     Returns:
         name → the ``runs`` times in milliseconds, in the order they were taken.
@@ -49,14 +53,17 @@ def time_interleaved(
     positive_int("block", block)
     positive_int("warmup", warmup, minimum=0)
     names = list(calls)
-    for name in names:
-        for _ in range(warmup):
-            calls[name]()
+    if not warmup_every_block:
+        for name in names:
+            for _ in range(warmup):
+                calls[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(math.ceil(runs / block)):
         shift = round_index % len(names) if names else 0
         for name in names[shift:] + names[:shift]:
             call = calls[name]
+            for _ in range(warmup if warmup_every_block else 0):
+                call()
             for _ in range(min(block, runs - len(times[name]))):
                 start = time.perf_counter()
                 call()

@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from bnnzoo import zoo
 from bnnzoo.analysis import count_model
-from bnnzoo.converters.bench import BINARY_MACS_PER_CYCLE_PER_CORE, ENGINE_TITLES, ENGINES, bench
+from bnnzoo.converters.bench import ENGINE_TITLES, ENGINES, bench
+from bnnzoo.converters.openvino.runtime import resolve_precision
 
 # its module fixture runs a whole bench: keep the module on one xdist worker
 pytestmark = pytest.mark.xdist_group("bench_report")
@@ -33,7 +34,7 @@ def test_every_engine_is_timed_and_agrees_with_keras(report):
     assert list(report.engines) == list(ENGINES) and report.unavailable == {}
     for name, times in report.engines.items():
         assert 0 < times.min_ms <= times.median_ms <= times.p90_ms, name
-        assert times.detail
+        assert times.alone_median_ms > 0 and times.detail
         assert report.agreement[name].passed, str(report.agreement[name])
         assert report.agreement[name].n == 4
     assert "100.0%" in report.engines["lce"].detail  # every binary MAC in LceBconv2d
@@ -41,6 +42,9 @@ def test_every_engine_is_timed_and_agrees_with_keras(report):
     assert (report.model, report.input_shape, report.threads, report.runs) == (
         "binary_resnet_e", (32, 32, 3), 2, 2,
     )  # fmt: skip
+    # "auto": OpenVINO's float layers in bf16 where the CPU has it, the others in f32
+    assert report.engines["openvino"].precision == resolve_precision("auto")
+    assert {report.engines[name].precision for name in ("keras", "tflite", "lce")} == {"f32"}
 
 
 def test_an_untrained_model_is_benched_with_random_weights(report):
@@ -49,12 +53,16 @@ def test_an_untrained_model_is_benched_with_random_weights(report):
 
 
 def test_the_report_describes_this_run(report):
-    assert report.binary_macs == count_model(small()).binary_macs > 0
+    counts = count_model(small())
+    assert (report.binary_macs, report.float_macs) == (counts.binary_macs, counts.float_macs)
+    assert report.macs_by_node_type["BinaryConvolution"] == counts.binary_macs
+    assert sum(report.macs_by_node_type.values()) == counts.binary_macs + counts.float_macs
     limit = report.limit
-    assert limit.per_cycle_per_core == BINARY_MACS_PER_CYCLE_PER_CORE
-    assert limit.cores == 2 and limit.clock_ghz > 0 and limit.clock_source
+    assert limit.threads == 2 and limit.binary_gmacs_per_s > 0
+    assert set(limit.float_gmacs_per_s) == {"f32", resolve_precision("auto")}
     assert report.ratio_to_lce["lce"] == 1.0 and report.ratio_to_float_tflite["tflite"] == 1.0
     assert set(report.percent_of_limit) == set(ENGINES)
+    assert report.recommended_engine in ENGINES and report.block == 20 and report.batch == 1
     data = report.as_dict()
     assert json.loads(json.dumps(data, allow_nan=False)) == data
     assert data["input_shape"] == [32, 32, 3] and data["randomized_weights"] is True
@@ -62,7 +70,8 @@ def test_the_report_describes_this_run(report):
     text = report.format()
     for name in ENGINES:
         assert any(line.startswith(ENGINE_TITLES[name]) for line in text.splitlines())
-    assert report.limit.clock_source in text and "randomize_weights" in text
+    assert "limit: measured peaks with 2 threads" in text and "randomize_weights" in text
+    assert "use on this machine for this model: " in text and report.machine in text
 
 
 def test_an_engine_that_cannot_run_is_reported_not_raised():
@@ -95,7 +104,27 @@ def test_the_callers_model_is_left_as_it_was_and_profile_lists_nodes():
     assert [ms for *_, ms in report.profile] == sorted(
         (ms for *_, ms in report.profile), reverse=True
     )
-    assert "OpenVINO per-node profile" in report.format()
+    assert report.profile_engine == "openvino" and "OpenVINO binary per-node profile" in (
+        report.format()
+    )
+
+
+def test_a_batch_and_both_openvino_precisions_side_by_side():
+    model = zoo.BinaryResNetE(
+        blocks_per_stage=(1,), filters=(32,), input_shape=(16, 16, 3), num_classes=4
+    )
+    report = bench(model, engines="openvino-f32,openvino-bf16,tflite", batch=3, runs=2,
+                   block=1, warmup=0, check_inputs=2)  # fmt: skip
+    assert list(report.engines) == ["tflite", "openvino-f32", "openvino-bf16"]
+    assert report.batch == 3 and report.agreement["openvino-f32"].n == 3  # 2 rounded up to 3
+    assert report.engines["openvino-f32"].precision == "f32"
+    assert report.engines["openvino-bf16"].precision in ("bf16", "f32")  # what the CPU runs
+    for name in report.engines:
+        assert report.images_per_s[name] == pytest.approx(
+            3e3 / report.engines[name].alone_median_ms
+        )
+    assert report.agreement["openvino-f32"].passed and report.agreement["tflite"].passed
+    assert "OpenVINO binary bf16" in report.format() and "batch 3" in report.format()
 
 
 @pytest.mark.parametrize(
@@ -106,6 +135,10 @@ def test_the_callers_model_is_left_as_it_was_and_profile_lists_nodes():
         ({"warmup": -1}, "warmup to be an int >= 0"),
         ({"engines": ("keras", "gpu")}, "unknown: ['gpu']"),
         ({"engines": ()}, "non-empty selection"),
+        ({"engines": "openvino-f16"}, "unknown: ['openvino-f16']"),
+        ({"block": 0}, "block to be an int >= 1"),
+        ({"batch": 0}, "batch to be an int >= 1"),
+        ({"precision": "fp16"}, "precision to be one of ('f32', 'bf16', 'auto')"),
     ],
 )
 def test_bad_arguments_are_refused_before_building(kwargs, message):

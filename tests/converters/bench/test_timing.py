@@ -36,3 +36,12 @@ def test_other_load_is_the_machine_minus_this_process():
     assert other_load((10.0, 1.0), (10.5, 2.0), 2.0) == 0.0  # never negative
     machine, own = cpu_seconds()
     assert machine >= own - 1e-6 >= 0  # the machine's busy time includes this process's
+
+
+def test_time_interleaved_can_warm_up_before_every_block():
+    order = []
+    calls = {name: (lambda name=name: order.append(name)) for name in "ab"}
+    times = time_interleaved(calls, runs=2, warmup=1, block=2, warmup_every_block=True)
+    # each block: one untimed run, then two timed ones
+    assert order == list("aaa" + "bbb")
+    assert {name: len(values) for name, values in times.items()} == {"a": 2, "b": 2}
