@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from bnnzoo._checks import positive_ints
 from bnnzoo.layers import FixedScaling, batch_norm, binary_conv, binary_dense
 from bnnzoo.zoo import _common
 from bnnzoo.zoo.papers import WU_2016
@@ -64,6 +65,15 @@ def _head(x, inputs, *, dense_units, dropout, clip_value, logit_scale):
     return x
 
 
+def _check_dense_units(dense_units) -> tuple[int, ...]:
+    if isinstance(dense_units, int) and not isinstance(dense_units, bool):
+        raise ValueError(
+            f"Expected dense_units to be a sequence of layer widths, e.g. (4096,). Received: "
+            f"dense_units={dense_units!r}; write dense_units=({dense_units},)."
+        )
+    return positive_ints("dense_units", dense_units)
+
+
 def _check_scale(logit_scale):
     if (
         isinstance(logit_scale, bool)
@@ -86,18 +96,22 @@ def WuBNN13(
     dropout: float = 0.2,
     logit_scale: float = 1.0,
     clip_value: float = 1.0,
+    dense_units: tuple[int, ...] = (4096,),
     name: str = "wu_bnn13",
 ) -> tf.keras.Model:
     """The 13-layer BNN of Table 1 (80.2% top-5 trained on labels, 84.1% distilled).
 
     ``include_top=False`` ends at the last max pooling, before the fully connected layers (as
     in Keras' VGG16), pooled to a vector with ``pooling="avg"`` or ``"max"``. ``dropout=0`` is
-    the distilled network of §2.3.
+    the distilled network of §2.3. ``dense_units`` sets the binary fully connected layers
+    (Table 1: one of 4096); at 4096 they hold most of the model's 25 M parameters, so a small
+    dataset may want fewer (``dense_units=(512,)``).
 
     Example:
         >>> model = WuBNN13(input_shape=(32, 32, 3), num_classes=10)
     """
     _check_scale(logit_scale)
+    dense_units = _check_dense_units(dense_units)
     if not 0 <= dropout < 1:
         raise ValueError(f"Expected 0 <= dropout < 1. Received: dropout={dropout!r}.")
     inputs = _common.check_inputs(
@@ -119,7 +133,7 @@ def WuBNN13(
     x = tf.keras.layers.MaxPooling2D(2, strides=2, name="pool2")(x)
     x = _binary_stack(x, 512, 6, padding=padding, clip_value=clip_value, name="block2")
     x = tf.keras.layers.MaxPooling2D(2, strides=2, name="pool3")(x)
-    x = _head(x, inputs, dense_units=(4096,), dropout=dropout, clip_value=clip_value,
+    x = _head(x, inputs, dense_units=dense_units, dropout=dropout, clip_value=clip_value,
               logit_scale=logit_scale)  # fmt: skip
     return _common.finish(x_in, x, inputs, name=name)
 
@@ -137,6 +151,7 @@ def WuAlexNet(
     dropout: float = 0.0,
     logit_scale: float = 1.0,
     clip_value: float = 1.0,
+    dense_units: tuple[int, ...] = (4096, 4096),
     name: str = "wu_alexnet",
 ) -> tf.keras.Model:
     """The BVLC-AlexNet-shaped binary network Wu et al. start from (68% top-5, §2.3).
@@ -146,12 +161,14 @@ def WuAlexNet(
     the first, second and fifth, two binary 4096-unit layers, and the float-weight classifier
     with the fixed scaling layer. Pooling is unpadded as in AlexNet from 67 px up (6×6×256 at
     227 px), padded below; inputs under 50 px get a 3×3 stride-1 stem. ``include_top=False``
-    ends at the last max pooling, as in ``WuBNN13``.
+    ends at the last max pooling, as in ``WuBNN13``; ``dense_units`` as there (AlexNet: two
+    of 4096).
 
     Example:
         >>> model = WuAlexNet(input_shape=(227, 227, 3))
     """
     _check_scale(logit_scale)
+    dense_units = _check_dense_units(dense_units)
     inputs = _common.check_inputs(
         model_name=name, input_shape=input_shape, input_tensor=input_tensor, weights=weights,
         include_top=include_top, num_classes=num_classes,
@@ -177,6 +194,6 @@ def WuAlexNet(
             x = tf.keras.layers.MaxPooling2D(
                 3, strides=2, padding=pool_padding, name=f"pool{i + 2}"
             )(x)
-    x = _head(x, inputs, dense_units=(4096, 4096), dropout=dropout, clip_value=clip_value,
+    x = _head(x, inputs, dense_units=dense_units, dropout=dropout, clip_value=clip_value,
               logit_scale=logit_scale)  # fmt: skip
     return _common.finish(x_in, x, inputs, name=name)

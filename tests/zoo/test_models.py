@@ -21,7 +21,7 @@ FAMILY_SAMPLES = {
     "resnet_e": ("binary_resnet_e18", {"filters": (16, 32, 64, 128)}),
     "bitnet": ("bitnet_cifar_d4_k1_n2_binary", {}),
     "wide_resnet": (zoo.WideResNetCifar, {"d": 1, "n": 1, "precision": "binary"}),
-    "wu": ("wu_alexnet", {}),
+    "wu": ("wu_alexnet", {"dense_units": (256, 256)}),  # 4096 units: 25 M weights, slow to load
     "bireal": ("bireal_resnet18", {"width": 16}),
     "dwr": ("resnet20_bireal", {}),
     "igp": ("igp_resnet21", {"width": 16}),

@@ -1,4 +1,5 @@
-"""Paper 004's networks: the 13-layer BNN of Table 1 and the AlexNet-shaped BNN."""
+"""Wu, Wu, Zhao 2016 (Binarized Neural Networks on the ImageNet Classification Task): the
+13-layer BNN of Table 1 and the AlexNet-shaped BNN."""
 
 import larq as lq
 import pytest
@@ -66,3 +67,14 @@ def test_fixed_scaling_is_not_trained_and_round_trips(tmp_path):
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         zoo.WuBNN13(input_shape=(32, 32, 3), **kwargs)
+
+
+def test_dense_units_set_the_binary_fully_connected_layers():
+    model = zoo.WuBNN13(input_shape=(16, 16, 3), num_classes=3, dense_units=(64, 32))
+    dense = [d for d in model.layers if isinstance(d, tf.keras.layers.Dense)]
+    assert [d.units for d in dense] == [64, 32, 3]
+    assert [d.name for d in dense] == ["fc1", "fc2", "head_dense"]
+    with pytest.raises(ValueError, match=r"dense_units=512; write dense_units=\(512,\)"):
+        zoo.WuAlexNet(input_shape=(16, 16, 3), dense_units=512)
+    with pytest.raises(ValueError, match="non-empty sequence of positive ints"):
+        zoo.WuAlexNet(input_shape=(16, 16, 3), dense_units=(512, 0))
