@@ -20,6 +20,9 @@ the N most expensive functions of the run (cProfile, cumulative time).
 
 Run:  PYTHONPATH=. .venv/bin/python benchmarks/train_end_to_end.py [--steps 120] [--epochs 2]
       [--precision auto|float32|mixed_bfloat16] [--profile 25]
+
+``--precision auto`` (the default) first measures as ``train`` does for the recipe's
+``precision=auto`` (``measure_rates``) and prints both rates and the choice.
 """
 
 from __future__ import annotations
@@ -42,7 +45,13 @@ from bnnzoo._host import describe
 from bnnzoo.training import recipes, train
 from bnnzoo.training.loop import build_model
 from bnnzoo.training.optimizers import make_optimizer
-from bnnzoo.training.precision import detect_hardware, dtype_policy, has_bfloat16
+from bnnzoo.training.precision import (
+    detect_hardware,
+    dtype_policy,
+    fastest,
+    has_bfloat16,
+    measure_rates,
+)
 from bnnzoo.training.rundir import RunDir
 from bnnzoo.training.steps import make_train_step
 
@@ -129,10 +138,20 @@ def main():
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="more overrides of the recipe, as for bnnzoo train")  # fmt: skip
     args = parser.parse_args()
-    precision = args.precision
-    if precision == "auto":
-        precision = "mixed_bfloat16" if has_bfloat16(*detect_hardware()) else "float32"
+    print(describe(), flush=True)
     base = recipes.resolve(RECIPE)
+    precision = args.precision
+    if precision == "auto" and has_bfloat16(*detect_hardware()):  # as train() decides it
+        size = int(base["input_size"])
+        rates = measure_rates(
+            lambda: build_model(base, input_shape=(size, size, 1), num_classes=10), base,
+            (int(base["batch_size"]), size, size, 1), 10,
+        )  # fmt: skip
+        precision = fastest(rates)
+        measured = ", ".join(f"{name} {rate:.0f} images/s" for name, rate in rates.items())
+        print(f"precision=auto: {measured}: {precision}")
+    elif precision == "auto":
+        precision = "float32"
     train_examples = args.steps * int(base["batch_size"])
     config = recipes.resolve(
         RECIPE,
@@ -144,7 +163,6 @@ def main():
         ],
         epochs=args.epochs,
     )
-    print(describe())
     print(f"TensorFlow {tf.__version__}; recipe {RECIPE}, batch {config['batch_size']}, "
           f"{precision}; run: {args.epochs} epochs of {args.steps} steps, "
           f"{config['max_test_examples']} test images per epoch", flush=True)  # fmt: skip

@@ -154,7 +154,7 @@ def measure_rates(
     Example:
         >>> measure_rates(lambda: build_model(config, input_shape=(28, 28, 1), num_classes=10),
         ...               config, (128, 28, 28, 1), 10)
-        {'float32': 161.3, 'mixed_bfloat16': 214.8}
+        {'float32': 195.0, 'mixed_bfloat16': 283.4}
     """
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=tuple(batch_shape)).astype("float32"))
