@@ -333,17 +333,21 @@ class Preprocessing:
 
 
 def prepare(image, preprocessing: Preprocessing, *, training: bool, seed=None):
-    """Scale to [0, 1], match channels, resize/augment to ``size``, standardize."""
+    """Scale to [0, 1], match channels, resize/augment to ``size``, standardize.
+
+    ``image`` is one image (HWC or HW) or, without random augmentation (evaluation, or
+    ``augment="none"``), a batch (NHWC): the same values either way.
+    """
     p = preprocessing
     image = tf.cast(image, tf.float32) / 255.0
     if image.shape.rank == 2:
         image = image[..., None]
     if p.channels == 3 and image.shape[-1] == 1:
-        image = tf.tile(image, [1, 1, 3])
+        image = tf.concat([image] * 3, axis=-1)
     elif p.channels == 1 and image.shape[-1] == 3:
         image = tf.image.rgb_to_grayscale(image)
     if training and p.augment == "cifar":
-        image = tf.image.resize(image, (p.size, p.size))
+        image = _resize(image, p.size)
         image = tf.image.pad_to_bounding_box(image, 4, 4, p.size + 8, p.size + 8)
         image = tf.image.stateless_random_crop(image, (p.size, p.size, p.channels), seed=seed)
         image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
@@ -355,12 +359,36 @@ def prepare(image, preprocessing: Preprocessing, *, training: bool, seed=None):
         image = tf.image.resize(tf.slice(image, begin, crop), (p.size, p.size))
         image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
     elif p.augment == "imagenet":
-        image = tf.image.central_crop(image, 0.875)
-        image = tf.image.resize(image, (p.size, p.size))
+        image = _resize(tf.image.central_crop(image, 0.875), p.size)
     else:
-        image = tf.image.resize(image, (p.size, p.size))
-    image.set_shape((p.size, p.size, p.channels))
+        image = _resize(image, p.size)
+    image.set_shape((*image.shape[:-3], p.size, p.size, p.channels))
     return (image - tf.constant(p.mean)) / tf.constant(p.std)
+
+
+def _resize(image, size: int):
+    """``image`` resized to ``size``×``size``; untouched when it has that size already (a
+    bilinear resize to the same size returns the same values, at the cost of a pass)."""
+    if tuple(image.shape[-3:-1]) == (size, size):
+        return image
+    return tf.image.resize(image, (size, size))
+
+
+def input_threads() -> int:
+    """Threads the input pipeline may use: half the cores, at least one, so that it does not
+    compete with the train step for every core (on 2 cores: one)."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def pipeline_options() -> tf.data.Options:
+    """tf.data options of every pipeline: a private pool of ``input_threads()`` threads, one
+    thread per op, and no autotuning (its model runs on the cores the train step needs)."""
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = input_threads()
+    options.threading.max_intra_op_parallelism = 1
+    options.autotune.enabled = False
+    options.deterministic = True
+    return options
 
 
 def pipeline(
@@ -389,6 +417,10 @@ def pipeline(
     see it, so every example of the epoch is seen once across the cluster. Examples are
     assigned by position before preprocessing: each pipeline reads the whole source and
     preprocesses only its own examples.
+
+    Images of one shape that need no random augmentation are preprocessed a batch at a time
+    (one op per batch instead of one per image); the pipeline runs on ``input_threads()``
+    threads and keeps two batches ready (``pipeline_options``).
     """
     workers, index = shard
     ds = elements.enumerate()
@@ -399,13 +431,20 @@ def pipeline(
     if workers > 1:
         part = batch_size // workers
         ds = ds.filter(lambda position, _: (position % batch_size) // part == index)
+    per_batch = batch_size // (workers * replicas)
+    augmenting = training and preprocessing.augment != "none"
+    if augmenting or not ds.element_spec[1][0].shape.is_fully_defined():
 
-    def map_fn(position, example):
-        image, label = example
-        # stateless randomness from (seed, epoch, position): identical after a resume
-        example_seed = tf.stack([tf.constant(seed, tf.int64), epoch * 10_000_019 + position])
-        return prepare(image, preprocessing, training=training, seed=example_seed), label
+        def map_fn(position, example):
+            image, label = example
+            # stateless randomness from (seed, epoch, position): identical after a resume
+            example_seed = tf.stack([tf.constant(seed, tf.int64), epoch * 10_000_019 + position])
+            return prepare(image, preprocessing, training=training, seed=example_seed), label
 
-    ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size // (workers * replicas), drop_remainder=training)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        ds = ds.map(map_fn, num_parallel_calls=input_threads(), deterministic=True)
+        ds = ds.batch(per_batch, drop_remainder=training)
+    else:
+        ds = ds.batch(per_batch, drop_remainder=training)
+        ds = ds.map(lambda _, example: (prepare(example[0], preprocessing, training=training),
+                                        example[1]))  # fmt: skip
+    return ds.prefetch(2).with_options(pipeline_options())

@@ -30,11 +30,19 @@ batch (``data.pipeline``). A worker that loses its peers stops with a ``Training
 with loss scaling) computes activations and convolutions in 16 bits while the latent weights,
 the optimizer and the loss stay float32. The test accuracy of every epoch and the saved model
 come from a float32 twin that receives the trained weights, so what is reported is what is
-deployed.
+deployed. ``precision=auto`` on bfloat16 hardware times a few steps of the run's model in both
+float32 and mixed_bfloat16 before training and trains in the faster; ``config.json`` saves the
+choice (and both rates), so a resume trains the same way without measuring again. Several
+workers do not measure (they could disagree): there ``auto`` is mixed_bfloat16 on bfloat16
+hardware.
+
+``TrainResult.phases`` says where the run's time went: waiting for input, train steps,
+evaluation, checkpoints, records (metrics, summaries, progress).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
@@ -44,7 +52,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tensorflow as tf
@@ -60,6 +68,8 @@ from bnnzoo.training.precision import (
     check_precision,
     detect_hardware,
     dtype_policy,
+    fastest,
+    measure_rates,
     slow_precision_warning,
 )
 from bnnzoo.training.rundir import (
@@ -82,6 +92,8 @@ PEER_ERRORS = (
 
 CAUSE = re.compile(r"heartbeat|timed? ?out|deadline|unavailable|connect|socket|preempt|abort|down",
                    re.IGNORECASE)  # fmt: skip
+# examples per evaluation batch (at least the training batch)
+EVAL_BATCH = 512
 # family builders a recipe may name instead of a registered preset, with model_kwargs
 BUILDERS = {
     "binary_densenet": zoo.BinaryDenseNet,
@@ -102,6 +114,9 @@ class TrainResult:
     test_loss: float
     seconds: float
     model: tf.keras.Model
+    # seconds of the run spent waiting for input, in train steps, evaluating, writing
+    # checkpoints and recording (metrics, summaries, progress), for benchmarks
+    phases: dict = field(default_factory=dict)
 
 
 def build_model(config: dict, *, input_shape, num_classes: int) -> tf.keras.Model:
@@ -180,7 +195,6 @@ def train(
     slow = slow_precision_warning(precision, *hardware)
     if slow:
         warnings.warn(slow, stacklevel=2)
-    config = {**config, "precision": precision}  # "auto" is saved as what it chose
     if config.get("deterministic", True):
         if config.get("xla"):
             raise ValueError(
@@ -199,6 +213,24 @@ def train(
         input_shape=(preprocessing.size, preprocessing.size, preprocessing.channels),
         num_classes=source.num_classes,
     )
+    rates = None
+    # "auto" on bfloat16 hardware: the faster of float32 and bfloat16 for this model and batch
+    # (a resume reads the saved choice: config["precision"] is no longer "auto")
+    if config.get("precision") == "auto" and precision != "float32" and workers == 1:
+        rates = measure_rates(
+            lambda: build_model(config, **shape), config,
+            (batch_size, *shape["input_shape"]), source.num_classes,
+        )  # fmt: skip
+        precision = fastest(rates)
+        tf.keras.utils.set_random_seed(seed)  # the model starts as it would unmeasured
+        if verbose:
+            measured = ", ".join(f"{name} {rate:.0f} images/s" for name, rate in rates.items())
+            print(f"precision=auto: {measured} (train steps of this model and batch): "
+                  f"training in {precision}.", flush=True)  # fmt: skip
+    # "auto" is saved as what it chose, with the rates it measured
+    config = {**config, "precision": precision}
+    if rates:
+        config["precision_auto_rates"] = {name: round(rate, 1) for name, rate in rates.items()}
     with strategy.scope():
         with dtype_policy(precision):
             model = build_model(config, **shape)
@@ -284,13 +316,16 @@ def train(
             grad_index=grad_index,
         )
         eval_step = make_eval_step(eval_model, strategy)
+        # evaluation has no gradients to hold: larger batches, fewer calls (a whole multiple of
+        # the training batch, so that it splits across the replicas as that one does)
+        eval_batch = batch_size * max(1, EVAL_BATCH // batch_size)
 
         def evaluate():
             """The trained weights evaluated in float32 (copied into the twin first, if any)."""
             if eval_model is not model:
                 eval_model.set_weights(model.get_weights())
             return evaluate_model(
-                eval_model, source, preprocessing, batch_size, strategy, eval_step
+                eval_model, source, preprocessing, eval_batch, strategy, eval_step
             )
 
         if chief:
@@ -299,6 +334,7 @@ def train(
             writer = tf.summary.create_noop_writer()
         every = int(config.get("checkpoint_every_steps") or 0)
         epochs = int(config["epochs"])
+        timer = PhaseTimer()
         started = time.time()
         test_loss = test_acc = None  # the last epoch's evaluation is the run's final one
 
@@ -328,10 +364,17 @@ def train(
             loss_sum = correct = seen = grad_sum = 0.0
             epoch_start = time.time()
             step = skip
-            for x, y in strategy.distribute_datasets_from_function(epoch_data):
+            batches = iter(strategy.distribute_datasets_from_function(epoch_data))
+            while True:
+                with timer("input"):
+                    batch = next(batches, None)
+                if batch is None:
+                    break
+                x, y = batch
                 where = f"epoch {epoch + 1}, step {step + 1}"
-                batch_loss, batch_correct, grad_norm = train_step(x, y)
-                batch_loss = float(batch_loss)
+                with timer("step"):
+                    batch_loss, batch_correct, grad_norm = train_step(x, y)
+                    batch_loss = float(batch_loss)
                 grad_sum += float(grad_norm)
                 if not math.isfinite(batch_loss):
                     raise TrainingError(
@@ -345,13 +388,15 @@ def train(
                 correct += float(batch_correct)
                 seen += batch_size
                 rate = seen / max(time.time() - epoch_start, 1e-9)
-                progress.update(
-                    step, [("loss", loss_sum / seen), ("accuracy", correct / seen), ("img/s", rate)]
-                )
+                with timer("record"):
+                    values = [("loss", loss_sum / seen), ("accuracy", correct / seen)]
+                    progress.update(step, [*values, ("img/s", rate)])
                 if every and step % every == 0 and step < steps_per_epoch:
                     step_var.assign(step)
-                    save_checkpoint(epoch * steps_per_epoch + step)
-            test_loss, test_acc = evaluate()
+                    with timer("checkpoint"):
+                        save_checkpoint(epoch * steps_per_epoch + step)
+            with timer("eval"):
+                test_loss, test_acc = evaluate()
             seconds = time.time() - epoch_start
             row = {
                 "epoch": epoch + 1,
@@ -367,16 +412,18 @@ def train(
                 row["first_conv_grad_norm"] = grad_sum / max(step - skip, 1)
             if teacher is not None:
                 row["soft_target_weight"] = soft
-            if chief:
-                run.append_metrics(row)
-            latent.record(epoch + 1)
-            with writer.as_default(step=epoch + 1):
-                for key, value in row.items():
-                    if key != "epoch":
-                        tf.summary.scalar(key, value)
+            with timer("record"):
+                if chief:
+                    run.append_metrics(row)
+                latent.record(epoch + 1)
+                with writer.as_default(step=epoch + 1):
+                    for key, value in row.items():
+                        if key != "epoch":
+                            tf.summary.scalar(key, value)
             epoch_var.assign(epoch + 1)
             step_var.assign(0)
-            save_checkpoint((epoch + 1) * steps_per_epoch)
+            with timer("checkpoint"):
+                save_checkpoint((epoch + 1) * steps_per_epoch)
             if bar:
                 print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
             elif verbose:
@@ -394,7 +441,9 @@ def train(
         else:  # the same saves, for the collectives that read BatchNorm's statistics
             eval_model.save(str(scratch / "model.keras"))
             eval_model.save_weights(str(scratch / "model.weights.h5"))
-        return TrainResult(run.path, epochs, test_acc, test_loss, seconds, eval_model)
+        return TrainResult(
+            run.path, epochs, test_acc, test_loss, seconds, eval_model, dict(timer.seconds)
+        )
     except PEER_ERRORS as err:
         if workers == 1:
             raise
@@ -409,6 +458,22 @@ def train(
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+class PhaseTimer:
+    """Seconds spent in each named phase of a run (``with timer("eval"): ...``)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - start
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + spent
 
 
 def _peer_cause(err: BaseException) -> str:

@@ -98,3 +98,24 @@ def test_standardized_inputs():
     x = np.concatenate([b.numpy() for b, _ in data.pipeline(source.train_elements(0), pre,
                         batch_size=500, training=True)])  # fmt: skip
     assert abs(x.mean()) < 0.05 and abs(x.std() - 1) < 0.05
+
+
+@pytest.mark.parametrize(("size", "channels", "augment"), [(8, 1, "none"), (12, 3, "imagenet")])
+def test_a_batch_is_preprocessed_as_its_images_one_by_one(size, channels, augment):
+    """Without random augmentation the pipeline preprocesses whole batches: the same values."""
+    source = data.load_dataset("digits")
+    pre = data.Preprocessing.for_source(source, size=size, channels=channels, augment=augment)
+    images, _ = next(iter(source.test_elements().batch(16)))
+    one_by_one = np.stack([data.prepare(image, pre, training=False).numpy() for image in images])
+    batched = next(iter(data.pipeline(source.test_elements(), pre, batch_size=16,
+                                      training=False)))[0].numpy()  # fmt: skip
+    assert batched.shape == (16, size, size, channels)
+    np.testing.assert_array_equal(batched, one_by_one)
+
+
+def test_the_pipeline_keeps_to_its_thread_budget():
+    source = data.load_dataset("digits")
+    pre = data.Preprocessing.for_source(source, size=8)
+    ds = data.pipeline(source.train_elements(0), pre, batch_size=32, training=True)
+    assert ds.options().threading.private_threadpool_size == data.input_threads() >= 1
+    assert ds.options().autotune.enabled is False

@@ -13,7 +13,9 @@ from bnnzoo.training.precision import (
     check_precision,
     detect_hardware,
     dtype_policy,
+    fastest,
     has_bfloat16,
+    measure_rates,
     slow_precision_warning,
 )
 from bnnzoo.training.rundir import RunDir
@@ -53,18 +55,22 @@ def test_mixed_bfloat16_run_trains_and_saves_a_float32_model(tmp_path):
     assert "trained in mixed_bfloat16" in (run / "model_card.md").read_text()
 
 
-def test_mixed_bfloat16_resume_from_mid_epoch_ends_at_the_same_weights(tmp_path):
+def test_mixed_bfloat16_resume_from_mid_epoch_ends_at_the_same_weights(tmp_path, monkeypatch):
     """bfloat16 kernels are deterministic here too: a run resumed from a checkpoint in the
-    middle of epoch 2 ends bit for bit where the uninterrupted run ended."""
-    overrides = ["precision=mixed_bfloat16", "checkpoint_every_steps=3", "keep_checkpoints=20"]
+    middle of epoch 2 ends bit for bit where the uninterrupted run ended. The run's precision
+    is "auto", measured faster in bfloat16: the resume trains in it without measuring again."""
+    calls = _measured(monkeypatch, {"float32": 90.0, "mixed_bfloat16": 150.0})
+    overrides = ["precision=auto", "checkpoint_every_steps=3", "keep_checkpoints=20"]
     reference = tmp_path / "reference"
     train(recipes.resolve(QUICK, overrides, epochs=2), reference, verbose=0)
+    assert RunDir(reference).read_config()["precision"] == "mixed_bfloat16"
     resumed = tmp_path / "resumed"
     shutil.copytree(reference, resumed)
     (resumed / "model.weights.h5").unlink()
     # 16 steps per epoch: ckpt-19 was written after step 3 of epoch 2
     tf.compat.v1.train.update_checkpoint_state(str(resumed / "checkpoints"), "ckpt-19")
     train({}, resumed, resume=True, verbose=0)
+    assert len(calls) == 1  # the resume read the saved choice
     epochs = [row["epoch"] for row in RunDir(resumed).read_metrics()]
     assert epochs == [1, 2]  # epoch 2 trained again: its first row was dropped on resume
     final = read_weights(resumed / "model.weights.h5")
@@ -105,12 +111,65 @@ def test_auto_reads_the_cpu_flags_of_this_machine(monkeypatch):
     assert has_bfloat16([], {"avx512_bf16"}) and not has_bfloat16([(7, 5)], {"avx512_bf16"})
 
 
-def test_auto_is_saved_as_what_it_chose(tmp_path):
-    config = recipes.resolve(QUICK, ["precision=auto"], epochs=1)
-    train(config, tmp_path, verbose=0)
+def _measured(monkeypatch, rates, flags=BF16_CPU):
+    """Train on hardware with ``flags``, "measuring" ``rates``; the calls are recorded."""
+    calls = []
+
+    def measure(build, config, batch_shape, num_classes, **kwargs):
+        calls.append(tuple(batch_shape))
+        return dict(rates)
+
+    monkeypatch.setattr("bnnzoo.training.loop.detect_hardware", lambda: ([], flags))
+    monkeypatch.setattr("bnnzoo.training.loop.measure_rates", measure)
+    return calls
+
+
+def test_fastest_picks_the_higher_rate_and_float32_on_a_tie():
+    assert fastest({"float32": 100.0, "mixed_bfloat16": 240.0}) == "mixed_bfloat16"
+    assert fastest({"float32": 100.0, "mixed_bfloat16": 61.0}) == "float32"
+    assert fastest({"mixed_bfloat16": 80.0, "float32": 80.0}) == "float32"
+
+
+@pytest.mark.parametrize(
+    ("rates", "chosen"),
+    [({"float32": 150.0, "mixed_bfloat16": 90.0}, "float32"),
+     ({"float32": 90.0, "mixed_bfloat16": 150.0}, "mixed_bfloat16")],
+)  # fmt: skip
+def test_auto_trains_in_the_faster_precision_it_measured(tmp_path, monkeypatch, capsys, rates,
+                                                         chosen):  # fmt: skip
+    calls = _measured(monkeypatch, rates)
+    train(recipes.resolve(QUICK, ["precision=auto"], epochs=1), tmp_path, verbose=1)
+    assert calls == [(32, 32, 32, 1)]  # the run's batch and input shape, measured once
+    printed = capsys.readouterr().out
+    assert f"float32 {rates['float32']:.0f} images/s" in printed
+    assert f"mixed_bfloat16 {rates['mixed_bfloat16']:.0f} images/s" in printed
+    assert f"training in {chosen}" in printed
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["precision"] in ("float32", "mixed_bfloat16")
-    assert saved["precision"] == check_precision(config)
+    assert saved["precision"] == chosen and saved["precision_auto_rates"] == rates
+    assert f"trained in {chosen}" in (tmp_path / "model_card.md").read_text()
+
+
+def test_auto_without_bfloat16_hardware_is_float32_unmeasured(tmp_path, monkeypatch):
+    calls = _measured(monkeypatch, {"float32": 1.0, "mixed_bfloat16": 9.0}, flags=OLD_CPU)
+    train(recipes.resolve(QUICK, ["precision=auto"], epochs=1), tmp_path, verbose=0)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert calls == [] and saved["precision"] == "float32" and "precision_auto_rates" not in saved
+
+
+def test_measure_rates_times_both_precisions_and_keeps_layer_names():
+    """A real measurement of a tiny model: two positive rates, and the models it built do not
+    shift the automatic names of the models built after it."""
+    from tf_keras.src import backend
+
+    config = recipes.resolve(QUICK)
+
+    def build():
+        return build_model(config, input_shape=(8, 8, 1), num_classes=4)
+
+    counters = dict(backend.PER_GRAPH_OBJECT_NAME_UIDS.get(backend.get_graph(), {}))
+    rates = measure_rates(build, config, (4, 8, 8, 1), 4, steps=1, rounds=1)
+    assert set(rates) == {"float32", "mixed_bfloat16"} and min(rates.values()) > 0
+    assert dict(backend.PER_GRAPH_OBJECT_NAME_UIDS.get(backend.get_graph(), {})) == counters
 
 
 def test_slow_precision_warning():
