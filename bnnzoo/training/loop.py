@@ -395,6 +395,7 @@ def train(
                     step_var.assign(step)
                     with timer("checkpoint"):
                         save_checkpoint(epoch * steps_per_epoch + step)
+            train_seconds = time.time() - epoch_start
             with timer("eval"):
                 test_loss, test_acc = evaluate()
             seconds = time.time() - epoch_start
@@ -405,8 +406,12 @@ def train(
                 "test_loss": test_loss,
                 "test_accuracy": test_acc,
                 "lr": current_lr(optimizer),
+                # the epoch's images over the whole epoch, evaluation included
                 "images_per_second": seen / max(seconds, 1e-9),
                 "seconds": seconds,
+                # the training part alone (input, steps, records, mid-epoch checkpoints)
+                "train_images_per_second": seen / max(train_seconds, 1e-9),
+                "eval_seconds": seconds - train_seconds,
             }
             if grad_index is not None:
                 row["first_conv_grad_norm"] = grad_sum / max(step - skip, 1)
@@ -428,8 +433,9 @@ def train(
                 print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
             elif verbose:
                 print(f"Epoch {epoch + 1}/{epochs}: loss {row['train_loss']:.4f}, accuracy "
-                      f"{row['train_accuracy']:.4f}, {row['images_per_second']:.0f} img/s, "
-                      f"{seconds:.0f} s; test accuracy {test_acc:.4f}, test loss {test_loss:.4f}",
+                      f"{row['train_accuracy']:.4f}, {row['train_images_per_second']:.0f} img/s "
+                      f"training, {seconds:.0f} s with evaluation ({row['eval_seconds']:.0f} s); "
+                      f"test accuracy {test_acc:.4f}, test loss {test_loss:.4f}",
                       flush=True)  # fmt: skip
 
         if test_acc is None:  # a run resumed after its last epoch: nothing was evaluated yet

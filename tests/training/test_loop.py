@@ -28,6 +28,12 @@ def test_a_run_writes_everything(tmp_path):
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[1]["lr"] == pytest.approx(0.01 * 0.1)  # multistep: x0.1 after epoch 1
     assert rows[1]["train_loss"] < rows[0]["train_loss"]
+    for row in rows:  # the training rate leaves the evaluation out, the epoch rate does not
+        assert row["eval_seconds"] > 0
+        train_seconds = row["seconds"] - row["eval_seconds"]
+        assert row["train_images_per_second"] * train_seconds == pytest.approx(
+            row["images_per_second"] * row["seconds"], rel=1e-4
+        )
     assert result.test_accuracy == rows[-1]["test_accuracy"]
     saved = json.loads((run / "config.json").read_text())
     assert saved["optimizer"]["lr"] == 0.01 and saved["preprocessing"]["size"] == 32
