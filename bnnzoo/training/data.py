@@ -32,7 +32,7 @@ FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
-AUGMENTATIONS = ("none", "cifar", "imagenet")
+AUGMENTATIONS = ("none", "flip", "cifar", "imagenet")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
@@ -346,7 +346,10 @@ def prepare(image, preprocessing: Preprocessing, *, training: bool, seed=None):
         image = tf.concat([image] * 3, axis=-1)
     elif p.channels == 1 and image.shape[-1] == 3:
         image = tf.image.rgb_to_grayscale(image)
-    if training and p.augment == "cifar":
+    if training and p.augment == "flip":
+        image = _resize(image, p.size)
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
+    elif training and p.augment == "cifar":
         image = _resize(image, p.size)
         image = tf.image.pad_to_bounding_box(image, 4, 4, p.size + 8, p.size + 8)
         image = tf.image.stateless_random_crop(image, (p.size, p.size, p.channels), seed=seed)

@@ -76,7 +76,7 @@ def test_tfds_dataset_not_prepared_is_not_downloaded(tmp_path):
         data.load_dataset("tfds:mnist", data_dir=tmp_path)
 
 
-@pytest.mark.parametrize("augment", ["none", "cifar", "imagenet"])
+@pytest.mark.parametrize("augment", ["none", "flip", "cifar", "imagenet"])
 def test_pipeline_is_deterministic_and_skip_is_exact(augment):
     source = data.load_dataset("digits")
     pre = data.Preprocessing.for_source(source, size=16, channels=3, augment=augment)
@@ -90,6 +90,23 @@ def test_pipeline_is_deterministic_and_skip_is_exact(augment):
     np.testing.assert_array_equal(first[3], again[3])
     np.testing.assert_array_equal(first[5], skipped[0])
     assert not np.array_equal(first[0], batches(1)[0])  # another epoch, another order
+
+
+def test_flip_mirrors_some_images_and_leaves_the_rest():
+    source = data.load_dataset("digits")
+    plain = data.Preprocessing.for_source(source, size=8, augment="none")
+    flip = data.Preprocessing.for_source(source, size=8, augment="flip")
+
+    def first_batch(pre):
+        return next(iter(data.pipeline(source.train_elements(0), pre, batch_size=64,
+                                       training=True, seed=3)))[0].numpy()  # fmt: skip
+
+    original, flipped = first_batch(plain), first_batch(flip)
+    mirrored = [np.array_equal(f, o[:, ::-1]) and not np.array_equal(f, o)
+                for f, o in zip(flipped, original)]  # fmt: skip
+    kept = [np.array_equal(f, o) for f, o in zip(flipped, original)]
+    assert all(m or k for m, k in zip(mirrored, kept))  # no other change (no shift, no crop)
+    assert 16 < sum(mirrored) < 48  # about half, drawn per image
 
 
 def test_standardized_inputs():
