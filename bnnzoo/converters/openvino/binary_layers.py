@@ -137,7 +137,7 @@ def binarize(graph, conv, x_tensor, extra: int = 0) -> ov.Output:
     x = graph.get(source)
     if extra:
         ones = np.ones((graph.batch_size, extra, *x_tensor.shape[1:3]), np.float32)
-        x = ops.concat([x, ops.constant(ones)], 1).output(0)
+        x = ops.concat([x, ops.constant(ones)], 1, name=f"{conv.name}/pad_channels").output(0)
         threshold = np.concatenate([threshold, np.full(extra, -FLOAT_MIN, np.float32)])
         high = np.concatenate([high, np.ones(extra, np.float32)])
     low = 1.0 - high
