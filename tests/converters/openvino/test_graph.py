@@ -148,6 +148,30 @@ def test_max_pool_runs_before_a_batch_norm_with_non_negative_scales(negative_sca
     np.testing.assert_allclose(ovx.predict(ovx.compile(ov_model), x), keras, rtol=1e-6, atol=1e-6)
 
 
+def test_a_binarized_residual_sum_stays_exact():
+    """The plugin would fuse conv -> Add -> binarization into one node and convert the residual
+    to bits for it (46 % of the largest logit off); the exporter keeps the sum out of it."""
+    model = zoo.WideResNetCifar(d=1, n=2, precision="binary", **_small_wrn())
+    randomize(model, np.random.default_rng(7))
+    compiled = ovx.compile(ovx.to_openvino(model))
+    report = ovx.verify_openvino(model, compiled, n=4, atol=ATOL, rtol=RTOL)
+    assert report.passed and report.rounding_exact == 4, report.failure_message()
+    runtime = ovx.runtime_ops(compiled)
+    assert not [
+        op.name
+        for op in runtime
+        if op.output_precision == "u1" and "ref" in op.primitive_type and not op.constant
+    ]
+    fused = [
+        op for op in runtime if op.layer_type == "BinaryConvolution" and op.output_precision == "u1"
+    ]
+    assert fused  # binarizations that read no sum still fuse into the conv before them
+
+
+def _small_wrn() -> dict:
+    return dict(input_shape=(16, 16, 3), num_classes=10, classifier_activation=None)
+
+
 def test_exported_graph_has_one_binary_convolution_per_binary_layer():
     model = randomized(CONFIGS["densenet_dilated"])
     types = [op.get_type_name() for op in ovx.to_openvino(model).get_ordered_ops()]
