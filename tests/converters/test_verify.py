@@ -11,6 +11,7 @@ from bnnzoo.converters.verify import (
     looks_untrained,
     random_inputs,
     randomize_weights,
+    tolerance,
     verify_engine,
 )
 
@@ -127,3 +128,31 @@ def test_compare_outputs_refuses_bad_criteria(kwargs, message):
         compare_outputs(np.zeros((1, 2)), np.zeros((1, 2)), **kwargs)
     with pytest.raises(ValueError, match=r"returned outputs of shape \(1, 3\)"):
         compare_outputs(np.zeros((1, 2)), np.zeros((1, 3)))
+
+
+def test_each_precision_has_its_stated_criteria():
+    f32 = tolerance("f32")
+    assert (f32.atol, f32.rtol, f32.min_top1_agreement, f32.rounding_rtol) == (1e-3, 0.2, 0.5, 1e-4)
+    bf16 = tolerance("bf16")
+    assert bf16.rtol >= f32.rtol and bf16.rounding_rtol == 0.05 > f32.rounding_rtol
+    assert set(bf16.kwargs()) == {
+        "atol",
+        "rtol",
+        "min_top1_agreement",
+        "min_rounding_exact",
+        "rounding_rtol",
+    }
+    with pytest.raises(ValueError, match=r"precision to be one of \('f32', 'bf16'\).*'auto'"):
+        tolerance("auto")
+
+
+def test_rounding_rtol_sets_what_agrees_to_rounding():
+    ref = np.random.default_rng(1).normal(size=(4, 10))
+    off = ref * 1.01  # 1 % on every sample: a systematic error in float32
+    strict = compare_outputs(ref, off)
+    assert strict.rounding_exact == 0 and not strict.passed
+    assert "within rtol 0.0001" in strict.failure_message()
+    loose = compare_outputs(ref, off, rounding_rtol=0.02)
+    assert loose.rounding_exact == 4 and loose.passed and loose.rounding_rtol == 0.02
+    with pytest.raises(ValueError, match="rounding_rtol to be a non-negative number"):
+        compare_outputs(ref, ref, rounding_rtol=-1.0)

@@ -25,8 +25,8 @@ Modules, in the order a model goes through them:
 * ``float_layers`` and ``binary_layers``: the emitters (``binary_layers`` says how binary
   convolutions stay exact), with ``nodes`` (layout, padding) and ``thresholds`` (where Keras'
   ``sign`` switches, per channel) under them;
-* ``runtime``: ``compile``, ``predict`` and what the CPU plugin made of the model
-  (``binary_ops_in_runtime``, ``profile``);
+* ``runtime``: ``compile`` (float layers in ``f32`` or ``bf16``), ``predict`` and what the CPU
+  plugin made of the model (``binary_ops_in_runtime``, ``reference_kernels``, ``profile``);
 * ``export``: ``to_openvino``, ``save``, ``verify_openvino`` and ``export_openvino``, the
   ``bnnzoo export MODEL --format openvino`` command.
 
@@ -55,8 +55,11 @@ from bnnzoo.converters.openvino.runtime import (
     RuntimeOp,
     binary_ops_in_runtime,
     compile,
+    nhwc_concat,
     predict,
     profile,
+    reference_kernels,
+    resolve_precision,
     runtime_ops,
     summarize_profile,
 )
@@ -71,8 +74,11 @@ __all__ = [
     "binary_ops_in_runtime",
     "compile",
     "export_openvino",
+    "nhwc_concat",
     "predict",
     "profile",
+    "reference_kernels",
+    "resolve_precision",
     "runtime_ops",
     "save",
     "summarize_profile",

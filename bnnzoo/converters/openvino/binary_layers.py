@@ -22,6 +22,12 @@ JIT ``xnor-popcount`` convolution. How the result stays exact:
   subtracted. The zoo's models never need this (their widths are multiples of 32).
 * The binary convolution's integer result is exact; BatchNorm after it becomes a per-channel
   scale and shift (one float rounding away from Keras).
+* Sums: OpenVINO 2026.4's CPU plugin fuses ``BinaryConvolution → Add (a residual) →
+  FakeQuantize`` into one node that adds in place and writes bits, and converts the residual
+  to u1 for it (a ``ref_any_f32`` Reorder): wrong results (measured: WideResNet's binary
+  variant 46 % of the largest logit off Keras). A binarization that reads an ``Add`` gets one
+  threshold constant for both of its threshold inputs, which keeps the plugin from fusing it;
+  binarizations elsewhere still fuse into the convolution before them (BitNet's trees).
 
 Example:
     >>> binary_conv_layers(model)  # the layers that become BinaryConvolution
@@ -137,14 +143,19 @@ def binarize(graph, conv, x_tensor, extra: int = 0) -> ov.Output:
     x = graph.get(source)
     if extra:
         ones = np.ones((graph.batch_size, extra, *x_tensor.shape[1:3]), np.float32)
-        x = ops.concat([x, ops.constant(ones)], 1).output(0)
+        x = ops.concat([x, ops.constant(ones)], 1, name=f"{conv.name}/pad_channels").output(0)
         threshold = np.concatenate([threshold, np.full(extra, -FLOAT_MIN, np.float32)])
         high = np.concatenate([high, np.ones(extra, np.float32)])
     low = 1.0 - high
+    threshold = ops.constant(per_channel(threshold))
+    # A sum must not be binarized inside a BinaryConvolution (see the module docstring): the
+    # plugin fuses a FakeQuantize only if each of its constants has no other consumer, so
+    # after an Add the two threshold inputs share one constant.
+    after_add = x.get_node().get_type_name() == "Add"
     return ops.fake_quantize(
         x,
-        per_channel(threshold),
-        per_channel(threshold),
+        threshold,
+        threshold if after_add else ops.constant(threshold.get_data()),
         per_channel(low),
         per_channel(high),
         levels=2,

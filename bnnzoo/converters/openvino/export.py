@@ -19,8 +19,13 @@ import tensorflow as tf
 from bnnzoo._checks import positive_int
 from bnnzoo.converters.openvino.binary_layers import binary_conv_layers
 from bnnzoo.converters.openvino.graph import build_graph
-from bnnzoo.converters.openvino.runtime import binary_ops_in_runtime, compile, predict
-from bnnzoo.converters.verify import VerificationError, VerifyReport, verify_engine
+from bnnzoo.converters.openvino.runtime import (
+    binary_ops_in_runtime,
+    compile,
+    predict,
+    resolve_precision,
+)
+from bnnzoo.converters.verify import VerificationError, VerifyReport, tolerance, verify_engine
 from bnnzoo.zoo.loading import load_or_build
 
 
@@ -79,6 +84,13 @@ class OpenVINOExportReport:
     binary_layers: tuple[str, ...]
     binary_in_runtime: dict[str, str]
     verify: VerifyReport | None
+    precision: str = "f32"  # the float precision it was compiled and verified in
+    verify_f32: VerifyReport | None = None  # the conversion's own check, when precision is bf16
+
+    @property
+    def checks(self) -> tuple[VerifyReport, ...]:
+        """The checks against Keras that ran: in ``precision``, then in float32 if other."""
+        return tuple(c for c in (self.verify, self.verify_f32) if c is not None)
 
     @property
     def all_binary(self) -> bool:
@@ -91,14 +103,13 @@ class OpenVINOExportReport:
         missing = sorted(set(self.binary_layers) - set(self.binary_in_runtime))
         lines = [
             f"{self.model_name} -> {self.path or '(not written)'} (OpenVINO IR, float32 with "
-            f"BinaryConvolution)",
+            f"BinaryConvolution; compiled and verified in {self.precision})",
             f"ops: {ops_text}",
             f"runtime: {len(set(self.binary_layers) & set(self.binary_in_runtime))} of "
             f"{len(self.binary_layers)} binary layers execute as BinaryConvolution "
             f"(kernels: {kernels})" + (f"; NOT binary: {', '.join(missing)}" if missing else ""),
         ]
-        if self.verify is not None:
-            lines.append(str(self.verify))
+        lines += [str(check) for check in self.checks]
         return "\n".join(lines)
 
 
@@ -115,6 +126,7 @@ def export_openvino(
     rtol: float | None = None,
     seed: int = 0,
     threads: int = 2,
+    precision: str = "f32",
     raise_on_failure: bool = True,
 ) -> OpenVINOExportReport:
     """Load or build a model, export it to OpenVINO IR, compile it and check it against Keras.
@@ -131,8 +143,13 @@ def export_openvino(
         input_shape, num_classes, weights: build options for a zoo name.
         verify: run the compiled model against Keras on ``n`` random inputs.
         n, seed: number of random inputs and their seed.
-        atol, rtol: tolerances of ``verify.verify_engine`` (None: its defaults).
+        atol, rtol: tolerances of ``verify.verify_engine`` (None: those of ``precision``,
+            ``verify.tolerance``).
         threads: inference threads of the compiled model.
+        precision: float precision of the float layers, ``"f32"``, ``"bf16"`` or ``"auto"``
+            (bf16 where the CPU has AVX512_BF16 or AMX; ``runtime.resolve_precision``). The IR
+            itself stays float32; the CPU plugin computes in this precision, and the check
+            against Keras uses its tolerance.
         raise_on_failure: raise ``VerificationError`` when a check fails.
 
     Returns:
@@ -145,22 +162,28 @@ def export_openvino(
     """
     positive_int("n", n)  # checked before anything is written
     positive_int("threads", threads)
+    precision = resolve_precision(precision)
     keras_model = load_or_build(
         model, input_shape=input_shape, num_classes=num_classes, weights=weights
     )
     path = ir_path(out_path, keras_model.name) if out_path is not None else None
     ov_model = to_openvino(keras_model, path)
-    compiled = compile(ov_model, threads=threads)
+    compiled = compile(ov_model, threads=threads, precision=precision)
     histogram: dict[str, int] = {}
     for op in ov_model.get_ordered_ops():
         if op.get_type_name() not in ("Constant", "Parameter", "Result"):
             histogram[op.get_type_name()] = histogram.get(op.get_type_name(), 0) + 1
-    check = None
+    check = check_f32 = None
     if verify:
         tolerances = {k: v for k, v in {"atol": atol, "rtol": rtol}.items() if v is not None}
         check = verify_openvino(
             keras_model, compiled, n=n, seed=seed, raise_on_failure=False, **tolerances
         )
+        if precision != "f32":  # bf16's tolerance is loose: check the conversion in float32 too
+            check_f32 = verify_openvino(
+                keras_model, compile(ov_model, threads=threads), n=n, seed=seed,
+                raise_on_failure=False,
+            )  # fmt: skip
     report = OpenVINOExportReport(
         model_name=keras_model.name,
         path=path,
@@ -168,13 +191,15 @@ def export_openvino(
         binary_layers=tuple(binary_conv_layers(keras_model)),
         binary_in_runtime=binary_ops_in_runtime(compiled),
         verify=check,
+        precision=precision,
+        verify_f32=check_f32,
     )
-    failed = (check is not None and not check.passed) or not report.all_binary
-    if failed and raise_on_failure:
-        reason = check.failure_message() if check is not None and not check.passed else ""
+    failures = [c.failure_message() for c in report.checks if not c.passed]
+    if (failures or not report.all_binary) and raise_on_failure:
+        reason = "\n".join(failures)
         raise VerificationError(
             f"{reason or 'A binary layer does not execute as BinaryConvolution.'}\n{report}",
-            report=check,
+            report=next((c for c in report.checks if not c.passed), check),
             export_report=report,
         )
     return report
@@ -202,18 +227,30 @@ def save(ov_model: ov.Model, xml_path: str | os.PathLike) -> Path:
 
 
 def verify_openvino(model: tf.keras.Model, compiled: ov.CompiledModel, **kwargs) -> VerifyReport:
-    """Compare the compiled model with Keras through ``bnnzoo.converters.verify``.
+    """Compare the compiled model with Keras through ``bnnzoo.converters.verify``, by the
+    criteria of the precision it was compiled in (``verify.tolerance``).
 
     Keyword arguments go to ``verify.verify_engine`` (``inputs``, ``n``, ``atol``, ``rtol``,
-    ``min_top1_agreement``, ``seed``, ``raise_on_failure``).
+    ``min_top1_agreement``, ``min_rounding_exact``, ``rounding_rtol``, ``seed``,
+    ``raise_on_failure``) and override those criteria.
 
     Example:
-        >>> verify_openvino(model, compile(to_openvino(model)), n=8).passed
+        >>> verify_openvino(model, compile(to_openvino(model), precision="bf16"), n=8).passed
         True
     """
+    precision = compiled_precision(compiled)
+    criteria = {**tolerance(precision).kwargs(), **kwargs}
     return verify_engine(
-        model, lambda batch: predict(compiled, batch), engine_name="OpenVINO CPU", **kwargs
+        model,
+        lambda batch: predict(compiled, batch),
+        engine_name=f"OpenVINO CPU ({precision})",
+        **criteria,
     )
+
+
+def compiled_precision(compiled: ov.CompiledModel) -> str:
+    """The float precision the CPU plugin computes in: ``"f32"`` or ``"bf16"``."""
+    return "bf16" if compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.bf16 else "f32"
 
 
 def ir_path(out_dir_or_xml: str | os.PathLike, model_name: str) -> Path:

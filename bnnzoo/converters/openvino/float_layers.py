@@ -6,7 +6,9 @@ Every emitter takes ``(graph, layer, inputs, output)`` (the ``Graph`` being buil
 layer, its input and output Keras tensors) and returns the OpenVINO output, NCHW for 4-D
 tensors. They differ from TensorFlow only by summation order: BatchNorm becomes a per-channel
 scale and shift (computed in float64, stored in float32), average pooling over SAME padding
-counts only the taps inside the image, as TensorFlow does.
+counts only the taps inside the image, as TensorFlow does. A max pool after a BatchNorm with
+non-negative scales runs before it, so that the BatchNorm scales a quarter of the values (same
+result, bit for bit).
 
 Example:
     >>> y = dense(graph, layer, inputs, output)  # called by Graph for a Dense layer
@@ -203,9 +205,12 @@ def prelu(graph, layer, inputs, output) -> ov.Output:
 
 
 def pool(graph, layer, inputs, output) -> ov.Output:
+    """Max or average pooling; a max pool right after a BatchNorm whose scales are all >= 0 runs
+    before it (``batch_norm_after_max_pool``)."""
     if len(inputs[0].shape) != 4 or layer.data_format != "channels_last":
         raise unsupported(layer, "only 2-D pooling of a channels_last 4-D input")
-    x = graph.get(inputs[0])
+    moved = batch_norm_after_max_pool(layer, inputs[0])
+    x = graph.get(inputs[0] if moved is None else moved[0])
     pads_begin, pads_end = same_pads(layer, inputs[0].shape)
     common = dict(
         strides=list(layer.strides),
@@ -218,7 +223,34 @@ def pool(graph, layer, inputs, output) -> ov.Output:
         y = ops.max_pool(x, dilations=[1, 1], **common, name=layer.name)
     else:  # TensorFlow averages over the valid (unpadded) taps only
         y = ops.avg_pool(x, exclude_pad=True, **common, name=layer.name)
+    if moved is not None:
+        _, norm, scale, shift = moved
+        y = ops.multiply(y.output(0), per_channel(scale), name=f"{norm.name}/scale")
+        y = ops.add(y, per_channel(shift), name=norm.name)
     return y.output(0)
+
+
+def batch_norm_after_max_pool(layer, x_tensor):
+    """``(BatchNorm input, BatchNorm layer, scale, shift)`` when ``layer`` max-pools the output
+    of a channel BatchNorm whose scales are all >= 0, else None.
+
+    ``x * scale + shift`` rounds monotonically in ``x`` when ``scale >= 0``, so the max of the
+    normalized taps equals the normalized max, bit for bit: pooling first normalizes a quarter of
+    the values (BinaryDenseNet's transitions, BN → MaxPool 2).
+    """
+    norm = x_tensor._keras_history.layer
+    if not isinstance(layer, tf.keras.layers.MaxPooling2D) or not isinstance(
+        norm, tf.keras.layers.BatchNormalization
+    ):
+        return None
+    axis = norm.axis if isinstance(norm.axis, (list, tuple)) else [norm.axis]
+    if [a % 4 for a in axis] != [3]:
+        return None
+    scale, shift = batch_norm_scale_shift(norm)
+    if not np.all(scale >= 0):
+        return None
+    source = norm._inbound_nodes[x_tensor._keras_history.node_index].keras_inputs[0]
+    return source, norm, scale, shift
 
 
 def global_pool(graph, layer, inputs, output) -> ov.Output:

@@ -1,6 +1,6 @@
 """Run an exported model on OpenVINO's CPU plugin: compile it for latency, predict, and look
-inside the compiled model (which nodes run as ``BinaryConvolution``, with which kernel, and how
-long each node takes).
+inside the compiled model (which nodes run as ``BinaryConvolution``, with which kernel, which
+run a reference kernel, and how long each node takes).
 
 Example:
     >>> compiled = compile(ov_model, threads=2)
@@ -125,6 +125,8 @@ class RuntimeOp:
     runtime_precision: str
     output_precision: str
     original_names: tuple[str, ...]
+    output_layout: str = ""  # e.g. "acdb": NHWC order of an NCHW tensor
+    constant: bool = False  # computed from constants only, once when the model is compiled
 
 
 def runtime_ops(compiled: ov.CompiledModel) -> list[RuntimeOp]:
@@ -138,6 +140,7 @@ def runtime_ops(compiled: ov.CompiledModel) -> list[RuntimeOp]:
         {'BinaryConvolution', 'Convolution', 'FakeQuantize', 'Concatenation', ...}
     """
     result = []
+    constants: set[str] = set()
     for node in compiled.get_runtime_model().get_ordered_ops():
         info = node.get_rt_info()
 
@@ -145,6 +148,10 @@ def runtime_ops(compiled: ov.CompiledModel) -> list[RuntimeOp]:
             return str(info[key].astype(str)) if key in info else ""
 
         originals = tuple(n for n in read("originalLayersNames").split(",") if n)
+        sources = [i.get_source_output().get_node().get_friendly_name() for i in node.inputs()]
+        constant = read("layerType") == "Const" or bool(sources) and set(sources) <= constants
+        if constant:
+            constants.add(node.get_friendly_name())
         result.append(
             RuntimeOp(
                 name=node.get_friendly_name(),
@@ -153,9 +160,36 @@ def runtime_ops(compiled: ov.CompiledModel) -> list[RuntimeOp]:
                 runtime_precision=read("runtimePrecision"),
                 output_precision=read("outputPrecisions"),
                 original_names=originals,
+                output_layout=read("outputLayouts"),
+                constant=constant,
             )
         )
     return result
+
+
+def reference_kernels(compiled: ov.CompiledModel) -> list[RuntimeOp]:
+    """The nodes that run a reference (``ref_*``) primitive on every inference.
+
+    Left out: nodes computed from constants only (the repacking of binary weights into the
+    kernel's blocked layout, ``ref_any_u1``), which run once when the model is compiled.
+
+    On OpenVINO 2026.4 the list of an exported zoo model holds at most its channel
+    concatenations: the CPU plugin labels every Concat it cannot do in place ``ref`` (also
+    when it runs its per-pixel ``memcpy`` path), and it cannot concatenate channels in place in
+    the NHWC layout (``output_layout == "acdb"``) that ``BinaryConvolution`` and the binarizing
+    ``FakeQuantize`` require. See ``nhwc_concat``.
+
+    Example:
+        >>> [op.name for op in reference_kernels(compiled) if not nhwc_concat(op)]
+        []
+    """
+    return [op for op in runtime_ops(compiled) if "ref" in op.primitive_type and not op.constant]
+
+
+def nhwc_concat(op: RuntimeOp) -> bool:
+    """True for a Concat in the NHWC layout (``acdb``), which the CPU plugin cannot do in place
+    along the channels (only in NCHW or blocked layouts, or at 1×1 pixels)."""
+    return op.layer_type == "Concatenation" and op.output_layout == "acdb"
 
 
 def binary_ops_in_runtime(compiled: ov.CompiledModel) -> dict[str, str]:

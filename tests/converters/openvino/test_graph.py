@@ -129,6 +129,49 @@ def test_float_layers_match_keras():
     assert report.passed, report.failure_message()
 
 
+@pytest.mark.parametrize("negative_scale", [False, True])
+def test_max_pool_runs_before_a_batch_norm_with_non_negative_scales(negative_scale):
+    inputs = tf.keras.Input((9, 9, 16))
+    x = tf.keras.layers.BatchNormalization(name="bn")(inputs)
+    x = tf.keras.layers.MaxPooling2D(2, padding="same", name="pool")(x)
+    model = tf.keras.Model(inputs, tf.keras.layers.Flatten()(x))
+    randomize(model, np.random.default_rng(5))
+    gamma = np.abs(model.get_layer("bn").gamma.numpy())
+    gamma[3] = 0.0 if not negative_scale else -gamma[3]
+    model.get_layer("bn").gamma.assign(gamma)
+    ov_model = ovx.to_openvino(model)
+    pool = next(op for op in ov_model.get_ordered_ops() if op.get_type_name() == "MaxPool")
+    producer = pool.input(0).get_source_output().get_node().get_friendly_name()
+    assert (producer == "bn") == negative_scale  # pooled first unless a scale is negative
+    x = np.random.default_rng(6).normal(size=(4, 9, 9, 16)).astype(np.float32)
+    keras = model.predict(x, verbose=0)
+    np.testing.assert_allclose(ovx.predict(ovx.compile(ov_model), x), keras, rtol=1e-6, atol=1e-6)
+
+
+def test_a_binarized_residual_sum_stays_exact():
+    """The plugin would fuse conv -> Add -> binarization into one node and convert the residual
+    to bits for it (46 % of the largest logit off); the exporter keeps the sum out of it."""
+    model = zoo.WideResNetCifar(d=1, n=2, precision="binary", **_small_wrn())
+    randomize(model, np.random.default_rng(7))
+    compiled = ovx.compile(ovx.to_openvino(model))
+    report = ovx.verify_openvino(model, compiled, n=4, atol=ATOL, rtol=RTOL)
+    assert report.passed and report.rounding_exact == 4, report.failure_message()
+    runtime = ovx.runtime_ops(compiled)
+    assert not [
+        op.name
+        for op in runtime
+        if op.output_precision == "u1" and "ref" in op.primitive_type and not op.constant
+    ]
+    fused = [
+        op for op in runtime if op.layer_type == "BinaryConvolution" and op.output_precision == "u1"
+    ]
+    assert fused  # binarizations that read no sum still fuse into the conv before them
+
+
+def _small_wrn() -> dict:
+    return dict(input_shape=(16, 16, 3), num_classes=10, classifier_activation=None)
+
+
 def test_exported_graph_has_one_binary_convolution_per_binary_layer():
     model = randomized(CONFIGS["densenet_dilated"])
     types = [op.get_type_name() for op in ovx.to_openvino(model).get_ordered_ops()]
