@@ -45,6 +45,9 @@ class PreparedEngine:
     run: Callable[[np.ndarray], np.ndarray]
     detail: str = ""
     precision: str = "f32"
+    # for an engine computing in bf16: the same converted model run in f32, which checks the
+    # conversion exactly where bf16's rounding cannot be told from a mistake
+    exact: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def _keras(model: tf.keras.Model, threads: int, batch: int) -> PreparedEngine:
@@ -117,19 +120,27 @@ def _openvino(model: tf.keras.Model, threads: int, batch: int, precision: str) -
     computed = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
     request = compiled.create_infer_request()
 
-    def run(inputs: np.ndarray) -> np.ndarray:
-        request.infer([np.ascontiguousarray(inputs, np.float32)])
-        return np.array(request.get_output_tensor(0).data, copy=True)
+    def runner(request):
+        def run(inputs: np.ndarray) -> np.ndarray:
+            request.infer([np.ascontiguousarray(inputs, np.float32)])
+            return np.array(request.get_output_tensor(0).data, copy=True)
 
+        return run
+
+    exact = None
+    if computed == "bf16":
+        f32 = ovx.compile(ov_model, threads=threads, precision="f32")
+        exact = runner(f32.create_infer_request())
     binary = ovx.binary_ops_in_runtime(compiled)
     expected = ovx.binary_conv_layers(model)
     kernels = ", ".join(sorted(set(binary.values()))) or "none"
     return PreparedEngine(
-        run,
+        runner(request),
         f"openvino {ov.__version__.split('-')[0]}, {len(set(expected) & set(binary))} of "
         f"{len(expected)} binary convs run as BinaryConvolution (kernels: {kernels}), float "
         f"layers in {computed} (asked: {precision})",
         precision=computed,
+        exact=exact,
     )
 
 

@@ -324,8 +324,9 @@ class BenchReport:
             n = next(iter(self.agreement.values())).n
             lines.append(
                 f"agreement: max |engine - Keras| / max |Keras| over {n} random inputs, checked "
-                f"with verify.compare_outputs before timing (bf16 engines without the "
-                f"float-rounding rule)."
+                f"with verify.compare_outputs before timing, by the criteria of the engine's "
+                f"precision (verify.tolerance); a bf16 engine's conversion is also checked "
+                f"compiled in f32, and with random weights only that check counts."
             )
         lines.append(
             f"other processes kept {self.other_load:.2f} cores busy while timing (clean near 0)."

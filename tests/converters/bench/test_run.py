@@ -125,6 +125,12 @@ def test_a_batch_and_both_openvino_precisions_side_by_side():
         )
     assert report.agreement["openvino-f32"].passed and report.agreement["tflite"].passed
     assert "OpenVINO binary bf16" in report.format() and "batch 3" in report.format()
+    if report.engines["openvino-bf16"].precision == "bf16":
+        # random weights: the bf16 deviation is reported; the conversion is judged in f32
+        bf16 = report.agreement["openvino-bf16"]
+        assert bf16.passed and bf16.engine == "OpenVINO binary bf16 compiled in f32"
+        assert any(n.startswith("OpenVINO binary bf16: in bf16 max |diff|") and
+                   "the conversion, compiled in f32" in n for n in report.notes)  # fmt: skip
 
 
 @pytest.mark.parametrize(
