@@ -510,25 +510,6 @@ def resnet_e_fashion_mnist() -> Config:
     }
 
 
-@recipe("fashion_mnist_93", quick={"model_kwargs": _SMALL_RESNET})
-def fashion_mnist_93() -> Config:
-    """A candidate for 93% on Fashion-MNIST in 30 minutes on 2 CPU cores.
-
-    ``resnet_e_fashion_mnist`` ends at 95.2% train against 92.6% test accuracy
-    (benchmarks/fashion_mnist_92.md): it overfits a little and stops early. This recipe
-    trains the same all-binary network (every hidden convolution binary; full-precision stem,
-    downsampling shortcuts and classifier) for 12 epochs instead of 9, the time the faster
-    input pipeline and evaluation leave within 30 minutes, with random horizontal flips
-    (``augment="flip"``, drawn from the seed and the example's position, so the run stays
-    bit-exactly resumable). Pad-4 crops and flips (``augment="cifar"``) with a warm-up epoch
-    learnt too slowly for 12 epochs: 80.3% test accuracy after 2 epochs against the plain
-    recipe's 87.8% (benchmarks/fashion_mnist_93.md).
-    """
-    config = resnet_e_fashion_mnist()
-    config.update(epochs=12, augment="flip")
-    return config
-
-
 @recipe("quickstart", quick={"model_kwargs": _SMALL_RESNET})
 def quickstart() -> Config:
     """The model of ``bnnzoo quickstart``: a small binary ResNetE on Fashion-MNIST, 3 epochs.

@@ -78,3 +78,24 @@ def test_export_in_bf16_checks_both_precisions_and_says_so(tmp_path):
     assert "OpenVINO CPU (bf16) vs Keras" in text and "OpenVINO CPU (f32) vs Keras" in text
     f32 = ovx.export_openvino(model, None, n=2, precision="f32")
     assert f32.verify_f32 is None and "verified in f32" in str(f32)
+
+
+@needs_bf16
+def test_an_untrained_model_in_bf16_is_judged_by_its_float32_check(monkeypatch):
+    model = CONFIGS["resnet_e"]()  # BatchNorms at their initial statistics
+    real = ov_export.predict
+
+    def off_in_bf16(compiled, x):  # bf16 far off, as deep untrained models are
+        out = real(compiled, x)
+        if ov_export.compiled_precision(compiled) == "bf16":
+            out = out + np.abs(out).max() * (np.arange(out.shape[1]) == 0)
+        return out
+
+    monkeypatch.setattr(ov_export, "predict", off_in_bf16)
+    report = ovx.export_openvino(model, None, n=4, precision="bf16")  # does not raise
+    assert not report.verify.passed and report.verify_f32.passed
+    assert not report.precision_check_judged and report.judged_checks == (report.verify_f32,)
+    assert "the bf16 check is reported, not judged: the model looks untrained" in str(report)
+    # a trained (here: randomized) model is judged in bf16 too
+    with pytest.raises(VerificationError, match=r"OpenVINO CPU \(bf16\) disagrees"):
+        ovx.export_openvino(randomized(CONFIGS["resnet_e"]), None, n=4, precision="bf16")
