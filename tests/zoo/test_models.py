@@ -9,6 +9,11 @@ from bnnzoo import analysis, zoo
 
 # larq-zoo's own models (their layers, names and minimum inputs are larq-zoo's): test_larq_zoo.py
 ALL_MODELS = [n for n in zoo.list_models() if zoo.get_model_spec(n).family != "larq_zoo"]
+# The full-precision CIFAR BitNets of Zhang et al.'s tables are built, every one, by the
+# reproduction of those tables (tests/reproduce/test_bitnet.py, which checks their parameter
+# counts); here one stands for them (test_every_float_cifar_bitnet_is_a_reproduced_row).
+FLOAT_CIFAR_BITNETS = [n for n in zoo.list_models("bitnet_cifar_*") if not n.endswith("_binary")]
+BUILT = [n for n in ALL_MODELS if n not in FLOAT_CIFAR_BITNETS[1:]]
 SMALL = (32, 32, 3)  # every family builds at 32 px, with the 3×3 stride-1 small-input stem
 
 # One model of every family goes through plain Keras training, real files and pooled features.
@@ -35,7 +40,18 @@ def _sample(family: str, **kwargs) -> tf.keras.Model:
     return zoo.create_model(model, **preset_kwargs, **kwargs)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+def test_every_float_cifar_bitnet_is_a_reproduced_row():
+    from bnnzoo.reproduce.bitnet import PAPER_ROWS
+    from bnnzoo.zoo import bitnet
+
+    reproduced = {f"bitnet_cifar_d{d}_k{k}_n{n}" for r in PAPER_ROWS if r.model == "bitnet_cifar"
+                  for d, k, n in [r.config]}  # fmt: skip
+    assert len(FLOAT_CIFAR_BITNETS) == len(bitnet.CIFAR_BITNET_CONFIGS) == 23
+    assert set(FLOAT_CIFAR_BITNETS) <= reproduced
+    assert FLOAT_CIFAR_BITNETS[0] in BUILT
+
+
+@pytest.mark.parametrize("name", BUILT)
 def test_every_model(name):
     """Built at 32×32×3 (the CIFAR presets at their defaults, which are that, with 10 classes;
     the ImageNet models with 3 classes): the small-input stem, binary work where the model is
