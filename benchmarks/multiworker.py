@@ -15,12 +15,9 @@ the multi-worker machinery (gRPC collectives, coordination service), not a speed
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
-import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,21 +25,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def metrics(run: Path) -> list[dict]:
-    with open(run / "metrics.csv") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
 def train_args(args, out: Path, strategy: str) -> list[str]:
@@ -87,15 +69,15 @@ def main(argv=None) -> int:
         single = [*bnnzoo, *train_args(args, tmp / "one", "default")]
         print("one process ...", file=sys.stderr, flush=True)
         single_s = run([(single, env)])
-        cluster = [f"127.0.0.1:{p}" for p in free_ports(2)]
-        workers = []
-        for index in range(2):
-            tf_config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
-            workers.append(([*bnnzoo, *train_args(args, tmp / "two", "multiworker")],
-                            {**env, "TF_CONFIG": json.dumps(tf_config)}))  # fmt: skip
+        from bnnzoo.training.distribute import loopback_tf_configs
+        from bnnzoo.training.rundir import RunDir
+
+        workers = [([*bnnzoo, *train_args(args, tmp / "two", "multiworker")],
+                    {**env, "TF_CONFIG": tf_config})
+                   for tf_config in loopback_tf_configs(2)]  # fmt: skip
         print("two workers ...", file=sys.stderr, flush=True)
         cluster_s = run(workers)
-        one, two = metrics(tmp / "one"), metrics(tmp / "two")
+        one, two = RunDir(tmp / "one").read_metrics(), RunDir(tmp / "two").read_metrics()
 
     from bnnzoo._host import describe
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import tensorflow as tf
 
@@ -103,3 +104,25 @@ def synchronize_batch_norm(model: tf.keras.Model) -> int:
             layer.fused = False
             changed += 1
     return changed
+
+
+def loopback_tf_configs(workers: int) -> list[str]:
+    """``TF_CONFIG`` values (JSON) for ``workers`` processes of one cluster on this machine, each
+    on a free loopback port: the i-th is worker i's (index 0 is the chief). For trying
+    multi-worker training on one machine, as the tests and ``benchmarks/multiworker.py`` do.
+
+    Example:
+        >>> env = {**os.environ, "TF_CONFIG": loopback_tf_configs(2)[1]}  # the second worker
+    """
+    sockets = [socket.socket() for _ in range(workers)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        cluster = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+    return [
+        json.dumps({"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}})
+        for index in range(workers)
+    ]

@@ -10,6 +10,7 @@ import tensorflow as tf
 from bnnzoo.training import recipes, train
 from bnnzoo.training.distribute import (
     collective_timeout,
+    loopback_tf_configs,
     make_strategy,
     synchronize_batch_norm,
     worker_position,
@@ -82,3 +83,11 @@ def test_collective_timeout_from_the_environment(monkeypatch):
         monkeypatch.setenv("BNNZOO_COLLECTIVE_TIMEOUT", bad)
         with pytest.raises(ValueError, match=f"Received: '{bad}'"):
             collective_timeout()
+
+
+def test_loopback_tf_configs_name_one_cluster_of_free_ports():
+    configs = [json.loads(c) for c in loopback_tf_configs(3)]
+    cluster = configs[0]["cluster"]["worker"]
+    assert [c["task"] for c in configs] == [{"type": "worker", "index": i} for i in range(3)]
+    assert all(c["cluster"]["worker"] == cluster for c in configs)
+    assert len(set(cluster)) == 3 and all(w.startswith("127.0.0.1:") for w in cluster)

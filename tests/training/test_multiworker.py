@@ -2,11 +2,9 @@
 ports, one of them killed mid-epoch and both resumed, against a one-process run with the same
 two replicas (``--strategy mirrored`` on two logical CPU devices)."""
 
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from bnnzoo.training import data as data_lib
+from bnnzoo.training.distribute import loopback_tf_configs
 from bnnzoo.training.rundir import RunDir
 from tests.training._weights import read_weights
 
@@ -42,29 +41,17 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _env(**extra) -> dict:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
 
 
 def _start_workers(args, tmp_path, tag):
     """Two `bnnzoo train` workers of one cluster, each with its own TF_CONFIG and TMPDIR."""
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = []
-    for index in range(2):
+    for index, tf_config in enumerate(loopback_tf_configs(2)):
         scratch = tmp_path / f"{tag}-tmp{index}"
         scratch.mkdir()
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        env = _env(TF_CONFIG=json.dumps(tf_config), TMPDIR=str(scratch))
+        env = _env(TF_CONFIG=tf_config, TMPDIR=str(scratch))
         cmd = [sys.executable, "-m", "bnnzoo.cli", "train", *args]
         processes.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True))  # fmt: skip

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from bnnzoo._checks import one_of, positive_int
+from bnnzoo._checks import positive_int
 from bnnzoo._host import describe
 from bnnzoo.analysis import ModelCount, count_model
 from bnnzoo.converters.bench.engines import (
@@ -106,7 +106,7 @@ def bench(
         >>> report = bench("binary_resnet_e18", input_shape=(224, 224, 3), runs=30)
         >>> report.engines["openvino"].alone_median_ms, report.recommended_engine
     """
-    from bnnzoo.converters.openvino.runtime import PRECISIONS
+    from bnnzoo.converters.openvino.runtime import resolve_precision
 
     threads = positive_int("threads", threads)
     runs = positive_int("runs", runs)
@@ -115,9 +115,7 @@ def bench(
     batch = positive_int("batch", batch)
     check_inputs = positive_int("check_inputs", check_inputs)
     profile = positive_int("profile", profile, minimum=0)
-    one_of(
-        "precision", precision, PRECISIONS, hint="f32 is exact; bf16 is faster where the CPU has it"
-    )
+    resolve_precision(precision)  # a bad value is refused here, before any work
     names = check_engines(engines)
     say = log or (lambda line: None)
 
