@@ -324,6 +324,26 @@ def compare_outputs(
     return dataclasses.replace(report, passed=passed)
 
 
+def judged_checks(
+    check: VerifyReport, check_f32: VerifyReport | None, *, untrained: bool
+) -> tuple[VerifyReport, ...]:
+    """The checks that decide whether a conversion agrees with Keras.
+
+    ``check`` ran in the engine's precision; ``check_f32``, when that precision is lower than
+    float32, is the same conversion compiled in float32. Both count for a trained model. For an
+    untrained one (random weights or ``looks_untrained``) only the float32 check counts: deep
+    binary models amplify bf16's rounding into sign flips when their weights are random
+    (``TOLERANCES``), so the low-precision figure is reported, not judged.
+
+    Example:
+        >>> [c.engine for c in judged_checks(bf16_report, f32_report, untrained=True)]
+        ['OpenVINO compiled in f32']
+    """
+    if check_f32 is None:
+        return (check,)
+    return (check_f32,) if untrained else (check, check_f32)
+
+
 def _share(name: str, value) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not (ok and 0 <= value <= 1):

@@ -8,6 +8,7 @@ from bnnzoo import zoo
 from bnnzoo.converters.verify import (
     VerificationError,
     compare_outputs,
+    judged_checks,
     looks_untrained,
     random_inputs,
     randomize_weights,
@@ -112,6 +113,16 @@ def test_a_small_error_on_every_sample_fails_a_sporadic_one_passes():
     assert compare_outputs(ref, ref, min_rounding_exact=1.0).passed
     assert not compare_outputs(ref, ref + error * (np.arange(4) == 2)[:, None],
                                min_rounding_exact=1.0).passed  # fmt: skip
+
+
+def test_judged_checks_drop_the_low_precision_check_only_for_untrained_models():
+    ref = np.array([[1.0, 2.0, 10.0], [5.0, 0.0, -1.0]])
+    low = compare_outputs(ref, ref[:, [2, 1, 0]], engine="bf16")  # every top-1 class flipped
+    f32 = compare_outputs(ref, ref, engine="f32")
+    assert not low.passed and f32.passed
+    assert judged_checks(low, f32, untrained=False) == (low, f32)
+    assert judged_checks(low, f32, untrained=True) == (f32,)
+    assert judged_checks(low, None, untrained=True) == (low,)  # float32 engine: its own check
 
 
 @pytest.mark.parametrize(

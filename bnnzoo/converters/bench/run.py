@@ -36,6 +36,7 @@ from bnnzoo.converters.bench.timing import cpu_seconds, other_load, time_interle
 from bnnzoo.converters.verify import (
     VerifyReport,
     compare_outputs,
+    judged_checks,
     looks_untrained,
     random_inputs,
     randomize_weights,
@@ -237,9 +238,8 @@ def _prepare(model, names, threads, batch, precision, n, seed, say, *, randomize
     ``batch``); returns (ready engines, unavailable engines and why, agreement reports, notes).
 
     An engine computing in bf16 is checked by ``verify``'s bf16 criteria, and its conversion
-    exactly, compiled in f32. With random weights (an untrained model) only the f32 check
-    counts: deep binary models amplify bf16's rounding into sign flips when their weights are
-    random (``verify.TOLERANCES``), so the bf16 figure is reported, not judged.
+    exactly, compiled in f32; ``verify.judged_checks`` says which of the two count (with random
+    weights only the f32 one), and the first failing one (else the first) is reported.
     """
     checks = random_inputs(model, n, seed)
     reference = model.predict(checks, batch_size=len(checks), verbose=0)
@@ -261,7 +261,8 @@ def _prepare(model, names, threads, batch, precision, n, seed, say, *, randomize
             if engine.exact is not None:
                 exact = compare_outputs(reference, outputs_of(engine.exact),
                                         engine=f"{title} compiled in f32")  # fmt: skip
-                if randomized or not exact.passed:
+                judged = judged_checks(report, exact, untrained=randomized)
+                if judged != (report, exact) or not exact.passed:
                     notes.append(
                         f"{title}: in {engine.precision} max |diff| / max |Keras| "
                         f"{_relative(report):.1e} ({'within' if report.passed else 'beyond'} "
@@ -271,7 +272,7 @@ def _prepare(model, names, threads, batch, precision, n, seed, say, *, randomize
                         + f"the conversion, compiled in f32: {_relative(exact):.1e} "
                         f"({'agrees' if exact.passed else 'DISAGREES'})."
                     )  # fmt: skip
-                    report = exact
+                report = next((c for c in judged if not c.passed), judged[0])
             agreement[name] = report
         except Exception as err:  # any failure of a converter or runtime: report, go on
             reason = f"{type(err).__name__}: {' '.join(str(err).split())}"

@@ -32,6 +32,9 @@ from bnnzoo.converters.verify import (
     tolerance,
     verify_engine,
 )
+from bnnzoo.converters.verify import (
+    judged_checks as deciding_checks,
+)
 from bnnzoo.zoo.loading import load_or_build
 
 
@@ -104,9 +107,10 @@ class OpenVINOExportReport:
     @property
     def judged_checks(self) -> tuple[VerifyReport, ...]:
         """The checks whose failure fails the export."""
-        if self.precision_check_judged or self.verify_f32 is None:
-            return self.checks
-        return (self.verify_f32,)
+        if self.verify is None:
+            return ()
+        untrained = not self.precision_check_judged
+        return deciding_checks(self.verify, self.verify_f32, untrained=untrained)
 
     @property
     def all_binary(self) -> bool:
