@@ -5,6 +5,8 @@ import pytest
 from bnnzoo.reproduce import dwr
 from tests.cli._run import run
 
+pytestmark = pytest.mark.xdist_group("dwr_reproduction")  # the table is built once
+
 
 @pytest.fixture(scope="module")
 def rows():

@@ -18,16 +18,20 @@ from bnnzoo.training.loop import build_model  # noqa: E402
 from bnnzoo.training.rundir import RunDir  # noqa: E402
 from bnnzoo.training.steps import make_train_step  # noqa: E402
 
-config = recipes.resolve("resnet_e18_imagenet_quick", ["sync_batch_norm=true"])
+# small: 16×16, 256 training images (the one-epoch runs below train one of each strategy)
+config = recipes.resolve(
+    "resnet_e18_imagenet_quick",
+    ["sync_batch_norm=true", "input_size=16", "max_train_examples=256", "max_test_examples=64"],
+)
 rng = np.random.default_rng(0)
-x = rng.normal(size=(32, 32, 32, 1)).astype("float32")
+x = rng.normal(size=(32, 16, 16, 1)).astype("float32")
 y = np.arange(32) % 10
 report = {}
 for name in ("default", "mirrored"):
     tf.keras.utils.set_random_seed(0)
     strategy = make_strategy(name)
     with strategy.scope():
-        model = build_model(config, input_shape=(32, 32, 1), num_classes=10)
+        model = build_model(config, input_shape=(16, 16, 1), num_classes=10)
         synchronize_batch_norm(model)
         optimizer = tf.keras.optimizers.SGD(0.05)
     step = make_train_step(model, optimizer, global_batch=32, strategy=strategy)

@@ -18,6 +18,8 @@ from bnnzoo.training.rundir import RunDir
 from tests.cli._run import run as run_cli
 from tests.training._weights import read_weights
 
+pytestmark = pytest.mark.xdist_group("damaged_checkpoints")  # the reference run is trained once
+
 OVERRIDES = ["max_train_examples=128", "max_test_examples=32", "checkpoint_every_steps=2"]
 
 

@@ -77,8 +77,10 @@ def _cli(*args, **kwargs):
 
 def test_sigkill_mid_epoch_then_resume_ends_at_the_same_weights(tmp_path):
     """A real run is killed with SIGKILL right after a mid-epoch checkpoint, then resumed."""
-    common = ["--recipe", QUICK, "--epochs", "3", "--quiet", "--set", "checkpoint_every_steps=3"]
-    steps_per_epoch = 512 // 32
+    # 2 epochs of 8 steps at 16×16: three processes, so each one's steps are kept few
+    common = ["--recipe", QUICK, "--epochs", "2", "--quiet", "--set", "checkpoint_every_steps=3",
+              "--set", "input_size=16", "--set", "max_train_examples=256"]  # fmt: skip
+    steps_per_epoch = 256 // 32
     cmd, env = _cli("train", *common, "--out", str(tmp_path / "reference"))
     subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=600)
 

@@ -18,6 +18,9 @@ from bnnzoo.training.distribute import loopback_tf_configs
 from bnnzoo.training.rundir import RunDir
 from tests.training._weights import read_weights
 
+# the cluster run of the module fixture is made once, on one worker
+pytestmark = pytest.mark.xdist_group("multiworker")
+
 QUICK = "resnet_e18_imagenet_quick"
 STEPS_PER_EPOCH = 256 // 32
 # a tiny run: ResNetE18's shape at a sixteenth of its widths (0.7 M parameters, so that the

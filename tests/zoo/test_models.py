@@ -17,20 +17,24 @@ BUILT = [n for n in ALL_MODELS if n not in FLOAT_CIFAR_BITNETS[1:]]
 SMALL = (32, 32, 3)  # every family builds at 32 px, with the 3×3 stride-1 small-input stem
 
 # One model of every family goes through plain Keras training, real files and pooled features.
-# Its cost is compiling the train step (seconds per model) and, for .keras files, the weights:
-# tf-keras reads them from the zip archive slowly (17 s for WuAlexNet's 24.8 M parameters on
-# two cores). So the presets come narrowed where they take a width, binary where the family
-# has a float variant too (whose layers are Keras' own), and the Wide ResNet from its builder.
+# Its cost grows with the layers (compiling the train step, the .keras and .h5 round trips: 24 s
+# for BinaryDenseNet28's 90 layers on two cores) and, for .keras files, with the weights: tf-keras
+# reads them from the zip archive slowly (17 s for WuAlexNet's 24.8 M parameters). So each family comes
+# from its builder with the fewest blocks that still have every kind of layer and join it uses
+# (a dense block of two layers, one block per stage with a downsampling shortcut), binary where
+# the family has a float variant too (whose layers are Keras' own): the layer classes and their
+# configs are what a round trip checks, not the depth.
 FAMILY_SAMPLES = {
-    "binary_densenet": ("binary_densenet28", {"growth_rate": 16}),
-    "resnet_e": ("binary_resnet_e18", {"filters": (16, 32, 64, 128)}),
+    "binary_densenet": (zoo.BinaryDenseNet, {"layers_per_stage": (2, 2), "reduction": (2,),
+                                             "growth_rate": 16}),
+    "resnet_e": (zoo.BinaryResNetE, {"blocks_per_stage": (1, 1), "filters": (16, 32)}),
     "bitnet": ("bitnet_cifar_d4_k1_n2_binary", {}),
     "wide_resnet": (zoo.WideResNetCifar, {"d": 1, "n": 1, "precision": "binary"}),
     "wu": ("wu_alexnet", {"dense_units": (256, 256)}),  # 4096 units: 25 M weights, slow to load
-    "bireal": ("bireal_resnet18", {"width": 16}),
-    "dwr": ("resnet20_bireal", {}),
-    "igp": ("igp_resnet21", {"width": 16}),
-}
+    "bireal": (zoo.BiRealResNet, {"blocks": (1, 1), "widths": (16, 32)}),
+    "dwr": ("dwr_resnet20_s3", {}),  # one block per stage and the alignment conv
+    "igp": (zoo.IGPResNet, {"width": 8, "columns": 2, "blocks": (1, 1)}),
+}  # fmt: skip
 
 
 def _sample(family: str, **kwargs) -> tf.keras.Model:

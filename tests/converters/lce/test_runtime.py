@@ -7,6 +7,8 @@ from bnnzoo import zoo
 from bnnzoo.converters.lce import lce_engine, to_tflite, verify_tflite
 from bnnzoo.converters.verify import VerificationError, random_inputs, randomize_weights
 
+pytestmark = pytest.mark.xdist_group("lce_runtime")  # the model is converted once
+
 
 def tiny(seed: int):
     model = zoo.BinaryResNetE(blocks_per_stage=(1, 1), filters=(16, 32), input_shape=(16, 16, 3),
