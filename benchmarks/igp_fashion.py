@@ -7,8 +7,9 @@ Bi-Real ResNet of the same complexity, and so trains to a lower error. This scri
 the real ``bnnzoo train`` command and the same budget (recipe, optimizer, schedule, epochs,
 batch, data, seeds), an IGP-ResNet (registered ``igp_resnet21`` or ``igp_resnet37`` at a
 smaller base width) and the Bi-Real ResNet18 whose base width gives the OPs closest to it
-(OPs = binary MACs / 64 + float MACs at 28×28×1, as the paper counts), on the full Fashion-MNIST
-training set, with two seeds each. It records test accuracy per epoch, the first convolution's
+(OPs = binary MACs / 64 + float MACs at 28×28×1, as the paper counts; ``--match binary-macs``:
+the binary MACs closest to it instead), on the full Fashion-MNIST training set, with two seeds
+each. It records test accuracy per epoch, the first convolution's
 mean gradient L2 norm per epoch (``monitor.first_conv_gradient``), the OPs and the gradient-path
 figures of both networks (``bnnzoo.analysis.gradient_paths``), and writes a markdown report and
 a plot.
@@ -18,7 +19,11 @@ Every run is ``bnnzoo train --recipe resnet_e_fashion_mnist`` (Adam 1e-3, cosine
 directory that holds ``results.json`` is reused; one that holds a config but no results is
 resumed. ``--report-only`` rewrites the report from the runs.
 
-    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py --width 16 --epochs 3
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py --width 8 --epochs 5
+    # the same IGP runs (reused) against the Bi-Real ResNet of the same binary MACs
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py --width 8 --epochs 5 \\
+        --match binary-macs --markdown benchmarks/igp_fashion_binary_macs.md \\
+        --png benchmarks/igp_fashion_binary_macs.png
     # smoke test: a few hundred images, one epoch, report elsewhere
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py --width 4 --epochs 1 \\
         --set max_train_examples=256 --set max_test_examples=128 --out-root /tmp/igp_smoke \\
@@ -53,10 +58,11 @@ What the numbers can and cannot say:
 * Two seeds per model: a difference smaller than the spread between the two seeds of one model
   is not a difference this benchmark can show.
 * The paper trains ImageNet networks for many epochs; these are 28×28 networks trained for a few
-  epochs on a shared 2-core CPU, so this is a small-scale check of the direction of the effect,
+  epochs on a 2-core CPU, so this is a small-scale check of the direction of the effect,
   not a reproduction of Table 1's accuracies.
-* Both networks have the same OPs, not the same CPU time: the IGP-ResNet has more, narrower
-  layers and joins, which cost more per MAC on a CPU (compare the CPU seconds).
+* Both networks have the same OPs (or binary MACs), not the same CPU time: training runs the
+  binary convs as float convs, and layer count, widths and joins set the time (compare the CPU
+  seconds).
 * The first conv is the full-precision stem; its gradient reaches it through every stage. The
   recorded norm is that of the loss gradient (the recipe has no weight decay)."""
 
@@ -69,23 +75,28 @@ def build(name: str, width: int):
     return zoo.create_model(name, width=width, input_shape=SHAPE, num_classes=CLASSES)
 
 
-def ops(name: str, width: int) -> float:
-    """OPs (binary MACs / 64 + float MACs) of ``name`` at ``width``."""
+# what the baseline's width is matched on: OPs (binary MACs / 64 + float MACs), as the paper
+# compares, or binary MACs alone, which separates the gradient paths from the binary capacity
+MATCH = {"ops": ("OPs", "ops_bops64"), "binary-macs": ("binary MACs", "binary_macs")}
+
+
+def cost(name: str, width: int, match: str = "ops") -> float:
+    """The matched figure (``MATCH``) of ``name`` at ``width``."""
     from bnnzoo.analysis import count_model
 
-    return count_model(build(name, width)).ops_bops64
+    return getattr(count_model(build(name, width)), MATCH[match][1])
 
 
-def matching_width(target_ops: float, low: int = 2, high: int = 256) -> int:
-    """The Bi-Real ResNet18 base width whose OPs are closest to ``target_ops`` (OPs grow with the
-    width, so a bisection finds the two neighbours)."""
+def matching_width(target: float, match: str = "ops", low: int = 2, high: int = 256) -> int:
+    """The Bi-Real ResNet18 base width whose matched figure is closest to ``target`` (it grows
+    with the width, so a bisection finds the two neighbours)."""
     while high - low > 1:
         mid = (low + high) // 2
-        if ops(BASELINE, mid) < target_ops:
+        if cost(BASELINE, mid, match) < target:
             low = mid
         else:
             high = mid
-    return min((low, high), key=lambda w: abs(ops(BASELINE, w) - target_ops))
+    return min((low, high), key=lambda w: abs(cost(BASELINE, w, match) - target))
 
 
 def runs(args, widths: dict) -> list[dict]:
@@ -142,7 +153,7 @@ def _m(value) -> str:
     return "" if value is None else f"{value / 1e6:.3g}M"
 
 
-def plot(rows: list[dict], png: Path) -> None:
+def plot(rows: list[dict], png: Path, match: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -161,7 +172,7 @@ def plot(rows: list[dict], png: Path) -> None:
     right.set(xlabel="epoch", ylabel="test accuracy")
     left.legend(fontsize=8)
     right.legend(fontsize=8)
-    fig.suptitle("IGP-ResNet vs Bi-Real ResNet18 of the same OPs, Fashion-MNIST")
+    fig.suptitle(f"IGP-ResNet vs Bi-Real ResNet18 of the same {match}, Fashion-MNIST")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
@@ -184,13 +195,29 @@ def findings(rows: list[dict], figs: dict, args) -> list[str]:
     }  # fmt: skip
     ratios = [a / b for a, b in zip(norms[args.igp], norms[BASELINE])]
     cpu = {m: _mean([r["timing"].get("cpu_seconds", 0) for r in rs]) for m, rs in by_model.items()}
+    float_share = {m: f["float_macs"] / f["ops"] for m, f in figs.items()}
+    if args.match == "ops":
+        matched = (
+            f"* OPs: {igp[0]['label']} {f_igp['ops'] / 1e6:.3g}M, {base[0]['label']} "
+            f"{f_base['ops'] / 1e6:.3g}M ({f_igp['ops'] / f_base['ops'] - 1:+.1%}): the closest "
+            f"integer width. Full-precision MACs (stem, transitions, classifier) are "
+            f"{float_share[args.igp]:.0%} of the IGP-ResNet's OPs and "
+            f"{float_share[BASELINE]:.0%} of the Bi-Real ResNet's, so at equal OPs the "
+            f"IGP-ResNet has {f_igp['binary_macs'] / f_base['binary_macs'] - 1:+.0%} binary MACs "
+            f"and {f_igp['params'] / f_base['params'] - 1:+.0%} parameters."
+        )
+    else:
+        matched = (
+            f"* Binary MACs: {igp[0]['label']} {_m(f_igp['binary_macs'])}, {base[0]['label']} "
+            f"{_m(f_base['binary_macs'])} "
+            f"({f_igp['binary_macs'] / f_base['binary_macs'] - 1:+.1%}): the closest integer "
+            f"width. At equal binary MACs the Bi-Real ResNet has "
+            f"{f_base['ops'] / f_igp['ops'] - 1:+.0%} OPs (its full-precision layers are wider) "
+            f"and {f_base['params'] / f_igp['params'] - 1:+.0%} parameters: this pair asks "
+            f"whether the IGP-ResNet's gradient paths help at equal binary capacity."
+        )
     lines = [
-        f"* OPs: {igp[0]['label']} {f_igp['ops'] / 1e6:.2f}M, {base[0]['label']} "
-        f"{f_base['ops'] / 1e6:.2f}M ({f_igp['ops'] / f_base['ops'] - 1:+.1%}): the closest "
-        f"integer width. At this size the full-precision stem, transitions and classifier are "
-        f"a large share of the OPs, so the IGP-ResNet has "
-        f"{f_igp['binary_macs'] / f_base['binary_macs'] - 1:+.0%} binary MACs and "
-        f"{f_igp['params'] / f_base['params'] - 1:+.0%} parameters against the Bi-Real ResNet.",
+        matched,
         f"* Gradient paths (binary MACs): mean N_2nd over the binary layers "
         f"{_m(f_igp['mean_n2'])} against {_m(f_base['mean_n2'])}, mean N_3rd "
         f"{_m(f_igp['mean_n3'])} against {_m(f_base['mean_n3'])}; the IGP-ResNet's are "
@@ -222,14 +249,16 @@ def write_report(args, run_list, rows, figs, png: Path, command: str) -> str:
     opt, sched = config["optimizer"], config["schedule"]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
-        "# IGP-ResNet against the Bi-Real ResNet18 of the same OPs on Fashion-MNIST",
+        f"# IGP-ResNet against the Bi-Real ResNet18 of the same {MATCH[args.match][0]} on "
+        "Fashion-MNIST",
         "",
         f"Command: `{command}`",
         "",
         f"Date: {now}. Host: {describe()}; {platform.machine()}, Python "
-        f"{platform.python_version()}, tensorflow {tf.__version__}. Other processes shared the "
-        "cores (load average in the timing column), so wall times compare only roughly; CPU "
-        "seconds are the training process's own.",
+        f"{platform.python_version()}, tensorflow {tf.__version__}. The timing column gives the "
+        "load average before and after each run (the run itself keeps about as many cores busy "
+        "as it has; more means other processes shared them, and wall times then compare only "
+        "roughly); CPU seconds are the training process's own.",
         "",
         f"Setting (identical for every run): recipe `{RECIPE}` with the overrides in the "
         f"commands below; {DATASET}, {config.get('max_train_examples') or 'all 60,000'} training "
@@ -314,9 +343,12 @@ def write_report(args, run_list, rows, figs, png: Path, command: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--igp", default="igp_resnet21", choices=("igp_resnet21", "igp_resnet37"))
-    parser.add_argument("--width", type=int, default=16, help="base width of the IGP-ResNet")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--width", type=int, default=8, help="base width of the IGP-ResNet")
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--match", choices=sorted(MATCH), default="ops",
+                        help="the Bi-Real ResNet's width matches the IGP-ResNet's OPs (the "
+                        "paper's comparison) or its binary MACs")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra override for every run: max_train_examples=256")  # fmt: skip
     parser.add_argument("--out-root", default="/tmp/runs/igp_fashion")
@@ -336,9 +368,9 @@ def main(argv=None) -> int:
         given
     )
 
-    target = ops(args.igp, args.width)
-    widths = {args.igp: args.width, BASELINE: matching_width(target)}
-    print(f"widths: {widths} (IGP OPs {target / 1e6:.3f}M)", flush=True)
+    target = cost(args.igp, args.width, args.match)
+    widths = {args.igp: args.width, BASELINE: matching_width(target, args.match)}
+    print(f"widths: {widths} (IGP {MATCH[args.match][0]} {target / 1e6:.3f}M)", flush=True)
     figs = {m: figures(m, w) for m, w in widths.items()}
     run_list = runs(args, widths)
     timings = {}
@@ -364,7 +396,7 @@ def main(argv=None) -> int:
         })  # fmt: skip
     png = Path(args.png)
     png.parent.mkdir(parents=True, exist_ok=True)
-    plot(rows, png)
+    plot(rows, png, MATCH[args.match][0])
     text = write_report(args, run_list, rows, figs, png, command)
     from bnnzoo._io import write_atomically
 
