@@ -7,19 +7,20 @@ Reshaping" (DWR), Table 4, claim on CIFAR-10 (binary ResNet-20 with Bi-Real shor
 original's OPs or below. This script runs the same comparison with the real commands on the full
 Fashion-MNIST training set (60,000 images, 28×28×1, no augmentation):
 
-* the original: ``bnnzoo train --recipe dwr_cifar --model resnet20_bireal``;
+* the original: ``bnnzoo train --recipe dwr_cifar --model resnet20_bireal``, for ``--epochs`` and,
+  as a control, for ``--epochs`` + ``--pretrain-epochs`` (as many epochs as DWR's networks see);
 * naive reshaping: ``bnnzoo dwr --method naive --s S`` (N_b[√s w, d/s], trained from scratch);
 * DWR: ``bnnzoo dwr --s S`` (N_b[s w, d/s] pre-trained ``--pretrain-epochs``, cluster-pruned to
   the original's OPs, then trained ``--epochs``).
 
 Every run uses recipe ``dwr_cifar`` (SGD, momentum 0.9, lr 0.1, weight decay 1e-4, batch 128,
-cosine decay) with the same epochs and seed; DWR's pre-training epochs come on top, as in the
+cosine decay) with the same epochs and seeds; DWR's pre-training epochs come on top, as in the
 paper. It writes a markdown report (OPs, activations, parameters, test accuracy, wall-clock
 training time, the machine) and an accuracy-versus-OPs plot. Finished runs are reused and
 unfinished ones resumed, so a killed benchmark continues where it was.
 
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/dwr_fashion.py --epochs 3 \\
-        --pretrain-epochs 1
+        --pretrain-epochs 1 --seeds 0 1
     # smallest setting (a minute or two): a subset, one epoch each
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/dwr_fashion.py --epochs 1 \\
         --pretrain-epochs 1 --max-train 512 --out-root /tmp/dwr_smoke --markdown /tmp/d.md \\
@@ -55,8 +56,8 @@ PAPER_TABLE_4 = {  # CIFAR-10, Xue et al. 2023
 }
 
 
-def common_sets(args) -> list[str]:
-    sets = ["input_size=28", "augment=none", f"seed={args.seed}"]
+def common_sets(args, seed: int) -> list[str]:
+    sets = ["input_size=28", "augment=none", f"seed={seed}"]
     if args.max_train:
         sets.append(f"max_train_examples={args.max_train}")
     if args.max_test:
@@ -65,17 +66,28 @@ def common_sets(args) -> list[str]:
 
 
 def runs(args) -> list[dict]:
-    """Every run: label, method, s, directory and the command line a user would type."""
-    root = Path(args.out_root)
-    sets = [x for item in common_sets(args) for x in ("--set", item)]
-    out = [
-        {
-            "method": "original", "s": 1.0, "dir": root / "original",
+    """Every run of every seed: method, s, epochs, seed, directory and the command line."""
+    return [run for seed in args.seeds for run in runs_of_seed(args, seed)]
+
+
+def runs_of_seed(args, seed: int) -> list[dict]:
+    root = Path(args.out_root) / f"seed{seed}"
+    sets = [x for item in common_sets(args, seed) for x in ("--set", item)]
+
+    def original(epochs: int, name: str) -> dict:
+        return {
+            "method": "original", "s": 1.0, "epochs": epochs, "seed": seed, "dir": root / name,
             "argv": ["bnnzoo", "train", "--recipe", "dwr_cifar", "--model", ORIGINAL,
-                     "--dataset", DATASET, "--epochs", str(args.epochs), *sets, "--quiet",
-                     "--out", str(root / "original")],
-        }
-    ]  # fmt: skip
+                     "--dataset", DATASET, "--epochs", str(epochs), *sets, "--quiet",
+                     "--out", str(root / name)],
+        }  # fmt: skip
+
+    out = [original(args.epochs, "original")]
+    if args.pretrain_epochs:
+        # the control: DWR's networks see the data for pre-training + training epochs, so the
+        # original also trains that many, to separate the reshaping from the extra epochs
+        total = args.epochs + args.pretrain_epochs
+        out.append(original(total, f"original_e{total}"))
     for method in ("naive", "dwr"):
         for s in args.s:
             run_dir = root / f"{method}_s{s:g}"
@@ -83,7 +95,9 @@ def runs(args) -> list[dict]:
                     "--dataset", DATASET, "--pretrain-epochs", str(args.pretrain_epochs),
                     "--epochs", str(args.epochs), "--calibration", str(args.calibration),
                     "--no-original", *sets, "--quiet", "--out", str(run_dir)]  # fmt: skip
-            out.append({"method": method, "s": s, "dir": run_dir, "argv": argv})
+            epochs = args.epochs + (args.pretrain_epochs if method == "dwr" else 0)
+            out.append({"method": method, "s": s, "epochs": epochs, "seed": seed, "dir": run_dir,
+                        "argv": argv})  # fmt: skip
     return out
 
 
@@ -145,22 +159,71 @@ def measure(run: dict) -> dict:
             "metrics": RunDir(run_dir / "train").read_metrics()}  # fmt: skip
 
 
+def label(row: dict) -> str:
+    if row["method"] == "original":
+        return f"original {row['epochs']} ep"
+    return f"{row['method']} s={row['s']:g}"
+
+
+def by_network(rows: list[dict]) -> dict[str, list[dict]]:
+    """The runs of each network (every seed), in the order of ``rows``."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(label(row), []).append(row)
+    return groups
+
+
 def plot(rows: list[dict], png: Path) -> None:
+    """Mean test accuracy of each network over its seeds against its OPs; bars span the seeds."""
     from bnnzoo.training.rundir import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     markers = {"original": "o", "naive": "s", "dwr": "^"}
-    for row in rows:
-        label = "original" if row["method"] == "original" else f"{row['method']} s={row['s']:g}"
-        ax.scatter(row["ops"] / 1e6, 100 * row["test_accuracy"], marker=markers[row["method"]],
-                   s=60, label=label)  # fmt: skip
+    for name, group in by_network(rows).items():
+        accuracies = [100 * r["test_accuracy"] for r in group]
+        mean = sum(accuracies) / len(accuracies)
+        spread = [[mean - min(accuracies)], [max(accuracies) - mean]]
+        ax.errorbar(group[0]["ops"] / 1e6, mean, yerr=spread, marker=markers[group[0]["method"]],
+                    markersize=8, capsize=3, linestyle="none", label=name)  # fmt: skip
     ax.set_xlabel("OPs (BOPs/64 + FLOPs), millions, at 28×28×1")
     ax.set_ylabel("Fashion-MNIST test accuracy (%)")
-    ax.set_title("Binary ResNet-20: original vs depth-width reshaping")
+    seeds = sorted({r["seed"] for r in rows})
+    ax.set_title("Binary ResNet-20: original vs depth-width reshaping"
+                 + (f"\n(mean of seeds {seeds}; bars: lowest to highest)" if len(seeds) > 1
+                    else ""))  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     save_figure(plt, fig, png)
+
+
+def seed_summary(rows: list[dict]) -> list[str]:
+    """Markdown lines: each network's mean test accuracy over the seeds, its spread, and its
+    difference from the first network's (the original); nothing for one seed."""
+    if len({r["seed"] for r in rows}) < 2:
+        return []
+    groups = by_network(rows)
+
+    def mean(values):
+        return sum(values) / len(values)
+
+    reference = mean([100 * r["test_accuracy"] for r in next(iter(groups.values()))])
+    lines = [
+        "Over the seeds (mean, lowest to highest; difference from the first row's mean):",
+        "",
+        "| network | OPs | activations | seeds | test accuracy | range | vs first row "
+        "| train s (mean) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, group in groups.items():
+        accuracies = [100 * r["test_accuracy"] for r in group]
+        lines.append(
+            f"| {name} | {group[0]['ops']:,.0f} | {group[0]['activations']:,} | {len(group)} "
+            f"| {mean(accuracies):.2f}% | {min(accuracies):.2f}-{max(accuracies):.2f} "
+            f"| {mean(accuracies) - reference:+.2f} "
+            f"| {mean([r['train_seconds'] for r in group]):.0f} |"
+        )
+    return [*lines, ""]
 
 
 def write_report(args, rows: list[dict], png: Path, command: str) -> str:
@@ -179,21 +242,26 @@ def write_report(args, rows: list[dict], png: Path, command: str) -> str:
         "",
         f"Setting: recipe `dwr_cifar` (SGD momentum 0.9, lr 0.1, weight decay 1e-4, batch 128, "
         f"cosine decay), {DATASET} with {train_images} training images and "
-        f"{args.max_test or 'all 10,000'} test images at 28×28×1, no augmentation, seed "
-        f"{args.seed}; {args.epochs} training epochs for every network, plus "
-        f"{args.pretrain_epochs} pre-training epoch(s) of the wide network for DWR; pruning "
+        f"{args.max_test or 'all 10,000'} test images at 28×28×1, no augmentation, seeds "
+        f"{', '.join(map(str, args.seeds))}; {args.epochs} training epochs for every network, plus "
+        f"{args.pretrain_epochs} pre-training epoch(s) of the wide network for DWR (and a "
+        f"control: the original trained {args.epochs + args.pretrain_epochs} epochs, as many as "
+        f"DWR's networks see); pruning "
         f"calibrates on {args.calibration} training images; OPs budget = the original's OPs.",
         "",
-        "| network | method | s | widths | OPs | activations | params | test accuracy "
-        "| CIFAR-10 in Table 4 | train s | wall s |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| network | method | s | widths | epochs seen | seed | OPs | activations | params "
+        "| test accuracy | CIFAR-10 in Table 4 | train s | wall s |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         paper = PAPER_TABLE_4.get((row["method"], float(row["s"])))
+        if row["method"] == "original" and row["epochs"] != args.epochs:
+            paper = None  # the control run: Table 4 has no such row
         lines.append(
-            f"| ResNet-20 | {row['method']} | {row['s']:g} | {row['widths']} "
+            f"| ResNet-20 | {row['method']} | {row['s']:g} | {row['widths']} | {row['epochs']} "
+            f"| {row['seed']} "
             f"| {row['ops']:,.0f} | {row['activations']:,} | {row['params']:,} "
-            f"| {100 * row['test_accuracy']:.2f}% | {paper if paper else '-'}% "
+            f"| {100 * row['test_accuracy']:.2f}% | {f'{paper}%' if paper else '-'} "
             f"| {row['train_seconds']:.0f} | {row['timing'].get('wall_seconds', 0):.0f} |"
         )
     lines += [
@@ -203,11 +271,12 @@ def write_report(args, rows: list[dict], png: Path, command: str) -> str:
         "the runs record (pre-training included for DWR); 'wall s' the whole command "
         "(data loading, pruning search, evaluation, the shared machine's load).",
         "",
+        *seed_summary(rows),
         f"![accuracy versus OPs]({png.name})",
         "",
         "## Test accuracy per epoch (final training)",
         "",
-        "| epoch | " + " | ".join(f"{r['method']} s={r['s']:g}" for r in rows) + " |",
+        "| epoch | " + " | ".join(f"{label(r)} seed {r['seed']}" for r in rows) + " |",
         "| ---: | " + " | ".join("---:" for _ in rows) + " |",
     ]
     for e in range(max(len(r["metrics"]) for r in rows)):
@@ -236,7 +305,7 @@ def main(argv=None) -> int:
     parser.add_argument("--calibration", type=int, default=256)
     parser.add_argument("--max-train", type=int, help="fewer training images (smoke tests)")
     parser.add_argument("--max-test", type=int)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out-root", default="/tmp/runs/dwr_fashion")
     parser.add_argument("--markdown", default=str(HERE / "dwr_fashion.md"))
