@@ -184,7 +184,8 @@ def plot(rows: list[dict], png: Path) -> None:
         accuracies = [100 * r["test_accuracy"] for r in group]
         mean = sum(accuracies) / len(accuracies)
         spread = [[mean - min(accuracies)], [max(accuracies) - mean]]
-        ax.errorbar(group[0]["ops"] / 1e6, mean, yerr=spread, marker=markers[group[0]["method"]],
+        ops = sum(r["ops"] for r in group) / len(group)  # pruning may differ between seeds
+        ax.errorbar(ops / 1e6, mean, yerr=spread, marker=markers[group[0]["method"]],
                     markersize=8, capsize=3, linestyle="none", label=name)  # fmt: skip
     ax.set_xlabel("OPs (BOPs/64 + FLOPs), millions, at 28×28×1")
     ax.set_ylabel("Fashion-MNIST test accuracy (%)")
@@ -209,16 +210,19 @@ def seed_summary(rows: list[dict]) -> list[str]:
 
     reference = mean([100 * r["test_accuracy"] for r in next(iter(groups.values()))])
     lines = [
-        "Over the seeds (mean, lowest to highest; difference from the first row's mean):",
+        "Over the seeds (means; accuracy's lowest to highest; difference from the first row's "
+        "mean; a DWR network's widths, OPs and activations can differ between seeds, since each "
+        "seed's pre-trained network is pruned on its own):",
         "",
-        "| network | OPs | activations | seeds | test accuracy | range | vs first row "
-        "| train s (mean) |",
+        "| network | OPs (mean) | activations (mean) | seeds | test accuracy | range "
+        "| vs first row | train s (mean) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, group in groups.items():
         accuracies = [100 * r["test_accuracy"] for r in group]
         lines.append(
-            f"| {name} | {group[0]['ops']:,.0f} | {group[0]['activations']:,} | {len(group)} "
+            f"| {name} | {mean([r['ops'] for r in group]):,.0f} "
+            f"| {mean([r['activations'] for r in group]):,.0f} | {len(group)} "
             f"| {mean(accuracies):.2f}% | {min(accuracies):.2f}-{max(accuracies):.2f} "
             f"| {mean(accuracies) - reference:+.2f} "
             f"| {mean([r['train_seconds'] for r in group]):.0f} |"
@@ -269,7 +273,7 @@ def write_report(args, rows: list[dict], png: Path, command: str) -> str:
         "OPs = binary MACs / 64 + float MACs and activations = conv output elements per image, "
         "both from `bnnzoo.analysis.count_model` at 28×28×1. 'train s' is the training time "
         "the runs record (pre-training included for DWR); 'wall s' the whole command "
-        "(data loading, pruning search, evaluation, the shared machine's load).",
+        "(data loading, pruning search, evaluation).",
         "",
         *seed_summary(rows),
         f"![accuracy versus OPs]({png.name})",
