@@ -18,12 +18,12 @@ SMALL = (32, 32, 3)  # every family builds at 32 px, with the 3×3 stride-1 smal
 
 # One model of every family goes through plain Keras training, real files and pooled features.
 # Its cost grows with the layers (compiling the train step, the .keras and .h5 round trips: 24 s
-# for BinaryDenseNet28's 90 layers on two cores) and, for .keras files, with the weights: tf-keras
-# reads them from the zip archive slowly (17 s for WuAlexNet's 24.8 M parameters). So each family comes
-# from its builder with the fewest blocks that still have every kind of layer and join it uses
-# (a dense block of two layers, one block per stage with a downsampling shortcut), binary where
-# the family has a float variant too (whose layers are Keras' own): the layer classes and their
-# configs are what a round trip checks, not the depth.
+# for BinaryDenseNet28's 90 layers on two cores) and, for .keras files, with the weights:
+# tf-keras reads them from the zip archive slowly (17 s for WuAlexNet's 24.8 M parameters). So
+# each family comes from its builder with the fewest blocks that still have every kind of layer
+# and join it uses (a dense block of two layers, one block per stage with a downsampling
+# shortcut), binary where the family has a float variant too (whose layers are Keras' own): the
+# layer classes and their configs are what a round trip checks, not the depth.
 FAMILY_SAMPLES = {
     "binary_densenet": (zoo.BinaryDenseNet, {"layers_per_stage": (2, 2), "reduction": (2,),
                                              "growth_rate": 16}),
