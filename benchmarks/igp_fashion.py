@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -80,6 +81,7 @@ def build(name: str, width: int):
 MATCH = {"ops": ("OPs", "ops_bops64"), "binary-macs": ("binary MACs", "binary_macs")}
 
 
+@functools.cache  # the bisection and its final pick ask for the same widths
 def cost(name: str, width: int, match: str = "ops") -> float:
     """The matched figure (``MATCH``) of ``name`` at ``width``."""
     from bnnzoo.analysis import count_model

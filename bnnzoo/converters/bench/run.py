@@ -262,7 +262,7 @@ def _prepare(model, names, threads, batch, precision, n, seed, say, *, randomize
                 exact = compare_outputs(reference, outputs_of(engine.exact),
                                         engine=f"{title} compiled in f32")  # fmt: skip
                 judged = judged_checks(report, exact, untrained=randomized)
-                if judged != (report, exact) or not exact.passed:
+                if randomized or not exact.passed:
                     notes.append(
                         f"{title}: in {engine.precision} max |diff| / max |Keras| "
                         f"{_relative(report):.1e} ({'within' if report.passed else 'beyond'} "
