@@ -314,6 +314,7 @@ def train(
             temperature=float(distill.get("temperature", 1.0)),
             distill_weights=(soft_weight, hard_weight),
             grad_index=grad_index,
+            label_smoothing=float(config.get("label_smoothing") or 0.0),
         )
         eval_step = make_eval_step(eval_model, strategy)
         # evaluation has no gradients to hold: larger batches, fewer calls (a whole multiple of

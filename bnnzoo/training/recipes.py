@@ -96,6 +96,7 @@ def defaults() -> Config:
             "gamma": 0.1,
             "warmup_epochs": 0,
         },
+        "label_smoothing": 0.0,  # epsilon of the training targets; evaluation uses plain labels
         "clip_value": None,  # t_clip of the binary layers; None keeps the model's own
         "distillation": {
             "teacher": None,  # a saved Keras model (.keras/.h5) with the same inputs and classes
@@ -214,12 +215,14 @@ WHOLE_NUMBERS = {
     "max_test_examples": (1, 128),
     "distillation.soft_epochs": (0, 1),
 }
-# numeric keys: (lowest value excluded, highest value included); None where absent is allowed
+# numeric keys: (lowest value excluded, highest value included, an example); None where absent
+# is allowed
 NUMBERS = {
-    "optimizer.lr": (0.0, None),
-    "distillation.temperature": (0.0, None),
-    "distillation.alpha": (-1e-300, 1.0),  # [0, 1]
-    "clip_value": (0.0, None),
+    "optimizer.lr": (0.0, None, 1e-3),
+    "distillation.temperature": (0.0, None, 4.0),
+    "distillation.alpha": (-1e-300, 1.0, 0.5),  # [0, 1]
+    "clip_value": (0.0, None, 1.25),
+    "label_smoothing": (-1e-300, 1.0, 0.1),  # [0, 1]
 }
 OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size"}  # keys with a CLI option
 NONE_ALLOWED = ("max_train_examples", "max_test_examples", "checkpoint_every_steps",
@@ -244,7 +247,7 @@ def check(config: Config) -> Config:
             continue
         option = f"{OPTIONS[key]} {example} or " if key in OPTIONS else ""
         positive_int(key, value, minimum=minimum, hint=f"Pass {option}--set {key}={example}.")
-    for key, (low, high) in NUMBERS.items():
+    for key, (low, high, example) in NUMBERS.items():
         value = _get(config, key)
         if value is None and key in NONE_ALLOWED:
             continue
@@ -253,7 +256,7 @@ def check(config: Config) -> Config:
             expected = f"a number > {low}" if high is None else f"a number in [0, {high}]"
             raise ValueError(
                 f"Expected {key} to be {expected}. Received: {key}={value!r}. Pass e.g. --set "
-                f"{key}={_get(defaults(), key) or 1.0}."
+                f"{key}={example}."
             )
     if config.get("channels") not in (None, 1, 3):
         raise ValueError(

@@ -17,6 +17,21 @@ def _per_example_loss():
     )
 
 
+def _smoothed_loss(epsilon: float):
+    """Per-example cross-entropy against labels smoothed by ``epsilon`` (Szegedy et al. 2016,
+    "Rethinking the Inception Architecture", §7): the target is ``1 - epsilon`` on the label
+    plus ``epsilon`` spread evenly over all classes."""
+    hard = _per_example_loss()
+    if not epsilon:
+        return hard
+
+    def loss(labels, logits):
+        uniform = -tf.reduce_mean(tf.nn.log_softmax(logits, axis=-1), axis=-1)
+        return (1.0 - epsilon) * hard(labels, logits) + epsilon * uniform
+
+    return loss
+
+
 def _correct(logits, labels):
     hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(labels, tf.int64))
     return tf.reduce_sum(tf.cast(hits, tf.float32))
@@ -35,6 +50,7 @@ def make_train_step(
     temperature: float = 1.0,
     distill_weights: tuple[tf.Variable, tf.Variable] | None = None,
     grad_index: int | None = None,
+    label_smoothing: float = 0.0,
 ):
     """One optimizer step on a (distributed) batch: ``step(x, y)`` returns the mean loss, the
     number of correct predictions and the gradient norm of ``grad_index`` (0 without one).
@@ -55,6 +71,8 @@ def make_train_step(
             distillation stage changes without retracing.
         grad_index: index in ``model.trainable_variables`` whose loss-gradient norm is returned
             (measured before weight decay is added).
+        label_smoothing: ``epsilon`` of the training targets (the hard term of a distillation
+            too); 0 trains on the labels as they are. Evaluation is always on plain labels.
 
     Example:
         >>> step = make_train_step(model, tf.keras.optimizers.Adam(1e-3), global_batch=32)
@@ -66,7 +84,7 @@ def make_train_step(
             "make_train_step got a teacher without distill_weights. Pass "
             "distill_weights=(tf.Variable(soft), tf.Variable(hard)), e.g. (0.5, 0.5)."
         )
-    loss_fn = _per_example_loss()
+    loss_fn = _smoothed_loss(float(label_smoothing))
     if decayed is None:
         decayed = [v for v in model.trainable_variables if "kernel" in v.name]
     decayed_ids = {id(v) for v in decayed}

@@ -74,6 +74,11 @@ CASES = [
     ([*QUICK, "--set", "input_size=0"], "input_size to be an int >= 1"),
     ([*QUICK, "--set", "checkpoint_every_steps=-1"], "checkpoint_every_steps to be an int >= 0"),
     ([*QUICK, "--set", "distillation.alpha=2"], "distillation.alpha to be a number in [0, 1.0]"),
+    (
+        [*QUICK, "--set", "label_smoothing=-0.1"],
+        "label_smoothing to be a number in [0, 1.0]. Received: label_smoothing=-0.1. Pass e.g. "
+        "--set label_smoothing=0.1",
+    ),
     ([*QUICK, "--set", "channels=2"], "channels to be 1, 3 or null"),
     ([*QUICK, "--set", "data_dir=3"], "data_dir to be a name or path"),
     ([*QUICK, "--set", "model_kwargs=3"], "--set model_kwargs expects a mapping"),

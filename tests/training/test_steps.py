@@ -82,6 +82,25 @@ def test_weight_decay_reaches_the_kernels_only_by_default():
             np.testing.assert_allclose(difference, 0.0, atol=1e-6)
 
 
+def test_label_smoothing_trains_on_the_smoothed_targets():
+    """The step's loss is the cross-entropy against (1 - eps) one-hot + eps / classes; with
+    eps = 0 it is the plain loss of the labels."""
+    model = _tiny()
+    x, y = _batch()
+    logits = model(x, training=True)
+    log_p = tf.nn.log_softmax(logits).numpy()
+    losses = []
+    for epsilon in (0.0, 0.3):
+        targets = (1 - epsilon) * np.eye(3)[y.numpy()] + epsilon / 3
+        expected = float(np.mean(-(targets * log_p).sum(-1)))
+        step = make_train_step(model, tf.keras.optimizers.SGD(0.0), global_batch=4,
+                               label_smoothing=epsilon)  # fmt: skip
+        loss, _, _ = step(x, y)
+        assert float(loss) == pytest.approx(expected, rel=1e-5)
+        losses.append(float(loss))
+    assert abs(losses[1] - losses[0]) > 1e-3  # the smoothing changed the loss
+
+
 def test_a_teacher_needs_distillation_weights():
     model = _tiny()
     with pytest.raises(ValueError, match="teacher without distill_weights"):
