@@ -37,14 +37,13 @@ format: $(STAMP)
 # The suite runs in groups, each in fresh worker processes: TensorFlow and the converters keep
 # memory a test cannot give back, and one pytest session over the whole suite grew a worker
 # past 12 GB until the kernel killed it on a 24 GiB machine, and zoo, reproduce, layers
-# and analysis together still took two workers to 20 GB.
+# and analysis together still took two workers to 20 GB. Each group costs its start-up (two
+# workers importing TensorFlow) and the tail where one worker waits for the other, so groups
+# pair tests that build many models in the worker with tests that run subprocesses.
 TEST_GROUPS := tests/converters \
-               tests/zoo/test_models.py \
                "tests/zoo --ignore=tests/zoo/test_models.py" \
-               "tests/reproduce tests/layers tests/analysis" \
-               tests/training \
-               "tests --ignore=tests/converters --ignore=tests/zoo --ignore=tests/reproduce \
-                --ignore=tests/layers --ignore=tests/analysis --ignore=tests/training"
+               "tests/training tests/zoo/test_models.py" \
+               "tests --ignore=tests/converters --ignore=tests/zoo --ignore=tests/training"
 
 test: lint
 	@set -e; for group in $(TEST_GROUPS); do \

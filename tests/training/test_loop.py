@@ -4,13 +4,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from bnnzoo.training import TrainingError, evaluate_run, recipes, train
 from bnnzoo.training.rundir import RunDir
+from tests.training._checkpoints import wait_for_mid_epoch_checkpoint
 from tests.training._weights import read_weights
 
 QUICK = "resnet_e18_imagenet_quick"
@@ -87,16 +87,7 @@ def test_sigkill_mid_epoch_then_resume_ends_at_the_same_weights(tmp_path):
     killed = tmp_path / "killed"
     cmd, env = _cli("train", *common, "--out", str(killed))
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    index = killed / "checkpoints" / "checkpoint"
-    deadline = time.time() + 300
-    number = None
-    while time.time() < deadline and process.poll() is None:
-        if index.is_file():
-            match = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', index.read_text())
-            if match and int(match.group(1)) % steps_per_epoch:
-                number = int(match.group(1))
-                break
-        time.sleep(0.01)
+    number = wait_for_mid_epoch_checkpoint(process, killed, steps_per_epoch, timeout=300)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert number is not None, "no mid-epoch checkpoint was written before the run ended"

@@ -16,6 +16,7 @@ import tensorflow as tf
 from bnnzoo.training import data as data_lib
 from bnnzoo.training.distribute import loopback_tf_configs
 from bnnzoo.training.rundir import RunDir
+from tests.training._checkpoints import wait_for_mid_epoch_checkpoint
 from tests.training._weights import read_weights
 
 # the cluster run of the module fixture is made once, on one worker
@@ -23,10 +24,12 @@ pytestmark = pytest.mark.xdist_group("multiworker")
 
 QUICK = "resnet_e18_imagenet_quick"
 STEPS_PER_EPOCH = 256 // 32
-# a tiny run: ResNetE18's shape at a sixteenth of its widths (0.7 M parameters, so that the
-# checkpoints stay small), 2 epochs of 8 steps at 16x16, a checkpoint every 2 steps
+# a tiny run: ResNetE18's four stages at a sixteenth of its widths and one block each (every
+# kind of layer it has, BatchNorm synchronised across the workers; each of the five processes
+# traces its steps, so the layers are kept few), 2 epochs of 8 steps at 16x16, a checkpoint
+# every 2 steps
 COMMON = ["--recipe", QUICK, "--quiet", "--epochs", "2", "--batch-size", "32",
-          "--set", 'model_kwargs={"filters": [16, 32, 64, 128]}',
+          "--set", 'model_kwargs={"blocks_per_stage": [1, 1, 1, 1], "filters": [16, 32, 64, 128]}',
           "--set", "input_size=16", "--set", "max_train_examples=256",
           "--set", "max_test_examples=64", "--set", "checkpoint_every_steps=2"]  # fmt: skip
 RUN_FILES = {"config.json", "metrics.csv", "curves.png", "model.keras", "model.weights.h5",
@@ -80,17 +83,8 @@ def _kill_the_other_worker_mid_epoch(chief, other, out):
     """SIGKILL the non-chief worker as soon as the chief has written a mid-epoch checkpoint;
     returns that checkpoint's number (None if none came), the chief's (code, stdout, stderr)
     and the seconds the chief took to stop."""
-    index = out / "checkpoints" / "checkpoint"
-    number = None
-    deadline = time.time() + TIMEOUT
     try:
-        while time.time() < deadline and chief.poll() is None:
-            if index.is_file():
-                match = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', index.read_text())
-                if match and int(match.group(1)) % STEPS_PER_EPOCH:
-                    number = int(match.group(1))
-                    break
-            time.sleep(0.01)
+        number = wait_for_mid_epoch_checkpoint(chief, out, STEPS_PER_EPOCH, timeout=TIMEOUT)
         other.send_signal(signal.SIGKILL)
         started = time.time()
         chief_result, _ = _finish([chief, other])

@@ -75,8 +75,9 @@ def test_builds_with_larq_zoos_code_at_a_small_input(name, rng):
     assert "softmax" not in str(getattr(logits.layers[-1], "activation", "")).lower()
     features = zoo.create_model(name, input_shape=shape, include_top=False)
     assert len(features.output_shape) == 4
-    pooled = zoo.create_model(name, input_shape=shape, include_top=False, pooling="max")
-    assert pooled.output_shape == (None, features.output_shape[-1])
+    if name == NAMES[0]:  # the pooling is bnnzoo's own, the same code for every model
+        pooled = zoo.create_model(name, input_shape=shape, include_top=False, pooling="max")
+        assert pooled.output_shape == (None, features.output_shape[-1])
 
 
 # count_params() minus larq-zoo's published figure (the tables of its documentation): its
@@ -147,11 +148,10 @@ def test_save_and_load_with_plain_keras(tmp_path, rng):
 def test_commands_take_the_models_by_name(capsys, tmp_path, rng):
     code, out, _ = run(capsys, "list", "--family", "larq_zoo")
     assert code == 0 and all(name in out for name in NAMES)
-    for name in NAMES:
-        side = str(small_side(name))
-        code, out, _ = run(capsys, "summary", name, "--input-shape", f"{side},{side},3")
-        assert code == 0 and name in out
-        tf.keras.backend.clear_session()
+    # every name builds through create_model in test_builds_with_larq_zoos_code_at_a_small_input,
+    # and the command takes any registered name the same way: one summary stands for them
+    code, out, _ = run(capsys, "summary", "quicknet", "--input-shape", "32,32,3")
+    assert code == 0 and "quicknet" in out
     code, out, _ = run(capsys, "analyze", "quicknet", "birealnet", "--input-shape", "32,32,3")
     assert code == 0 and "quicknet" in out and "birealnet" in out
     code, out, _ = run(

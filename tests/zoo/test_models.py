@@ -13,7 +13,16 @@ ALL_MODELS = [n for n in zoo.list_models() if zoo.get_model_spec(n).family != "l
 # reproduction of those tables (tests/reproduce/test_bitnet.py, which checks their parameter
 # counts); here one stands for them (test_every_float_cifar_bitnet_is_a_reproduced_row).
 FLOAT_CIFAR_BITNETS = [n for n in zoo.list_models("bitnet_cifar_*") if not n.endswith("_binary")]
-BUILT = [n for n in ALL_MODELS if n not in FLOAT_CIFAR_BITNETS[1:]]
+# Their binary twins come from the same registration loop and builder with binary BitBlocks: the
+# first of Table 2 and the extremes of the tree's shape stand for the 23 (k = 6 at d = 4 and
+# d = 12, n = 1 and n = 6), each built here at ~3-7 s.
+BINARY_CIFAR_BITNETS = [n for n in zoo.list_models("bitnet_cifar_*") if n.endswith("_binary")]
+BINARY_CIFAR_SAMPLE = [
+    f"bitnet_cifar_d{d}_k{k}_n{n}_binary"
+    for d, k, n in ((4, 3, 4), (4, 6, 2), (12, 6, 2), (10, 4, 1), (4, 2, 6))
+]
+BUILT = [n for n in ALL_MODELS if n not in FLOAT_CIFAR_BITNETS[1:]
+         and (n not in BINARY_CIFAR_BITNETS or n in BINARY_CIFAR_SAMPLE)]  # fmt: skip
 SMALL = (32, 32, 3)  # every family builds at 32 px, with the 3×3 stride-1 small-input stem
 
 # One model of every family goes through plain Keras training, real files and pooled features.
@@ -53,6 +62,9 @@ def test_every_float_cifar_bitnet_is_a_reproduced_row():
     assert len(FLOAT_CIFAR_BITNETS) == len(bitnet.CIFAR_BITNET_CONFIGS) == 23
     assert set(FLOAT_CIFAR_BITNETS) <= reproduced
     assert FLOAT_CIFAR_BITNETS[0] in BUILT
+    assert len(BINARY_CIFAR_BITNETS) == 23 and set(BINARY_CIFAR_SAMPLE) <= set(BUILT)
+    assert [n.removesuffix("_binary") for n in BINARY_CIFAR_BITNETS] == FLOAT_CIFAR_BITNETS
+    assert all(zoo.get_model_spec(n).binary for n in BINARY_CIFAR_BITNETS)
 
 
 @pytest.mark.parametrize("name", BUILT)
