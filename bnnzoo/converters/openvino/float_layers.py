@@ -349,7 +349,7 @@ def identity(graph, layer, inputs, output) -> ov.Output:
 
 def channel_pad_shortcut(graph, layer, inputs, output) -> ov.Output:
     """bnnzoo's parameter-free shortcut (``bnnzoo.zoo.bireal.ChannelPadShortcut``, the Bi-Real
-    ResNets of Xue et al. 2022): every ``strides``-th pixel from the first, then the channels
+    ResNets of Xue et al. 2023): every ``strides``-th pixel from the first, then the channels
     zero-padded (or cut) to ``filters``. Slice and Pad on the NCHW tensor."""
     x = graph.get(inputs[0])
     if layer.strides > 1:
