@@ -1,7 +1,7 @@
 """Where a real training run's time goes: the bare train step against ``bnnzoo.training.train``.
 
-On the ``resnet_e_fashion_mnist`` recipe (its model, batch and precision), this measures in one
-process:
+On the ``resnet_e_fashion_mnist`` recipe or another (``--recipe``; its model, batch and
+precision), this measures in one process:
 
 * the **step rate**: images/s of the compiled train step alone, on batches already in memory
   (no input pipeline, no evaluation, no files);
@@ -128,6 +128,7 @@ def run_rate(config: dict, out: Path, profile: int = 0) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default=RECIPE, help="a Fashion-MNIST recipe")
     parser.add_argument("--steps", type=int, default=120, help="train steps per epoch")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--precision", default="auto",
@@ -139,7 +140,7 @@ def main():
                         help="more overrides of the recipe, as for bnnzoo train")  # fmt: skip
     args = parser.parse_args()
     print(describe(), flush=True)
-    base = recipes.resolve(RECIPE)
+    base = recipes.resolve(args.recipe)
     precision = args.precision
     if precision == "auto" and has_bfloat16(*detect_hardware()):  # as train() decides it
         size = int(base["input_size"])
@@ -154,7 +155,7 @@ def main():
         precision = "float32"
     train_examples = args.steps * int(base["batch_size"])
     config = recipes.resolve(
-        RECIPE,
+        args.recipe,
         [
             f"precision={precision}",
             f"max_train_examples={train_examples}",
@@ -163,7 +164,7 @@ def main():
         ],
         epochs=args.epochs,
     )
-    print(f"TensorFlow {tf.__version__}; recipe {RECIPE}, batch {config['batch_size']}, "
+    print(f"TensorFlow {tf.__version__}; recipe {args.recipe}, batch {config['batch_size']}, "
           f"{precision}; run: {args.epochs} epochs of {args.steps} steps, "
           f"{config['max_test_examples']} test images per epoch", flush=True)  # fmt: skip
     # the step first: the run turns TensorFlow's op determinism on for the rest of the process
