@@ -521,7 +521,7 @@ def resnet_e_fashion_mnist_deep() -> Config:
     Blocks 2-2-4, 64–256 filters (2.41M parameters, 202M binary MACs at 28×28: 1.4× the plain
     recipe's). Depth at 7×7 is where it costs least; the plain recipe ends at 95% training
     accuracy and this one at 97%, so the gain is capacity. Same optimizer, schedule, batch,
-    9 epochs and ``precision=auto``.
+    9 epochs and ``precision=auto``. With ``--set seed=1``: 93.14% in 21:54.
     """
     config = resnet_e_fashion_mnist()
     config["model_kwargs"] = {"blocks_per_stage": [2, 2, 4], "filters": [64, 128, 256]}
