@@ -34,6 +34,7 @@ import datetime
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -159,11 +160,6 @@ def measure(run: dict) -> dict:
             "metrics": RunDir(run_dir / "train").read_metrics()}  # fmt: skip
 
 
-def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)
-
-
 def label(row: dict) -> str:
     if row["method"] == "original":
         return f"original {row['epochs']} ep"
@@ -187,9 +183,9 @@ def plot(rows: list[dict], png: Path) -> None:
     markers = {"original": "o", "naive": "s", "dwr": "^"}
     for name, group in by_network(rows).items():
         accuracies = [100 * r["test_accuracy"] for r in group]
-        mean = _mean(accuracies)
+        mean = statistics.mean(accuracies)
         spread = [[mean - min(accuracies)], [max(accuracies) - mean]]
-        ops = _mean(r["ops"] for r in group)  # pruning may differ between seeds
+        ops = statistics.mean(r["ops"] for r in group)  # pruning may differ between seeds
         ax.errorbar(ops / 1e6, mean, yerr=spread, marker=markers[group[0]["method"]],
                     markersize=8, capsize=3, linestyle="none", label=name)  # fmt: skip
     ax.set_xlabel("OPs (BOPs/64 + FLOPs), millions, at 28×28×1")
@@ -209,7 +205,7 @@ def seed_summary(rows: list[dict]) -> list[str]:
     if len({r["seed"] for r in rows}) < 2:
         return []
     groups = by_network(rows)
-    reference = _mean([100 * r["test_accuracy"] for r in next(iter(groups.values()))])
+    reference = statistics.mean([100 * r["test_accuracy"] for r in next(iter(groups.values()))])
     lines = [
         "Over the seeds (means; accuracy's lowest to highest; difference from the first row's "
         "mean; a DWR network's widths, OPs and activations can differ between seeds, since each "
@@ -222,11 +218,11 @@ def seed_summary(rows: list[dict]) -> list[str]:
     for name, group in groups.items():
         accuracies = [100 * r["test_accuracy"] for r in group]
         lines.append(
-            f"| {name} | {_mean(r['ops'] for r in group):,.0f} "
-            f"| {_mean(r['activations'] for r in group):,.0f} | {len(group)} "
-            f"| {_mean(accuracies):.2f}% | {min(accuracies):.2f}-{max(accuracies):.2f} "
-            f"| {_mean(accuracies) - reference:+.2f} "
-            f"| {_mean(r['train_seconds'] for r in group):.0f} |"
+            f"| {name} | {statistics.mean(r['ops'] for r in group):,.0f} "
+            f"| {statistics.mean(r['activations'] for r in group):,.0f} | {len(group)} "
+            f"| {statistics.mean(accuracies):.2f}% | {min(accuracies):.2f}-{max(accuracies):.2f} "
+            f"| {statistics.mean(accuracies) - reference:+.2f} "
+            f"| {statistics.mean(r['train_seconds'] for r in group):.0f} |"
         )
     return [*lines, ""]
 

@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import sys
 from pathlib import Path
 
@@ -147,10 +148,6 @@ def figures(name: str, width: int) -> dict:
     }
 
 
-def _mean(values):
-    return sum(values) / len(values)
-
-
 def _m(value) -> str:
     return "" if value is None else f"{value / 1e6:.3g}M"
 
@@ -187,16 +184,19 @@ def findings(rows: list[dict], figs: dict, args) -> list[str]:
     igp, base = by_model[args.igp], by_model[BASELINE]
     acc = {m: [r["results"]["test_accuracy"] for r in rs] for m, rs in by_model.items()}
     spread = max(max(a) - min(a) for a in acc.values())
-    diff = _mean(acc[args.igp]) - _mean(acc[BASELINE])
+    diff = statistics.mean(acc[args.igp]) - statistics.mean(acc[BASELINE])
     verdict = "higher" if diff > spread else "lower" if diff < -spread else "not distinguishable"
     f_igp, f_base = figs[args.igp], figs[BASELINE]
     norms = {
-        m: [_mean([r["metrics"][e]["first_conv_grad_norm"] for r in rs])
+        m: [statistics.mean([r["metrics"][e]["first_conv_grad_norm"] for r in rs])
             for e in range(min(len(r["metrics"]) for r in rs))]
         for m, rs in by_model.items()
     }  # fmt: skip
     ratios = [a / b for a, b in zip(norms[args.igp], norms[BASELINE])]
-    cpu = {m: _mean([r["timing"].get("cpu_seconds", 0) for r in rs]) for m, rs in by_model.items()}
+    cpu = {
+        m: statistics.mean([r["timing"].get("cpu_seconds", 0) for r in rs])
+        for m, rs in by_model.items()
+    }
     float_share = {m: f["float_macs"] / f["ops"] for m, f in figs.items()}
     if args.match == "ops":
         matched = (
@@ -229,7 +229,8 @@ def findings(rows: list[dict], figs: dict, args) -> list[str]:
             else "not both lower."
         ),
         f"* Test accuracy after {args.epochs} epoch(s), mean of seeds {list(args.seeds)}: "
-        f"{_mean(acc[args.igp]):.2%} against {_mean(acc[BASELINE]):.2%} ({diff * 100:+.2f} "
+        f"{statistics.mean(acc[args.igp]):.2%} against {statistics.mean(acc[BASELINE]):.2%} "
+        f"({diff * 100:+.2f} "
         f"points); the largest seed-to-seed spread of one model is {spread * 100:.2f} points, "
         f"so the IGP-ResNet's accuracy is {verdict} "
         + ("within this budget." if verdict == "not distinguishable" else "beyond the spread."),

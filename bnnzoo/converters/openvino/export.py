@@ -32,9 +32,7 @@ from bnnzoo.converters.verify import (
     tolerance,
     verify_engine,
 )
-from bnnzoo.converters.verify import (
-    judged_checks as deciding_checks,
-)
+from bnnzoo.converters.verify import judged_checks as deciding_checks
 from bnnzoo.zoo.loading import load_or_build
 
 
