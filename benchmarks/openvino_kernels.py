@@ -8,7 +8,9 @@ Sections (markdown on stdout):
 2. **BinaryDenseNet28, 224×224, batch 1, 2 threads**, f32 and bf16, with the transitions'
    BatchNorm before the max pool (``before``: the exporter until this change) and after it
    (``after``): whole-model median over ``--runs`` plain inferences (variants take turns in
-   blocks of 20), and the per-node-type profile (``runtime.profile``, ``--profile-runs``).
+   blocks of 20), and the per-node-type profile (``runtime.profile``, ``--profile-runs``);
+   the bytes per millisecond the dense blocks' NHWC ``Concat`` nodes move, against numpy's
+   copy of the same bytes.
 3. **Binarization fused**: binarizing ``FakeQuantize`` nodes left standalone and those the
    plugin fused into the producing node.
 4. **Dense-block IR forms**: one synthetic dense block (56×56, 64 channels + 6 binary layers of
@@ -30,7 +32,6 @@ Times are medians; on a shared machine they carry its load, which the report sta
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import tempfile
 import time
@@ -52,6 +53,7 @@ from bnnzoo.converters import openvino as ovx
 from bnnzoo.converters.openvino import float_layers
 from bnnzoo.converters.openvino.binary_layers import u1_constant
 from bnnzoo.converters.verify import random_inputs, randomize_weights
+from bnnzoo.training.data import read_idx
 
 FAMILIES = {
     "binary_densenet": "binary_densenet28",
@@ -74,6 +76,16 @@ RANDOM_WEIGHTS = (
     ("igp_densenet51", 32),
 )
 FASHION = Path("/usr/share/datasets/fashion-mnist")
+_SMALL = dict(input_shape=(28, 28, 1), num_classes=10, classifier_activation=None)
+# the two small models trained on Fashion-MNIST here and in openvino_int8_stem.py
+SMALL_MODELS = {
+    "BinaryDenseNet(2, 2)": lambda: zoo.BinaryDenseNet(
+        layers_per_stage=(2, 2), reduction=(2,), **_SMALL
+    ),
+    "BinaryResNetE(1, 1)": lambda: zoo.BinaryResNetE(
+        blocks_per_stage=(1, 1), filters=(32, 64), **_SMALL
+    ),
+}
 
 
 def host() -> str:
@@ -153,7 +165,45 @@ def bdn28(runs: int, profile_runs: int) -> str:
     for (node_type, kernel), ms in sorted(kernels.items(), key=lambda kv: -kv[1]):
         rows.append([node_type, kernel, f"{ms:.3f}"])
     out.append(format_table(rows))
+    out.append(concat_bandwidth(profiles))
     return "\n\n".join(out)
+
+
+def concat_bandwidth(profiles) -> str:
+    """What the NHWC ``Concat`` nodes (labelled ``ref``) move per millisecond: bytes read and
+    written (the output's size, twice) over the node's median time, against numpy's
+    single-threaded copy of the largest one's bytes."""
+    model = zoo.create_model("binary_densenet28", input_shape=(224, 224, 3))
+    elements = {
+        layer.name: int(np.prod(layer.output_shape[1:]))
+        for layer in model.layers
+        if isinstance(layer, tf.keras.layers.Concatenate)
+    }
+    tf.keras.backend.clear_session()
+    rows = [["after: Concat nodes", "precision", "kernel", "MB moved", "ms", "GB/s"]]
+    for precision, size in (("f32", 4), ("bf16", 2)):
+        concats = [t for t in profiles[("after", precision)] if t.name in elements]
+        moved = sum(2 * size * elements[t.name] for t in concats) / 1e6
+        ms = sum(t.ms for t in concats)
+        kernels = ", ".join(sorted({t.exec_type for t in concats}))
+        rows.append([f"all {len(concats)}", precision, kernels, f"{moved:.1f}", f"{ms:.3f}",
+                     f"{moved / ms:.0f}"])  # fmt: skip
+    largest = max(elements.values())
+    source = np.random.default_rng(0).random(largest, dtype=np.float32)
+    target = np.empty_like(source)
+    times = []
+    for _ in range(200):
+        start = time.perf_counter()
+        np.copyto(target, source)
+        times.append(1e3 * (time.perf_counter() - start))
+    moved = 2 * 4 * largest / 1e6
+    ms = float(np.median(times))
+    rows.append(["numpy copy, 1 thread", "f32", "memcpy", f"{moved:.1f}", f"{ms:.3f}",
+                 f"{moved / ms:.0f}"])  # fmt: skip
+    return format_table(rows) + (
+        "\n\nMB moved: the concatenation's output read once and written once; numpy copy: the "
+        "largest concatenation's bytes (56×56×448 floats), median of 200 copies."
+    )
 
 
 def fusion() -> str:
@@ -241,11 +291,16 @@ def dense_block_forms(runs: int) -> str:
     return format_table(rows) + f"\n\nboth forms give the same output: {same}"
 
 
-def _idx(path: Path) -> np.ndarray:
-    with gzip.open(path) as f:
-        data = f.read()
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(data[3])]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3]).reshape(dims)
+def train_small(build, x_train, y_train, epochs: int) -> tf.keras.Model:
+    """One of ``SMALL_MODELS``, trained from seed 0 (Adam 1e-3, batch 128, logits)."""
+    tf.keras.utils.set_random_seed(0)
+    model = build()
+    model.compile(
+        tf.keras.optimizers.Adam(1e-3),
+        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x_train, y_train, batch_size=128, epochs=epochs, verbose=0)
+    return model
 
 
 def _agreement(reference, outputs, labels=None) -> list[str]:
@@ -279,21 +334,13 @@ def accuracy() -> str:
     out.append(format_table(rows))
     if not FASHION.is_dir():
         return out[0] + f"\n\n(no Fashion-MNIST at {FASHION}: trained models skipped)"
-    x_train = _idx(FASHION / "train-images-idx3-ubyte.gz")[:20000, :, :, None] / 127.5 - 1
-    y_train = _idx(FASHION / "train-labels-idx1-ubyte.gz")[:20000].astype(np.int64)
-    x_test = (_idx(FASHION / "t10k-images-idx3-ubyte.gz")[:1000, :, :, None] / 127.5 - 1).astype(
-        np.float32
-    )
-    y_test = _idx(FASHION / "t10k-labels-idx1-ubyte.gz")[:1000].astype(np.int64)
-    small = dict(input_shape=(28, 28, 1), num_classes=10, classifier_activation=None)
-    builds = {
-        "BinaryDenseNet(2, 2)": lambda: zoo.BinaryDenseNet(
-            layers_per_stage=(2, 2), reduction=(2,), **small
-        ),
-        "BinaryResNetE(1, 1)": lambda: zoo.BinaryResNetE(
-            blocks_per_stage=(1, 1), filters=(32, 64), **small
-        ),
-    }
+    x_train = read_idx(FASHION / "train-images-idx3-ubyte.gz")[:20000, :, :, None] / 127.5 - 1
+    y_train = read_idx(FASHION / "train-labels-idx1-ubyte.gz")[:20000].astype(np.int64)
+    x_test = (
+        read_idx(FASHION / "t10k-images-idx3-ubyte.gz")[:1000, :, :, None] / 127.5 - 1
+    ).astype(np.float32)
+    y_test = read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")[:1000].astype(np.int64)
+    builds = SMALL_MODELS
     rows = [
         [
             "trained, Fashion-MNIST",
@@ -307,13 +354,7 @@ def accuracy() -> str:
         ]
     ]
     for name, build in builds.items():
-        tf.keras.utils.set_random_seed(0)
-        model = build()
-        model.compile(
-            tf.keras.optimizers.Adam(1e-3),
-            tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        model.fit(x_train.astype(np.float32), y_train, batch_size=128, epochs=2, verbose=0)
+        model = train_small(build, x_train.astype(np.float32), y_train, epochs=2)
         noise = random_inputs(model, 16, seed=1)
         references = {
             "1000 test images": model.predict(x_test, batch_size=100, verbose=0),

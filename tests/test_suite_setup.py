@@ -20,6 +20,7 @@ def test_xdist_group_keeps_a_module_on_one_worker(request):
 CHEAP_MODULE_FIXTURES = {
     "tests/cli/test_bad_inputs.py": "saves one 16×16 ResNetE of two blocks",
     "tests/converters/test_verify.py": "builds one 16×16 ResNetE of two blocks",
+    "tests/converters/openvino/test_int8_stem.py": "200 digit images and one 16×16 ResNetE",
 }
 
 

@@ -38,6 +38,14 @@ def add_export(sub) -> None:
         help="openvino only: float layers in f32 (default when not given: the check against "
         "Keras is exact), bf16, or auto (bf16 where the CPU has AVX512_BF16 or AMX)",
     )
+    p.add_argument(
+        "--int8-stem",
+        default=None,
+        metavar="IMAGES.npy",
+        help="openvino only: run the stem (the float convolution reading the input) in int8, "
+        "calibrated on these real images, an (n, H, W, C) array preprocessed like the model's "
+        "inputs, saved with numpy.save (a few hundred images; at least 16)",
+    )
     p.add_argument("--n", type=int, default=8, help="random inputs for the check")
     p.add_argument("--no-verify", action="store_true", help="skip the check against Keras")
     p.set_defaults(func=cmd_export)
@@ -108,6 +116,12 @@ def cmd_export(args) -> int:
             f"--precision applies to --format openvino only. Got --format {args.format}; drop "
             f"--precision or export to openvino."
         )
+    if args.int8_stem is not None and args.format != "openvino":
+        raise CommandError(
+            f"--int8-stem applies to --format openvino only. Got --format {args.format}; for "
+            f"tflite use --int8-range, or export to openvino."
+        )
+    calibration = load_images(args.int8_stem) if args.int8_stem is not None else None
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
     options = dict(
         input_shape=shape,
@@ -136,6 +150,8 @@ def cmd_export(args) -> int:
             if args.precision is not None:
                 resolve_precision(args.precision)  # a bad value stops here, before any work
                 options["precision"] = args.precision
+            if calibration is not None:
+                options["int8_stem"] = calibration
             report = export_openvino(args.model, args.out, threads=args.threads, **options)
     except VerificationError as err:
         # the conversion ran and wrote its file, but disagrees with Keras: a result, not a
@@ -148,6 +164,28 @@ def cmd_export(args) -> int:
         raise CommandError(str(err)) from err
     print(report)
     return 0
+
+
+def load_images(path: str):
+    """The array saved at ``path`` (``numpy.save``), or a CommandError that says what is wrong;
+    its shape is checked against the model by the exporter."""
+    import numpy as np
+
+    if not path.endswith(".npy"):
+        raise CommandError(
+            f"--int8-stem expects a .npy file of images (numpy.save(path, images), images of "
+            f"shape (n, H, W, C) preprocessed like the model's inputs). Received: {path!r}."
+        )
+    try:
+        images = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise CommandError(f"--int8-stem: no file at {path!r}.") from None
+    except ValueError as err:
+        raise CommandError(
+            f"--int8-stem: {path!r} is not a numpy array file ({err}). Save the images with "
+            f"numpy.save(path, images)."
+        ) from None
+    return images
 
 
 def cmd_bench(args) -> int:

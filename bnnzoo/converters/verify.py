@@ -113,12 +113,29 @@ TOLERANCES = {
         min_rounding_exact=0.5,
         rounding_rtol=0.05,
     ),
+    # An int8 stem (OpenVINO's ``int8_stem``: the first convolution with 8-bit inputs and
+    # weights) is a lossy conversion: its rounding reaches every input, so no input need agree
+    # to float rounding (rule 3 off), and a binary network turns it into sign flips. Measured
+    # (benchmarks/openvino_int8_stem.md) on a BinaryDenseNet and a BinaryResNetE trained 3
+    # epochs on Fashion-MNIST, on the 10000 test images, float layers in f32 or bf16: per
+    # input max |diff| / max |logit| median 2.9-7.8 %, 99th percentile 10.8-22.5 %, max
+    # 19.1-37.1 %; top-1 agreement 96.9-97.1 %; test accuracy 0.57-0.78 points above Keras'.
+    # So rule 1 bounds the difference at 75 % of the largest logit and rule 2 asks 90 % top-1
+    # agreement, judged on real images (the calibration images): random inputs can fall
+    # outside the calibrated range.
+    "int8-stem": Tolerance(
+        atol=DEFAULT_ATOL,
+        rtol=0.75,
+        min_top1_agreement=0.9,
+        min_rounding_exact=0.0,
+        rounding_rtol=0.05,
+    ),
 }
 
 
 def tolerance(precision: str) -> Tolerance:
     """The criteria for an engine computing its float layers in ``precision`` (``"f32"`` or
-    ``"bf16"``).
+    ``"bf16"``), or with an int8 stem (``"int8-stem"``).
 
     Example:
         >>> compare_outputs(keras_out, openvino_bf16_out, **tolerance("bf16").kwargs()).passed

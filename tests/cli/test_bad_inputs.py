@@ -9,6 +9,7 @@ that would block a retry.
 
 import json
 
+import numpy as np
 import pytest
 
 from bnnzoo import zoo
@@ -175,6 +176,32 @@ CASES = [
         [*EXPORT[:3], "openvino", "--out", "{t}/ir", "--precision", "fp16"],
         "Expected precision to be one of ('f32', 'bf16', 'auto'). Received: precision='fp16'",
     ),
+    ([*EXPORT, "--int8-stem", "{t}/calib.npy"], "--int8-stem applies to --format openvino only"),
+    (
+        [*EXPORT[:3], "openvino", "--out", "{t}/ir", "--int8-stem", "{t}/none.npy"],
+        "--int8-stem: no file at '{t}/none.npy'",
+    ),
+    (
+        [*EXPORT[:3], "openvino", "--out", "{t}/ir", "--int8-stem", "{t}/img.png"],
+        "--int8-stem expects a .npy file of images",
+    ),
+    (
+        [*EXPORT[:3], "openvino", "--out", "{t}/ir", "--int8-stem", "{t}/bad.npy"],
+        "is not a numpy array file",
+    ),
+    (
+        [
+            "export",
+            "{tiny}",
+            "--format",
+            "openvino",
+            "--out",
+            "{t}/ir",
+            "--int8-stem",
+            "{t}/calib.npy",
+        ],
+        "Expected calibration images of shape (n, 16, 16, 3)",
+    ),  # fmt: skip
     # bench
     (["bench", "no_such_model"], "Unknown model 'no_such_model'"),
     (["bench", "{t}/bad.keras"], f"'{{t}}/bad.keras' {NOT_READABLE}"),
@@ -239,6 +266,8 @@ def _inputs(folder) -> None:
     (folder / "bad.json").write_text("{not json")
     (folder / "bad.png").write_bytes(b"not a png")
     (folder / "m.tflite").write_bytes(b"TFL3")
+    (folder / "bad.npy").write_bytes(b"not numpy")
+    np.save(folder / "calib.npy", np.zeros((32, 8, 8, 3), np.float32))
     (folder / "folder").mkdir()
     Image.new("RGB", (8, 8)).save(folder / "img.png")
     for name, files in {

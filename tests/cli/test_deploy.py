@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bnnzoo import zoo
@@ -36,6 +37,25 @@ def tiny_saved(tmp_path):
     path = tmp_path / "tiny.keras"
     model.save(path)
     return path
+
+
+def test_export_openvino_with_an_int8_stem_calibrated_on_real_images(capsys, tmp_path, rng):
+    from sklearn.datasets import load_digits
+
+    model = zoo.BinaryResNetE(
+        blocks_per_stage=(1, 1), filters=(16, 32), input_shape=(16, 16, 3), num_classes=4
+    )
+    randomize(model, rng)
+    model.save(tmp_path / "m.keras")
+    digits = np.kron(load_digits().images[:100] / 8.0 - 1, np.ones((1, 2, 2)))  # 16×16
+    np.save(tmp_path / "calib.npy", np.repeat(digits[..., None], 3, -1).astype(np.float32))
+    code, out, err = run(capsys, "export", str(tmp_path / "m.keras"), "--format", "openvino",
+                         "--out", str(tmp_path / "ir"), "--int8-stem",
+                         str(tmp_path / "calib.npy"))  # fmt: skip
+    assert code == 0, err
+    assert "BinaryConvolution, int8 stem" in out and "from 100 calibration images" in out
+    assert "OpenVINO CPU (f32, int8 stem) vs Keras, 64 inputs" in out and "FAILED" not in out
+    assert 'levels="256"' in next((tmp_path / "ir").glob("*.xml")).read_text()
 
 
 def test_export_int8_range_runs_a_real_int8_conversion(capsys, tmp_path, tiny_saved):

@@ -153,7 +153,10 @@ def test_each_precision_has_its_stated_criteria():
         "min_rounding_exact",
         "rounding_rtol",
     }
-    with pytest.raises(ValueError, match=r"precision to be one of \('f32', 'bf16'\).*'auto'"):
+    stem = tolerance("int8-stem")  # lossy: no rounding rule, looser bound, top-1 on real images
+    assert stem.min_rounding_exact == 0 and stem.rtol == 0.75 and stem.min_top1_agreement == 0.9
+    expected = r"precision to be one of \('f32', 'bf16', 'int8-stem'\).*'auto'"
+    with pytest.raises(ValueError, match=expected):
         tolerance("auto")
 
 

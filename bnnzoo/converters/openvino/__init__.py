@@ -25,6 +25,8 @@ Modules, in the order a model goes through them:
 * ``float_layers`` and ``binary_layers``: the emitters (``binary_layers`` says how binary
   convolutions stay exact), with ``nodes`` (layout, padding) and ``thresholds`` (where Keras'
   ``sign`` switches, per channel) under them;
+* ``int8_stem``: ``quantize_stem``, the stem in int8, calibrated on real images (optional,
+  ``to_openvino(model, int8_stem=images)``);
 * ``runtime``: ``compile`` (float layers in ``f32`` or ``bf16``), ``predict`` and what the CPU
   plugin made of the model (``binary_ops_in_runtime``, ``reference_kernels``, ``profile``);
 * ``export``: ``to_openvino``, ``save``, ``verify_openvino`` and ``export_openvino``, the
@@ -49,6 +51,7 @@ from bnnzoo.converters.openvino.export import (
     to_openvino,
     verify_openvino,
 )
+from bnnzoo.converters.openvino.int8_stem import Int8Stem, quantize_stem
 from bnnzoo.converters.openvino.nodes import SUPPORTED_LAYERS
 from bnnzoo.converters.openvino.runtime import (
     LayerTime,
@@ -67,6 +70,7 @@ from bnnzoo.converters.openvino.runtime import (
 __all__ = [
     "SIGN_QUANTIZERS",
     "SUPPORTED_LAYERS",
+    "Int8Stem",
     "LayerTime",
     "OpenVINOExportReport",
     "RuntimeOp",
@@ -77,6 +81,7 @@ __all__ = [
     "nhwc_concat",
     "predict",
     "profile",
+    "quantize_stem",
     "reference_kernels",
     "resolve_precision",
     "runtime_ops",

@@ -13,12 +13,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import openvino as ov
 import tensorflow as tf
 
 from bnnzoo._checks import positive_int
 from bnnzoo.converters.openvino.binary_layers import binary_conv_layers
 from bnnzoo.converters.openvino.graph import build_graph
+from bnnzoo.converters.openvino.int8_stem import Int8Stem, check_calibration, quantize_stem
 from bnnzoo.converters.openvino.runtime import (
     binary_ops_in_runtime,
     compile,
@@ -35,12 +37,15 @@ from bnnzoo.converters.verify import (
 from bnnzoo.converters.verify import judged_checks as deciding_checks
 from bnnzoo.zoo.loading import load_or_build
 
+STEM_CHECK_IMAGES = 64  # the int8 stem's check runs on at most this many calibration images
+
 
 def to_openvino(
     model: tf.keras.Model,
     out_dir_or_xml: str | os.PathLike | None = None,
     *,
     batch_size: int = 1,
+    int8_stem: np.ndarray | None = None,
 ) -> ov.Model:
     """Convert a Keras BNN to an ``openvino.Model`` with ``BinaryConvolution`` for binary convs.
 
@@ -52,13 +57,19 @@ def to_openvino(
         batch_size: batch size of the exported model. It is static: the CPU plugin's
             ``BinaryConvolution`` refuses dynamic shapes. ``predict`` runs larger batches in
             chunks of this size.
+        int8_stem: real images ``(n, H, W, C)``, preprocessed like the model's inputs, to
+            quantize the stem (the float convolutions reading the input) to int8, calibrated
+            on them (``int8_stem.quantize_stem``; at least 16 images, a few hundred are best).
+            None keeps every float layer in float.
 
     Returns:
         The OpenVINO model: inputs NHWC float32 like the Keras model, outputs like Keras.
 
     Raises:
         ValueError: a layer or layer setting the exporter does not support (the message names
-            the layer and its class), or a model without fixed spatial dimensions.
+            the layer and its class), or a model without fixed spatial dimensions; with
+            ``int8_stem``, calibration images that do not fit the model, or a model without a
+            float convolution on its input.
 
     Example:
         >>> ov_model = to_openvino(model, "export/bdn28.xml")
@@ -75,10 +86,21 @@ def to_openvino(
         batch_size,
         hint="OpenVINO's CPU BinaryConvolution needs a static batch size; pass e.g. batch_size=1.",
     )
-    ov_model = build_graph(model, batch_size)
+    ov_model, _ = convert(model, batch_size=batch_size, int8_stem=int8_stem)
     if out_dir_or_xml is not None:
         save(ov_model, ir_path(out_dir_or_xml, model.name))
     return ov_model
+
+
+def convert(
+    model: tf.keras.Model, *, batch_size: int, int8_stem: np.ndarray | None
+) -> tuple[ov.Model, Int8Stem | None]:
+    """``to_openvino`` without writing: the model, and what ``quantize_stem`` did (or None)."""
+    if int8_stem is not None:  # bad images stop here, before the graph is built
+        check_calibration(int8_stem, tuple(model.inputs[0].shape[1:]))
+    ov_model = build_graph(model, batch_size)
+    stem = quantize_stem(ov_model, int8_stem) if int8_stem is not None else None
+    return ov_model, stem
 
 
 @dataclass(frozen=True)
@@ -96,10 +118,12 @@ class OpenVINOExportReport:
     # False for an untrained model in bf16: deep binary models amplify bf16's rounding into
     # sign flips unless trained (verify.TOLERANCES), so only the float32 check is judged
     precision_check_judged: bool = True
+    int8_stem: Int8Stem | None = None  # what quantize_stem did, when asked
 
     @property
     def checks(self) -> tuple[VerifyReport, ...]:
-        """The checks against Keras that ran: in ``precision``, then in float32 if other."""
+        """The checks against Keras that ran: in ``precision`` (with the int8 stem, when asked),
+        then the plain conversion in float32 if either differs from it."""
         return tuple(c for c in (self.verify, self.verify_f32) if c is not None)
 
     @property
@@ -119,20 +143,24 @@ class OpenVINOExportReport:
         ops_text = ", ".join(f"{name} {count}" for name, count in self.histogram.items())
         kernels = ", ".join(sorted(set(self.binary_in_runtime.values()))) or "none"
         missing = sorted(set(self.binary_layers) - set(self.binary_in_runtime))
+        stem = ", int8 stem" if self.int8_stem is not None else ""
         lines = [
             f"{self.model_name} -> {self.path or '(not written)'} (OpenVINO IR, float32 with "
-            f"BinaryConvolution; compiled and verified in {self.precision})",
+            f"BinaryConvolution{stem}; compiled and verified in {self.precision})",
             f"ops: {ops_text}",
             f"runtime: {len(set(self.binary_layers) & set(self.binary_in_runtime))} of "
             f"{len(self.binary_layers)} binary layers execute as BinaryConvolution "
             f"(kernels: {kernels})" + (f"; NOT binary: {', '.join(missing)}" if missing else ""),
         ]
+        if self.int8_stem is not None:
+            lines.append(str(self.int8_stem))
         lines += [str(check) for check in self.checks]
         if not self.precision_check_judged:
+            lossy = " with an int8 stem" if self.int8_stem is not None else ""
             lines.append(
-                f"the {self.precision} check is reported, not judged: the model looks untrained, "
-                f"and deep binary models amplify {self.precision} rounding into sign flips "
-                f"unless trained; the conversion is judged by the float32 check"
+                f"the {self.precision}{lossy} check is reported, not judged: the model looks "
+                f"untrained, and deep binary models amplify {self.precision} rounding{lossy} "
+                f"into sign flips unless trained; the conversion is judged by the float32 check"
             )
         return "\n".join(lines)
 
@@ -151,6 +179,7 @@ def export_openvino(
     seed: int = 0,
     threads: int = 2,
     precision: str = "f32",
+    int8_stem: np.ndarray | None = None,
     raise_on_failure: bool = True,
 ) -> OpenVINOExportReport:
     """Load or build a model, export it to OpenVINO IR, compile it and check it against Keras.
@@ -174,6 +203,11 @@ def export_openvino(
             (bf16 where the CPU has AVX512_BF16 or AMX; ``runtime.resolve_precision``). The IR
             itself stays float32; the CPU plugin computes in this precision, and the check
             against Keras uses its tolerance.
+        int8_stem: real images ``(n, H, W, C)``, preprocessed like the model's inputs: the
+            stem runs in int8, calibrated on them (``to_openvino``). The check against Keras
+            then runs on (up to 64 of) these images by the lossy criteria
+            ``verify.tolerance("int8-stem")``, and the conversion without it is checked in
+            float32 on the random inputs.
         raise_on_failure: raise ``VerificationError`` when a check fails.
 
     Returns:
@@ -191,7 +225,9 @@ def export_openvino(
         model, input_shape=input_shape, num_classes=num_classes, weights=weights
     )
     path = ir_path(out_path, keras_model.name) if out_path is not None else None
-    ov_model = to_openvino(keras_model, path)
+    ov_model, stem = convert(keras_model, batch_size=1, int8_stem=int8_stem)
+    if path is not None:
+        save(ov_model, path)
     compiled = compile(ov_model, threads=threads, precision=precision)
     histogram: dict[str, int] = {}
     for op in ov_model.get_ordered_ops():
@@ -200,12 +236,23 @@ def export_openvino(
     check = check_f32 = None
     if verify:
         tolerances = {k: v for k, v in {"atol": atol, "rtol": rtol}.items() if v is not None}
+        on_images = {}
+        if stem is not None:  # lossy: judged on the real images, by int8's criteria
+            images = np.asarray(int8_stem, np.float32)[:STEM_CHECK_IMAGES]
+            on_images = dict(
+                inputs=images,
+                engine_name=f"OpenVINO CPU ({precision}, int8 stem)",
+                **tolerance("int8-stem").kwargs(),
+            )
         check = verify_openvino(
-            keras_model, compiled, n=n, seed=seed, raise_on_failure=False, **tolerances
-        )
-        if precision != "f32":  # bf16's tolerance is loose: check the conversion in float32 too
+            keras_model, compiled, n=n, seed=seed, raise_on_failure=False,
+            **{**on_images, **tolerances},
+        )  # fmt: skip
+        if precision != "f32" or stem is not None:
+            # bf16's and int8's criteria are loose: check the plain conversion in float32 too
+            plain = build_graph(keras_model, 1) if stem is not None else ov_model
             check_f32 = verify_openvino(
-                keras_model, compile(ov_model, threads=threads), n=n, seed=seed,
+                keras_model, compile(plain, threads=threads), n=n, seed=seed,
                 raise_on_failure=False,
             )  # fmt: skip
     report = OpenVINOExportReport(
@@ -218,6 +265,7 @@ def export_openvino(
         precision=precision,
         verify_f32=check_f32,
         precision_check_judged=check_f32 is None or not looks_untrained(keras_model),
+        int8_stem=stem,
     )
     failures = [c.failure_message() for c in report.judged_checks if not c.passed]
     if (failures or not report.all_binary) and raise_on_failure:
@@ -264,12 +312,10 @@ def verify_openvino(model: tf.keras.Model, compiled: ov.CompiledModel, **kwargs)
         True
     """
     precision = compiled_precision(compiled)
+    engine_name = kwargs.pop("engine_name", f"OpenVINO CPU ({precision})")
     criteria = {**tolerance(precision).kwargs(), **kwargs}
     return verify_engine(
-        model,
-        lambda batch: predict(compiled, batch),
-        engine_name=f"OpenVINO CPU ({precision})",
-        **criteria,
+        model, lambda batch: predict(compiled, batch), engine_name=engine_name, **criteria
     )
 
 
