@@ -180,7 +180,7 @@ def load_images(path: str):
         images = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise CommandError(f"--int8-stem: no file at {path!r}.") from None
-    except ValueError as err:
+    except (OSError, EOFError, ValueError) as err:
         raise CommandError(
             f"--int8-stem: {path!r} is not a numpy array file ({err}). Save the images with "
             f"numpy.save(path, images)."

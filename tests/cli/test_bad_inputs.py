@@ -190,6 +190,10 @@ CASES = [
         "is not a numpy array file",
     ),
     (
+        [*EXPORT[:3], "openvino", "--out", "{t}/ir", "--int8-stem", "{t}/empty.npy"],
+        "'{t}/empty.npy' is not a numpy array file",
+    ),
+    (
         [
             "export",
             "{tiny}",
@@ -267,6 +271,7 @@ def _inputs(folder) -> None:
     (folder / "bad.png").write_bytes(b"not a png")
     (folder / "m.tflite").write_bytes(b"TFL3")
     (folder / "bad.npy").write_bytes(b"not numpy")
+    (folder / "empty.npy").write_bytes(b"")
     np.save(folder / "calib.npy", np.zeros((32, 8, 8, 3), np.float32))
     (folder / "folder").mkdir()
     Image.new("RGB", (8, 8)).save(folder / "img.png")

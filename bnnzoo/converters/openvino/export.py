@@ -96,8 +96,10 @@ def convert(
     model: tf.keras.Model, *, batch_size: int, int8_stem: np.ndarray | None
 ) -> tuple[ov.Model, Int8Stem | None]:
     """``to_openvino`` without writing: the model, and what ``quantize_stem`` did (or None)."""
-    if int8_stem is not None:  # bad images stop here, before the graph is built
-        check_calibration(int8_stem, tuple(model.inputs[0].shape[1:]))
+    image_shape = tuple(model.inputs[0].shape[1:])
+    if int8_stem is not None and None not in image_shape:
+        # bad images stop here, before the graph is built (which refuses an unfixed shape)
+        check_calibration(int8_stem, image_shape)
     ov_model = build_graph(model, batch_size)
     stem = quantize_stem(ov_model, int8_stem) if int8_stem is not None else None
     return ov_model, stem
@@ -114,9 +116,11 @@ class OpenVINOExportReport:
     binary_in_runtime: dict[str, str]
     verify: VerifyReport | None
     precision: str = "f32"  # the float precision it was compiled and verified in
-    verify_f32: VerifyReport | None = None  # the conversion's own check, when precision is bf16
-    # False for an untrained model in bf16: deep binary models amplify bf16's rounding into
-    # sign flips unless trained (verify.TOLERANCES), so only the float32 check is judged
+    # the plain conversion's own check in float32, when precision is bf16 or with an int8 stem
+    verify_f32: VerifyReport | None = None
+    # False for an untrained model in bf16 or with an int8 stem: deep binary models amplify
+    # that rounding into sign flips unless trained (verify.TOLERANCES), so only the float32
+    # check is judged
     precision_check_judged: bool = True
     int8_stem: Int8Stem | None = None  # what quantize_stem did, when asked
 
@@ -156,11 +160,14 @@ class OpenVINOExportReport:
             lines.append(str(self.int8_stem))
         lines += [str(check) for check in self.checks]
         if not self.precision_check_judged:
-            lossy = " with an int8 stem" if self.int8_stem is not None else ""
+            if self.int8_stem is not None:
+                check, rounding = f"{self.precision} with an int8 stem", "the int8 stem's rounding"
+            else:
+                check, rounding = self.precision, f"{self.precision} rounding"
             lines.append(
-                f"the {self.precision}{lossy} check is reported, not judged: the model looks "
-                f"untrained, and deep binary models amplify {self.precision} rounding{lossy} "
-                f"into sign flips unless trained; the conversion is judged by the float32 check"
+                f"the {check} check is reported, not judged: the model looks untrained, and deep "
+                f"binary models amplify {rounding} into sign flips unless trained; the "
+                f"conversion is judged by the float32 check"
             )
         return "\n".join(lines)
 

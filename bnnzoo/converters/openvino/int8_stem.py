@@ -103,10 +103,17 @@ def check_calibration(images, image_shape: tuple[int, ...]) -> np.ndarray:
     """
     shape = (None, *image_shape)
     expected = f"(n, {', '.join(map(str, shape[1:]))})"
-    if not isinstance(images, np.ndarray) or not np.issubdtype(images.dtype, np.number):
+    received = type(images).__name__
+    try:
+        images = np.asarray(images)
+    except ValueError:  # ragged nested lists
+        images = np.asarray(None)
+    if images.dtype.kind not in "iuf":
+        dtype = f" of dtype {images.dtype}" if images.dtype != object else ""
         raise ValueError(
-            f"Expected calibration images as a numeric numpy array of shape {expected} (NHWC, "
-            f"preprocessed like the model's inputs). Received: {type(images).__name__}."
+            f"Expected calibration images as a numpy array of real numbers, shape {expected} "
+            f"(NHWC, preprocessed like the model's inputs). Received: {received}{dtype}. Pass "
+            f"e.g. np.asarray(images, np.float32)."
         )
     if images.ndim != len(shape) or images.shape[1:] != shape[1:]:
         raise ValueError(
@@ -146,15 +153,28 @@ def quantize_stem(ov_model: ov.Model, images: np.ndarray) -> Int8Stem:
         ValueError: images of the wrong shape, too few, not finite or constant; or a model
             without a float convolution on its input (the message names what reads it).
     """
+    if len(ov_model.inputs) != 1:
+        raise ValueError(
+            f"Expected a model with one image input for int8_stem. Received a model with "
+            f"{len(ov_model.inputs)} inputs. Export it without int8_stem."
+        )
     image_shape = tuple(d.get_length() for d in ov_model.input(0).get_partial_shape())[1:]
     images = check_calibration(images, image_shape)
     convolutions = stem_convolutions(ov_model)
     if not convolutions:
-        readers = sorted({f"{node.get_type_name()} {node.get_friendly_name()!r}" for node in
-                          _input_readers(ov_model)})  # fmt: skip
+        readers = _input_readers(ov_model)
+        named = sorted({f"{node.get_type_name()} {node.get_friendly_name()!r}" for node in readers})
+        kinds = {node.get_type_name() for node in readers}
+        why = (
+            " The model is already quantized: quantize it once."
+            if "FakeQuantize" in kinds
+            else " A grouped or depthwise stem is not quantized."
+            if "GroupConvolution" in kinds
+            else ""
+        )
         raise ValueError(
             f"Expected a float convolution reading the model's input (the stem) to quantize. "
-            f"Received a model whose input is read by: {', '.join(readers)}. Export it "
+            f"Received a model whose input is read by: {', '.join(named)}.{why} Export it "
             f"without int8_stem."
         )
     low, high = input_range(float(images.min()), float(images.max()))

@@ -77,8 +77,9 @@ def test_writes_fake_quantize_of_the_input_range_and_per_channel_weights(model, 
 def test_openvino_computes_the_quantized_model(model, digits16):
     """OpenVINO with the int8 stem equals Keras running the same quantization (weights per
     channel in 255 levels, inputs in 256 over the calibrated range) to float rounding."""
-    compiled = ovx.compile(ovx.to_openvino(model, int8_stem=digits16))
-    got = ovx.predict(compiled, digits16[:32])
+    ov_model = ovx.to_openvino(model)
+    low, high = quantize_stem(ov_model, digits16).input_range
+    got = ovx.predict(ovx.compile(ov_model), digits16[:32])
 
     quantized = tf.keras.models.clone_model(model)
     quantized.set_weights(model.get_weights())
@@ -86,7 +87,7 @@ def test_openvino_computes_the_quantized_model(model, digits16):
     kernel = stem.kernel.numpy()
     bound = np.abs(kernel).max(axis=(0, 1, 2))
     stem.kernel.assign(_fake_quantize(kernel, -bound, bound, WEIGHT_LEVELS))
-    x = _fake_quantize(digits16[:32], *input_range(-1.0, 1.0), INPUT_LEVELS)
+    x = _fake_quantize(digits16[:32], low, high, INPUT_LEVELS)
     reference = quantized.predict(x, verbose=0)
     report = compare_outputs(reference, got, **tolerance("f32").kwargs())
     assert report.passed, report.failure_message()
@@ -140,7 +141,9 @@ def test_the_input_range_holds_the_data_and_puts_zero_on_a_level(low, high, expe
         (np.zeros((32, 16, 16)), r"shape \(n, 16, 16, 3\).*Received shape \(32, 16, 16\)"),
         (np.zeros((32, 8, 8, 3)), r"Received shape \(32, 8, 8, 3\)"),
         (np.zeros((MIN_CALIBRATION_IMAGES - 1, 16, 16, 3)), "at least 16 calibration images"),
-        ("images.npy", r"numeric numpy array.*Received: str"),
+        ("images.npy", r"numpy array of real numbers.*Received: str"),
+        (np.ones((32, 16, 16, 3), bool), "Received: ndarray of dtype bool"),
+        (np.ones((32, 16, 16, 3), complex), "Received: ndarray of dtype complex128"),
         (np.full((32, 16, 16, 3), np.nan), "24576 NaN or infinite values"),
         (np.ones((32, 16, 16, 3)), "Every calibration value is 1: there is no range"),
     ],
@@ -149,6 +152,28 @@ def test_bad_calibration_images_are_refused_before_any_work(model, images, expec
     with pytest.raises(ValueError, match=expected):
         ovx.export_openvino(model, tmp_path, int8_stem=images)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_images_as_a_list_of_any_real_dtype_are_taken(model, digits16):
+    from_list = quantize_stem(ovx.to_openvino(model), digits16.tolist())
+    from_ints = quantize_stem(ovx.to_openvino(model), (digits16 * 100).astype(np.int16))
+    assert from_list.input_range == input_range(-1.0, 1.0)
+    assert from_ints.input_range == input_range(-100.0, 100.0)
+
+
+def test_an_untrained_model_is_judged_by_its_plain_conversion(digits16, tmp_path):
+    untrained = CONFIGS["resnet_e"]()  # BatchNorms at their initial statistics
+    report = ovx.export_openvino(untrained, None, int8_stem=digits16, raise_on_failure=False)
+    assert not report.precision_check_judged
+    assert report.judged_checks == (report.verify_f32,)
+    assert "f32 with an int8 stem check is reported, not judged" in str(report)
+    assert "amplify the int8 stem's rounding" in str(report)
+
+
+def test_a_quantized_model_is_not_quantized_twice(model, digits16):
+    ov_model = ovx.to_openvino(model, int8_stem=digits16)
+    with pytest.raises(ValueError, match="already quantized: quantize it once"):
+        quantize_stem(ov_model, digits16)
 
 
 def test_a_model_without_a_float_conv_on_its_input_is_refused(digits16, tmp_path):
