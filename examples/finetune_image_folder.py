@@ -35,7 +35,9 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=5, help="epochs of everything")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the weights not loaded")
     args = parser.parse_args()
+    tf.keras.utils.set_random_seed(args.seed)  # the same run gives the same model
 
     size = (args.image_size, args.image_size)
     train, val = tf.keras.utils.image_dataset_from_directory(
