@@ -20,7 +20,7 @@ import tensorflow as tf
 from bnnzoo._checks import positive_int
 from bnnzoo.converters.openvino.binary_layers import binary_conv_layers
 from bnnzoo.converters.openvino.graph import build_graph
-from bnnzoo.converters.openvino.int8_stem import Int8Stem, check_calibration, quantize_stem
+from bnnzoo.converters.openvino.int8_stem import Int8Stem, check_calibration, quantize_checked
 from bnnzoo.converters.openvino.runtime import (
     binary_ops_in_runtime,
     compile,
@@ -97,11 +97,12 @@ def convert(
 ) -> tuple[ov.Model, Int8Stem | None]:
     """``to_openvino`` without writing: the model, and what ``quantize_stem`` did (or None)."""
     image_shape = tuple(model.inputs[0].shape[1:])
+    images = None
     if int8_stem is not None and None not in image_shape:
         # bad images stop here, before the graph is built (which refuses an unfixed shape)
-        check_calibration(int8_stem, image_shape)
+        images = check_calibration(int8_stem, image_shape)
     ov_model = build_graph(model, batch_size)
-    stem = quantize_stem(ov_model, int8_stem) if int8_stem is not None else None
+    stem = quantize_checked(ov_model, images) if images is not None else None
     return ov_model, stem
 
 

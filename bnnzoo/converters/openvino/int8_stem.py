@@ -51,19 +51,15 @@ class Int8Stem:
 
 
 def stem_convolutions(ov_model: ov.Model) -> list[ov.Node]:
-    """The ``Convolution`` nodes whose data input is a model input (through the exporter's
-    NHWC→NCHW ``Transpose``)."""
-    found = []
-    for node in ov_model.get_ordered_ops():
-        if node.get_type_name() != "Convolution":
-            continue
-        source = node.input_value(0).get_node()
-        if source.get_type_name() == "Transpose":
-            source = source.input_value(0).get_node()
-        weights = node.input_value(1).get_node()
-        if source.get_type_name() == "Parameter" and weights.get_type_name() == "Constant":
-            found.append(node)
-    return found
+    """The ``Convolution`` nodes with constant weights that read a model input (through the
+    exporter's NHWC→NCHW ``Transpose``), by name."""
+    found = {
+        node.get_friendly_name(): node
+        for node in _input_readers(ov_model)
+        if node.get_type_name() == "Convolution"
+        and node.input_value(1).get_node().get_type_name() == "Constant"
+    }
+    return [found[name] for name in sorted(found)]
 
 
 def input_range(low: float, high: float) -> tuple[float, float]:
@@ -153,13 +149,23 @@ def quantize_stem(ov_model: ov.Model, images: np.ndarray) -> Int8Stem:
         ValueError: images of the wrong shape, too few, not finite or constant; or a model
             without a float convolution on its input (the message names what reads it).
     """
+    return quantize_checked(ov_model, check_calibration(images, _image_shape(ov_model)))
+
+
+def _image_shape(ov_model: ov.Model) -> tuple[int, ...]:
+    """The shape of the model's one input without the batch; a ValueError for several."""
     if len(ov_model.inputs) != 1:
         raise ValueError(
             f"Expected a model with one image input for int8_stem. Received a model with "
             f"{len(ov_model.inputs)} inputs. Export it without int8_stem."
         )
-    image_shape = tuple(d.get_length() for d in ov_model.input(0).get_partial_shape())[1:]
-    images = check_calibration(images, image_shape)
+    return tuple(d.get_length() for d in ov_model.input(0).get_partial_shape())[1:]
+
+
+def quantize_checked(ov_model: ov.Model, images: np.ndarray) -> Int8Stem:
+    """``quantize_stem`` on images that ``check_calibration`` returned (float32, of the model's
+    input shape), for a caller that checked them before building ``ov_model``."""
+    _image_shape(ov_model)  # one input
     convolutions = stem_convolutions(ov_model)
     if not convolutions:
         readers = _input_readers(ov_model)
@@ -178,6 +184,7 @@ def quantize_stem(ov_model: ov.Model, images: np.ndarray) -> Int8Stem:
             f"without int8_stem."
         )
     low, high = input_range(float(images.min()), float(images.max()))
+    x_low, x_high = np.float32(low), np.float32(high)
     for conv in convolutions:
         weights = conv.input_value(1).get_node().get_data().astype(np.float32)
         bound = np.abs(weights).reshape(len(weights), -1).max(axis=1)
@@ -185,7 +192,6 @@ def quantize_stem(ov_model: ov.Model, images: np.ndarray) -> Int8Stem:
         quantized_weights = ops.fake_quantize(
             conv.input_value(1), -bound, bound, -bound, bound, WEIGHT_LEVELS
         )
-        x_low, x_high = np.float32(low), np.float32(high)
         quantized_input = ops.fake_quantize(
             conv.input_value(0), x_low, x_high, x_low, x_high, INPUT_LEVELS
         )
