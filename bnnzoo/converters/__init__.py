@@ -7,6 +7,8 @@ Keras, and their latency side by side.
   ``export_openvino``, ``compile``, ``predict``; imported on its own (``from
   bnnzoo.converters import openvino``), as it loads OpenVINO;
 * ``verify``: the one comparison of an engine's outputs with Keras that both use;
+* ``exact``: tie-free weights, under which a correct conversion agrees with Keras to float
+  rounding on every input (``check_conversion``, which both exports run);
 * ``bench``: every engine timed side by side (a subpackage; its function of the same name is
   ``bnnzoo.converters.bench.bench``).
 
@@ -20,6 +22,7 @@ Example:
 """
 
 from bnnzoo.converters.bench import BenchReport
+from bnnzoo.converters.exact import Margins, check_conversion, tie_free_weights
 from bnnzoo.converters.lce import (
     TARGETS,
     BinaryMacReport,
@@ -50,10 +53,12 @@ __all__ = [
     "BenchReport",
     "BinaryMacReport",
     "ExportReport",
+    "Margins",
     "SizeReport",
     "VerificationError",
     "VerifyReport",
     "binary_mac_report",
+    "check_conversion",
     "compare_outputs",
     "export_tflite",
     "lce_engine",
@@ -64,6 +69,7 @@ __all__ = [
     "randomize_weights",
     "read_ops",
     "size_report",
+    "tie_free_weights",
     "to_tflite",
     "verify_engine",
     "verify_tflite",

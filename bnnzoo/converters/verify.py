@@ -38,6 +38,11 @@ each float layer to 8 significant bits and flips more signs, so it is judged by 
 criteria, ``TOLERANCES["bf16"]``, derived from measurements stated there. ``tolerance(precision)``
 gives the criteria of a precision.
 
+These criteria check a model's *own* weights. The conversion itself is checked exactly by
+``bnnzoo.converters.exact``: under tie-free weights no value before a sign is near 0, so a
+correct conversion agrees to float rounding on every input (``tolerance("exact")``), and an
+error that touches only some inputs fails. Both exports run both checks.
+
 An *untrained* model cannot be checked this way: its BatchNorms (mean 0, variance 1, offset 0)
 pass the integer outputs of binary convs and ReLU zeros to ``sign`` as exact zeros, where the
 order of float operations decides ±1 (BinaryResNetE18: softmax outputs off by 0.99). Check trained
@@ -130,12 +135,23 @@ TOLERANCES = {
         min_rounding_exact=0.0,
         rounding_rtol=0.05,
     ),
+    # A float32 conversion checked with tie-free weights (``bnnzoo.converters.exact``): no
+    # value before a sign is near 0, so a correct conversion agrees with Keras to float
+    # rounding on every input, and the top-1 class everywhere.
+    "exact": Tolerance(
+        atol=1e-6,
+        rtol=ROUNDING_RTOL,
+        min_top1_agreement=1.0,
+        min_rounding_exact=1.0,
+        rounding_rtol=ROUNDING_RTOL,
+    ),
 }
 
 
 def tolerance(precision: str) -> Tolerance:
     """The criteria for an engine computing its float layers in ``precision`` (``"f32"`` or
-    ``"bf16"``), or with an int8 stem (``"int8-stem"``).
+    ``"bf16"``), with an int8 stem (``"int8-stem"``), or of a float32 conversion checked with
+    tie-free weights (``"exact"``, ``bnnzoo.converters.exact``).
 
     Example:
         >>> compare_outputs(keras_out, openvino_bf16_out, **tolerance("bf16").kwargs()).passed
@@ -198,6 +214,11 @@ class VerifyReport:
     rounding_rtol: float = ROUNDING_RTOL
 
     @property
+    def exact(self) -> bool:
+        """Judged by ``tolerance("exact")``: every input must agree to float rounding."""
+        return self.min_rounding_exact >= 1 and self.rtol <= ROUNDING_RTOL
+
+    @property
     def required_rounding_exact(self) -> int:
         """Samples that must agree to float rounding: ``min_rounding_exact`` of ``n``, at
         least one unless ``min_rounding_exact`` is 0."""
@@ -239,12 +260,19 @@ class VerifyReport:
                 f"error changes every input; sign flips of values within rounding of 0 change "
                 f"only some)"
             )
+        if self.exact:
+            return (
+                f"{self.engine} disagrees with the Keras model under tie-free weights: "
+                f"{'; '.join(problems)}. No value before a sign is near 0 under these weights, "
+                f"so a correct conversion agrees to float rounding on every input: this is a "
+                f"conversion error (check the op histogram, the binary-MAC share, padding)."
+            )
         return (
             f"{self.engine} disagrees with the Keras model: {'; '.join(problems)}. Check the "
             f"conversion (op histogram, binary-MAC share). An untrained model (BatchNorm at "
             f"its initial statistics) feeds exact zeros to sign(), where float rounding picks "
-            f"the sign: verify trained weights or randomize_weights(model). Loosen the "
-            f"criteria only for a lossy conversion (int8)."
+            f"the sign: check the conversion with tie-free weights (exact.check_conversion). "
+            f"Loosen the criteria only for a lossy conversion (int8)."
         )
 
 

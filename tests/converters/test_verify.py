@@ -155,7 +155,11 @@ def test_each_precision_has_its_stated_criteria():
     }
     stem = tolerance("int8-stem")  # lossy: no rounding rule, looser bound, top-1 on real images
     assert stem.min_rounding_exact == 0 and stem.rtol == 0.75 and stem.min_top1_agreement == 0.9
-    expected = r"precision to be one of \('f32', 'bf16', 'int8-stem'\).*'auto'"
+    exact = tolerance("exact")  # tie-free weights: every input to float rounding
+    assert (
+        exact.min_rounding_exact == 1.0 and exact.rtol == exact.rounding_rtol == f32.rounding_rtol
+    )
+    expected = r"precision to be one of \('f32', 'bf16', 'int8-stem', 'exact'\).*'auto'"
     with pytest.raises(ValueError, match=expected):
         tolerance("auto")
 

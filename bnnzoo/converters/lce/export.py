@@ -15,6 +15,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from bnnzoo._checks import positive_int
+from bnnzoo.converters.exact import Margins, check_conversion
 from bnnzoo.converters.lce.convert import _check_destination, to_tflite
 from bnnzoo.converters.lce.flatbuffer import op_histogram
 from bnnzoo.converters.lce.report import (
@@ -23,14 +24,27 @@ from bnnzoo.converters.lce.report import (
     binary_mac_report,
     size_report,
 )
-from bnnzoo.converters.lce.runtime import verify_tflite
+from bnnzoo.converters.lce.runtime import lce_engine, verify_tflite
 from bnnzoo.converters.verify import VerificationError, VerifyReport, looks_untrained
 from bnnzoo.zoo.loading import load_or_build
+
+UNTRAINED_NOTE = (
+    "check of your weights skipped: the model is untrained (every BatchNorm at mean 0, "
+    "variance 1), so exact zeros reach sign() and any two engines may round them to different "
+    "signs; the conversion check above covers the conversion"
+)
 
 
 @dataclass(frozen=True)
 class ExportReport:
-    """What ``export_tflite`` did: the file, its ops, binary-MAC share, size and check."""
+    """What ``export_tflite`` did: the file, its ops, binary-MAC share, size and checks.
+
+    ``conversion`` is the check of the conversion itself: the same architecture converted with
+    tie-free weights (``bnnzoo.converters.exact``) must agree with Keras to float rounding on
+    every input; ``margins`` says how far from 0 its sign inputs stayed. ``verify`` is the check
+    of the file with the model's own weights (None for an untrained model), by the tolerant
+    criteria of ``verify.verify_engine`` or the caller's.
+    """
 
     model_name: str
     path: Path | None
@@ -41,6 +55,18 @@ class ExportReport:
     size: SizeReport
     verify: VerifyReport | None
     notes: tuple[str, ...] = ()
+    conversion: VerifyReport | None = None
+    margins: Margins | None = None
+
+    @property
+    def checks(self) -> tuple[VerifyReport, ...]:
+        """The checks that ran; all must pass."""
+        return tuple(c for c in (self.conversion, self.verify) if c is not None)
+
+    @property
+    def passed(self) -> bool:
+        """Every check that ran passed (True when none ran)."""
+        return all(check.passed for check in self.checks)
 
     def __str__(self) -> str:
         ops = ", ".join(f"{name} {count}" for name, count in self.histogram.items())
@@ -51,8 +77,10 @@ class ExportReport:
             str(self.macs),
             str(self.size),
         ]
+        if self.conversion is not None:
+            lines.append(f"conversion check, {self.margins}: {self.conversion}")
         if self.verify is not None:
-            lines.append(str(self.verify))
+            lines.append(f"your weights: {self.verify}")
         lines.extend(self.notes)
         return "\n".join(lines)
 
@@ -87,12 +115,14 @@ def export_tflite(
         out_path: the ``.tflite`` file to write (atomically), or None to write nothing.
         target, int8, int8_range: as in ``to_tflite``.
         input_shape, num_classes, weights: build options for a zoo name.
-        verify: run LCE's interpreter against Keras on ``n`` random inputs; skipped, with a
-            note in the report, for an untrained model (``verify.looks_untrained``), where the
-            comparison is meaningless.
+        verify: check the conversion exactly (the architecture converted again with tie-free
+            weights, ``exact.check_conversion``: every one of ``n`` random inputs must agree to
+            float rounding; for ``int8`` the float32 conversion) and the file with the model's
+            own weights against Keras on ``n`` random inputs (skipped, with a note, for an
+            untrained model, ``verify.looks_untrained``, where it is meaningless).
         n, seed: number of random inputs and their seed.
-        atol, rtol, min_top1_agreement, min_rounding_exact: criteria of ``verify_tflite``
-            (None: its defaults; an int8 conversion needs looser ones).
+        atol, rtol, min_top1_agreement, min_rounding_exact: criteria of the check of the
+            model's own weights (None: ``verify_tflite``'s defaults; int8 needs looser ones).
         raise_on_failure: raise ``VerificationError`` when the check fails.
 
     Returns:
@@ -110,15 +140,16 @@ def export_tflite(
         model, input_shape=input_shape, num_classes=num_classes, weights=weights
     )
     flatbuffer = to_tflite(keras_model, out_path, target=target, int8=int8, int8_range=int8_range)
-    check = None
+    conversion = margins = check = None
     notes = []
-    if verify and looks_untrained(keras_model):
-        notes.append(
-            "numeric check skipped: the model is untrained (every BatchNorm at mean 0, variance "
-            "1), so exact zeros reach sign() and LCE and Keras may round them to different "
-            "signs. Pass trained weights to check the conversion."
+    if verify:
+        conversion, margins = check_conversion(
+            keras_model,
+            lambda m: lce_engine(to_tflite(m, target=target)),
+            n=n,
+            seed=seed,
+            engine_name="LCE interpreter (float32)" if int8 else "LCE interpreter",
         )
-    elif verify:
         criteria = {
             "atol": atol,
             "rtol": rtol,
@@ -126,9 +157,12 @@ def export_tflite(
             "min_rounding_exact": min_rounding_exact,
         }
         criteria = {k: v for k, v in criteria.items() if v is not None}
-        check = verify_tflite(
-            keras_model, flatbuffer, n=n, seed=seed, raise_on_failure=False, **criteria
-        )
+        if looks_untrained(keras_model):
+            notes.append(UNTRAINED_NOTE)
+        else:
+            check = verify_tflite(
+                keras_model, flatbuffer, n=n, seed=seed, raise_on_failure=False, **criteria
+            )
     report = ExportReport(
         model_name=keras_model.name,
         path=Path(out_path) if out_path is not None else None,
@@ -139,9 +173,12 @@ def export_tflite(
         size=size_report(keras_model, flatbuffer),
         verify=check,
         notes=tuple(notes),
+        conversion=conversion,
+        margins=margins,
     )
-    if check is not None and not check.passed and raise_on_failure:
+    failed = next((c for c in report.checks if not c.passed), None)
+    if failed is not None and raise_on_failure:
         raise VerificationError(
-            f"{check.failure_message()}\n{report}", report=check, export_report=report
+            f"{failed.failure_message()}\n{report}", report=failed, export_report=report
         )
     return report

@@ -18,6 +18,7 @@ import openvino as ov
 import tensorflow as tf
 
 from bnnzoo._checks import positive_int
+from bnnzoo.converters.exact import Margins, check_conversion
 from bnnzoo.converters.openvino.binary_layers import binary_conv_layers
 from bnnzoo.converters.openvino.graph import build_graph
 from bnnzoo.converters.openvino.int8_stem import Int8Stem, check_calibration, quantize_checked
@@ -34,7 +35,6 @@ from bnnzoo.converters.verify import (
     tolerance,
     verify_engine,
 )
-from bnnzoo.converters.verify import judged_checks as deciding_checks
 from bnnzoo.zoo.loading import load_or_build
 
 STEM_CHECK_IMAGES = 64  # the int8 stem's check runs on at most this many calibration images
@@ -108,7 +108,14 @@ def convert(
 
 @dataclass(frozen=True)
 class OpenVINOExportReport:
-    """What ``export_openvino`` did: the IR, its ops, the binary layers at runtime, the check."""
+    """What ``export_openvino`` did: the IR, its ops, the binary layers at runtime, the checks.
+
+    ``conversion`` checks the conversion itself: the same architecture converted with tie-free
+    weights (``bnnzoo.converters.exact``), compiled in float32, must agree with Keras to float
+    rounding on every input. ``verify`` checks the IR with the model's own weights in
+    ``precision`` (with the int8 stem on its calibration images); it is judged only for a
+    trained model (``weights_check_judged``): an untrained one feeds exact zeros to ``sign``.
+    """
 
     model_name: str
     path: Path | None
@@ -117,32 +124,31 @@ class OpenVINOExportReport:
     binary_in_runtime: dict[str, str]
     verify: VerifyReport | None
     precision: str = "f32"  # the float precision it was compiled and verified in
-    # the plain conversion's own check in float32, when precision is bf16 or with an int8 stem
-    verify_f32: VerifyReport | None = None
-    # False for an untrained model in bf16 or with an int8 stem: deep binary models amplify
-    # that rounding into sign flips unless trained (verify.TOLERANCES), so only the float32
-    # check is judged
-    precision_check_judged: bool = True
+    conversion: VerifyReport | None = None
+    margins: Margins | None = None
+    weights_check_judged: bool = True
     int8_stem: Int8Stem | None = None  # what quantize_stem did, when asked
 
     @property
     def checks(self) -> tuple[VerifyReport, ...]:
-        """The checks against Keras that ran: in ``precision`` (with the int8 stem, when asked),
-        then the plain conversion in float32 if either differs from it."""
-        return tuple(c for c in (self.verify, self.verify_f32) if c is not None)
+        """The checks against Keras that ran: the conversion's, then the model's weights'."""
+        return tuple(c for c in (self.conversion, self.verify) if c is not None)
 
     @property
     def judged_checks(self) -> tuple[VerifyReport, ...]:
         """The checks whose failure fails the export."""
-        if self.verify is None:
-            return ()
-        untrained = not self.precision_check_judged
-        return deciding_checks(self.verify, self.verify_f32, untrained=untrained)
+        judged = (self.conversion, self.verify if self.weights_check_judged else None)
+        return tuple(c for c in judged if c is not None)
 
     @property
     def all_binary(self) -> bool:
         """Every binary Keras layer executes as ``BinaryConvolution``."""
         return set(self.binary_layers) <= set(self.binary_in_runtime)
+
+    @property
+    def passed(self) -> bool:
+        """Every judged check passed and every binary layer runs as ``BinaryConvolution``."""
+        return self.all_binary and all(check.passed for check in self.judged_checks)
 
     def __str__(self) -> str:
         ops_text = ", ".join(f"{name} {count}" for name, count in self.histogram.items())
@@ -159,17 +165,17 @@ class OpenVINOExportReport:
         ]
         if self.int8_stem is not None:
             lines.append(str(self.int8_stem))
-        lines += [str(check) for check in self.checks]
-        if not self.precision_check_judged:
-            if self.int8_stem is not None:
-                check, rounding = f"{self.precision} with an int8 stem", "the int8 stem's rounding"
-            else:
-                check, rounding = self.precision, f"{self.precision} rounding"
-            lines.append(
-                f"the {check} check is reported, not judged: the model looks untrained, and deep "
-                f"binary models amplify {rounding} into sign flips unless trained; the "
-                f"conversion is judged by the float32 check"
-            )
+        if self.conversion is not None:
+            lines.append(f"conversion check, {self.margins}: {self.conversion}")
+        if self.verify is not None:
+            lines.append(f"your weights: {self.verify}")
+            if not self.weights_check_judged:
+                lines.append(
+                    "the check of your weights is reported, not judged: the model looks "
+                    "untrained (every BatchNorm at mean 0, variance 1), so exact zeros reach "
+                    "sign() and rounding picks their sign; the conversion check judges the "
+                    "conversion"
+                )
         return "\n".join(lines)
 
 
@@ -193,7 +199,7 @@ def export_openvino(
     """Load or build a model, export it to OpenVINO IR, compile it and check it against Keras.
 
     ``bnnzoo export MODEL --format openvino`` is this function. The IR is written before the
-    check, so a failed check leaves it for inspection; with ``raise_on_failure`` it then raises
+    checks, so a failed check leaves it for inspection; with ``raise_on_failure`` it then raises
     ``VerificationError``, as it does when a binary layer does not execute as
     ``BinaryConvolution``.
 
@@ -202,29 +208,31 @@ def export_openvino(
         out_path: the ``.xml`` file or a directory (``<dir>/<model name>.xml``); None writes
             nothing.
         input_shape, num_classes, weights: build options for a zoo name.
-        verify: run the compiled model against Keras on ``n`` random inputs.
+        verify: check the conversion exactly (the architecture converted again with tie-free
+            weights and compiled in float32, ``exact.check_conversion``, on ``n`` random inputs)
+            and the IR with the model's own weights in ``precision`` (judged for a trained
+            model only).
         n, seed: number of random inputs and their seed.
-        atol, rtol: tolerances of ``verify.verify_engine`` (None: those of ``precision``,
-            ``verify.tolerance``).
+        atol, rtol: tolerances of the check of the model's own weights (None: those of
+            ``precision``, ``verify.tolerance``).
         threads: inference threads of the compiled model.
         precision: float precision of the float layers, ``"f32"``, ``"bf16"`` or ``"auto"``
             (bf16 where the CPU has AVX512_BF16 or AMX; ``runtime.resolve_precision``). The IR
             itself stays float32; the CPU plugin computes in this precision, and the check
-            against Keras uses its tolerance.
+            of the model's weights uses its tolerance.
         int8_stem: real images ``(n, H, W, C)``, preprocessed like the model's inputs: the
-            stem runs in int8, calibrated on them (``to_openvino``). The check against Keras
-            then runs on (up to 64 of) these images by the lossy criteria
-            ``verify.tolerance("int8-stem")``, and the conversion without it is checked in
-            float32 on the random inputs.
-        raise_on_failure: raise ``VerificationError`` when a check fails.
+            stem runs in int8, calibrated on them (``to_openvino``). The check of the model's
+            weights then runs on (up to 64 of) these images by the lossy criteria
+            ``verify.tolerance("int8-stem")``; the conversion check is of the plain conversion.
+        raise_on_failure: raise ``VerificationError`` when a judged check fails.
 
     Returns:
         An ``OpenVINOExportReport``; ``str(report)`` is the text the CLI prints.
 
     Example:
         >>> report = export_openvino("binary_densenet28", "export/", weights="imagenet")
-        >>> report.all_binary, report.verify.passed
-        (True, True)
+        >>> report.all_binary, report.conversion.passed, report.verify.passed
+        (True, True, True)
     """
     positive_int("n", n)  # checked before anything is written
     positive_int("threads", threads)
@@ -237,53 +245,74 @@ def export_openvino(
     if path is not None:
         save(ov_model, path)
     compiled = compile(ov_model, threads=threads, precision=precision)
-    histogram: dict[str, int] = {}
-    for op in ov_model.get_ordered_ops():
-        if op.get_type_name() not in ("Constant", "Parameter", "Result"):
-            histogram[op.get_type_name()] = histogram.get(op.get_type_name(), 0) + 1
-    check = check_f32 = None
+    conversion = margins = check = None
     if verify:
-        tolerances = {k: v for k, v in {"atol": atol, "rtol": rtol}.items() if v is not None}
-        on_images = {}
-        if stem is not None:  # lossy: judged on the real images, by int8's criteria
-            images = np.asarray(int8_stem, np.float32)[:STEM_CHECK_IMAGES]
-            on_images = dict(
-                inputs=images,
-                engine_name=f"OpenVINO CPU ({precision}, int8 stem)",
-                **tolerance("int8-stem").kwargs(),
-            )
-        check = verify_openvino(
-            keras_model, compiled, n=n, seed=seed, raise_on_failure=False,
-            **{**on_images, **tolerances},
-        )  # fmt: skip
-        if precision != "f32" or stem is not None:
-            # bf16's and int8's criteria are loose: check the plain conversion in float32 too
-            plain = build_graph(keras_model, 1) if stem is not None else ov_model
-            check_f32 = verify_openvino(
-                keras_model, compile(plain, threads=threads), n=n, seed=seed,
-                raise_on_failure=False,
-            )  # fmt: skip
+        conversion, margins = check_conversion(
+            keras_model,
+            lambda m: _engine(compile(build_graph(m, 1), threads=threads)),
+            n=n,
+            seed=seed,
+            engine_name="OpenVINO CPU (f32)",
+        )
+        criteria = {k: v for k, v in {"atol": atol, "rtol": rtol}.items() if v is not None}
+        stem_images = int8_stem if stem is not None else None
+        check = _weights_check(keras_model, compiled, stem_images, n, seed, criteria)
     report = OpenVINOExportReport(
         model_name=keras_model.name,
         path=path,
-        histogram=dict(sorted(histogram.items(), key=lambda kv: -kv[1])),
+        histogram=_op_histogram(ov_model),
         binary_layers=tuple(binary_conv_layers(keras_model)),
         binary_in_runtime=binary_ops_in_runtime(compiled),
         verify=check,
         precision=precision,
-        verify_f32=check_f32,
-        precision_check_judged=check_f32 is None or not looks_untrained(keras_model),
+        conversion=conversion,
+        margins=margins,
+        weights_check_judged=not looks_untrained(keras_model),
         int8_stem=stem,
     )
-    failures = [c.failure_message() for c in report.judged_checks if not c.passed]
-    if (failures or not report.all_binary) and raise_on_failure:
-        reason = "\n".join(failures)
-        raise VerificationError(
-            f"{reason or 'A binary layer does not execute as BinaryConvolution.'}\n{report}",
-            report=next((c for c in report.judged_checks if not c.passed), check),
-            export_report=report,
-        )
+    _raise_unless_passed(report, raise_on_failure)
     return report
+
+
+def _weights_check(model, compiled, stem_images, n, seed, criteria) -> VerifyReport:
+    """The compiled IR with the model's own weights against Keras, in its precision; with an
+    int8 stem on (up to 64 of) its calibration images, by int8's criteria."""
+    on_images = {}
+    if stem_images is not None:  # lossy: judged on the real images, by int8's criteria
+        on_images = dict(
+            inputs=np.asarray(stem_images, np.float32)[:STEM_CHECK_IMAGES],
+            engine_name=f"OpenVINO CPU ({compiled_precision(compiled)}, int8 stem)",
+            **tolerance("int8-stem").kwargs(),
+        )
+    return verify_openvino(
+        model, compiled, n=n, seed=seed, raise_on_failure=False, **{**on_images, **criteria}
+    )
+
+
+def _op_histogram(ov_model: ov.Model) -> dict[str, int]:
+    """How many ops of each type the IR holds (constants, parameters, results left out), the
+    most frequent first."""
+    histogram: dict[str, int] = {}
+    for op in ov_model.get_ordered_ops():
+        if op.get_type_name() not in ("Constant", "Parameter", "Result"):
+            histogram[op.get_type_name()] = histogram.get(op.get_type_name(), 0) + 1
+    return dict(sorted(histogram.items(), key=lambda kv: -kv[1]))
+
+
+def _raise_unless_passed(report: OpenVINOExportReport, raise_on_failure: bool) -> None:
+    if report.passed or not raise_on_failure:
+        return
+    failed = [c for c in report.judged_checks if not c.passed]
+    reason = "\n".join(c.failure_message() for c in failed)
+    raise VerificationError(
+        f"{reason or 'A binary layer does not execute as BinaryConvolution.'}\n{report}",
+        report=failed[0] if failed else report.verify,
+        export_report=report,
+    )
+
+
+def _engine(compiled: ov.CompiledModel):
+    return lambda batch: predict(compiled, batch)
 
 
 def save(ov_model: ov.Model, xml_path: str | os.PathLike) -> Path:

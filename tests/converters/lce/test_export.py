@@ -36,7 +36,12 @@ def test_export_fails_loudly_but_keeps_the_file_when_verify_disagrees(tmp_path, 
     assert "FAILED" in str(info.value)
 
 
-def test_export_skips_the_numeric_check_of_an_untrained_model():
+def test_an_untrained_model_is_checked_through_its_conversion():
     report = export_tflite(TINY["resnet_e"](), None)
     assert report.verify is None and report.macs.share_percent == pytest.approx(100.0)
-    assert "numeric check skipped: the model is untrained" in str(report)
+    assert report.conversion.passed and report.conversion.exact
+    assert report.conversion.rounding_exact == report.conversion.n == 8
+    assert report.margins.smallest > 1e-6 and report.margins.sign_inputs == 2
+    text = str(report)
+    assert "check of your weights skipped: the model is untrained" in text
+    assert "conversion check, tie-free weights: 2 sign inputs" in text

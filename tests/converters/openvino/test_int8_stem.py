@@ -110,8 +110,9 @@ def test_export_checks_on_the_images_and_reports_the_stem(model, digits16, tmp_p
     assert report.int8_stem is not None and report.int8_stem.images == len(digits16)
     assert report.verify.engine == "OpenVINO CPU (f32, int8 stem)"
     assert report.verify.n == 64 and report.verify.rtol == tolerance("int8-stem").rtol
-    assert report.verify_f32 is not None and report.verify_f32.passed  # the plain conversion
-    assert report.precision_check_judged  # random weights with measured BatchNorm statistics
+    assert report.conversion.passed and report.conversion.exact  # the plain conversion
+    assert report.conversion.engine == "OpenVINO CPU (f32)"
+    assert report.weights_check_judged  # random weights with measured BatchNorm statistics
     text = str(report)
     assert "int8 stem: stem" in text and "256 levels over [-1.00787, 1] from 200" in text
     xml = next(tmp_path.glob("*.xml")).read_text()
@@ -164,10 +165,9 @@ def test_images_as_a_list_of_any_real_dtype_are_taken(model, digits16):
 def test_an_untrained_model_is_judged_by_its_plain_conversion(digits16, tmp_path):
     untrained = CONFIGS["resnet_e"]()  # BatchNorms at their initial statistics
     report = ovx.export_openvino(untrained, None, int8_stem=digits16, raise_on_failure=False)
-    assert not report.precision_check_judged
-    assert report.judged_checks == (report.verify_f32,)
-    assert "f32 with an int8 stem check is reported, not judged" in str(report)
-    assert "amplify the int8 stem's rounding" in str(report)
+    assert not report.weights_check_judged
+    assert report.judged_checks == (report.conversion,) and report.conversion.passed
+    assert "your weights is reported, not judged: the model looks untrained" in str(report)
 
 
 def test_a_quantized_model_is_not_quantized_twice(model, digits16):

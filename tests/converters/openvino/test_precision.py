@@ -69,19 +69,21 @@ def test_bf16_passes_its_criteria_and_a_larger_error_fails(monkeypatch):
 
 
 @needs_bf16
-def test_export_in_bf16_checks_both_precisions_and_says_so(tmp_path):
+def test_export_in_bf16_checks_the_weights_in_bf16_and_the_conversion_in_f32(tmp_path):
     model = randomized(CONFIGS["densenet_dilated"])
     report = ovx.export_openvino(model, tmp_path, n=4, precision="auto")
-    assert report.precision == "bf16" and report.verify.passed and report.verify_f32.passed
+    assert report.precision == "bf16" and report.verify.passed and report.conversion.passed
+    assert report.conversion.exact and report.conversion.rounding_exact == 4
     text = str(report)
     assert "compiled and verified in bf16" in text
-    assert "OpenVINO CPU (bf16) vs Keras" in text and "OpenVINO CPU (f32) vs Keras" in text
+    assert "your weights: verify (OpenVINO CPU (bf16) vs Keras" in text
+    assert "conversion check, tie-free weights" in text and "OpenVINO CPU (f32) vs Keras" in text
     f32 = ovx.export_openvino(model, None, n=2, precision="f32")
-    assert f32.verify_f32 is None and "verified in f32" in str(f32)
+    assert f32.verify.engine == "OpenVINO CPU (f32)" and "verified in f32" in str(f32)
 
 
 @needs_bf16
-def test_an_untrained_model_in_bf16_is_judged_by_its_float32_check(monkeypatch):
+def test_an_untrained_model_in_bf16_is_judged_by_its_conversion_check(monkeypatch):
     model = CONFIGS["resnet_e"]()  # BatchNorms at their initial statistics
     real = ov_export.predict
 
@@ -93,9 +95,9 @@ def test_an_untrained_model_in_bf16_is_judged_by_its_float32_check(monkeypatch):
 
     monkeypatch.setattr(ov_export, "predict", off_in_bf16)
     report = ovx.export_openvino(model, None, n=4, precision="bf16")  # does not raise
-    assert not report.verify.passed and report.verify_f32.passed
-    assert not report.precision_check_judged and report.judged_checks == (report.verify_f32,)
-    assert "the bf16 check is reported, not judged: the model looks untrained" in str(report)
+    assert not report.verify.passed and report.conversion.passed
+    assert not report.weights_check_judged and report.judged_checks == (report.conversion,)
+    assert "your weights is reported, not judged: the model looks untrained" in str(report)
     # a trained (here: randomized) model is judged in bf16 too
     with pytest.raises(VerificationError, match=r"OpenVINO CPU \(bf16\) disagrees"):
         ovx.export_openvino(randomized(CONFIGS["resnet_e"]), None, n=4, precision="bf16")
