@@ -12,7 +12,9 @@ One module per step:
   the 1-bit storage figure of ``count_model``);
 * ``runtime``: ``lce_engine`` (LCE's interpreter as an engine of ``bnnzoo.converters.verify``)
   and ``verify_tflite``;
-* ``export``: ``export_tflite``, all of the above for the ``bnnzoo export`` command.
+* ``export``: ``export_tflite``, all of the above for the ``bnnzoo export`` command;
+* ``upstream``: known LCE 0.16 defects and how ``to_tflite`` avoids them
+  (``zero_padding_defects``, ``avoid_upstream_defects``).
 
 What LCE 0.16 does with the zoo's layers (measured, see ``benchmarks/lce_fusion.md``):
 
@@ -57,6 +59,11 @@ from bnnzoo.converters.lce.report import (
     size_report,
 )
 from bnnzoo.converters.lce.runtime import lce_engine, verify_tflite
+from bnnzoo.converters.lce.upstream import (
+    ZeroPaddingDefect,
+    avoid_upstream_defects,
+    zero_padding_defects,
+)
 
 __all__ = [
     "TARGETS",
@@ -67,6 +74,8 @@ __all__ = [
     "SizeReport",
     "TensorInfo",
     "UnfusedLayer",
+    "ZeroPaddingDefect",
+    "avoid_upstream_defects",
     "bconv_ops",
     "binary_mac_report",
     "check_int8_range",
@@ -77,4 +86,5 @@ __all__ = [
     "size_report",
     "to_tflite",
     "verify_tflite",
+    "zero_padding_defects",
 ]

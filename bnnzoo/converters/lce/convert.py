@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from bnnzoo._checks import one_of
 from bnnzoo._io import write_atomically
+from bnnzoo.converters.lce.upstream import avoid_upstream_defects
 
 TARGETS = ("arm", "xcore")
 
@@ -41,6 +42,10 @@ def to_tflite(
     softmax outputs by up to 0.8 — so ``int8=True`` asks for the range explicitly instead of
     pretending to calibrate, and ``verify_tflite`` will tell you how far the result is off.
 
+    **LCE defects.** A binary conv that LCE 0.16 would convert wrongly (``same`` zero padding on
+    an input smaller than the kernel) is first rewritten into an exact equivalent that it
+    converts correctly, or refused; see ``bnnzoo.converters.lce.upstream``.
+
     Args:
         model: a built Keras 2 model with a fixed input shape (batch size may be None).
         path: where to write the ``.tflite`` file (atomically: a temporary file in the same
@@ -55,7 +60,8 @@ def to_tflite(
         The flatbuffer.
 
     Raises:
-        ValueError: bad ``model``, ``target``, ``int8``/``int8_range`` or input shape.
+        ValueError: bad ``model``, ``target``, ``int8``/``int8_range`` or input shape, or a
+            binary conv that LCE would convert wrongly and that cannot be rewritten.
         FileNotFoundError: the folder of ``path`` does not exist.
 
     Example:
@@ -82,6 +88,9 @@ def to_tflite(
     if int8:
         int8_range = check_int8_range(int8_range)
     destination = _check_destination(path) if path is not None else None
+
+    if target == "arm":  # LCE's zero-padding defect (see upstream.py); xcore keeps float convs
+        model = avoid_upstream_defects(model)
 
     import larq_compute_engine as lce
 
