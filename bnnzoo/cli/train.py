@@ -8,7 +8,9 @@ import sys
 
 from bnnzoo.cli._common import CommandError
 from bnnzoo.training import TrainingError, evaluate_run, recipes, train
+from bnnzoo.training.data import check_dataset
 from bnnzoo.training.distribute import STRATEGIES
+from bnnzoo.training.rundir import RunDir
 
 
 def add_recipes(sub) -> None:
@@ -81,6 +83,7 @@ def cmd_train(args) -> int:
                 batch_size=args.batch_size,
                 strategy=args.strategy,
             )
+            check_dataset(config["dataset"], config.get("data_dir"))  # before any work
             command = " ".join(["bnnzoo", *sys.argv[1:]])
             result = train(config, args.out, verbose=verbose, command=command)
     except (ValueError, FileNotFoundError, TrainingError) as err:
@@ -94,8 +97,18 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     try:
+        if args.dataset is not None:  # before the model is loaded
+            check_dataset(args.dataset, args.data_dir or _saved_data_dir(args.run_dir))
         loss, accuracy = evaluate_run(args.run_dir, args.dataset, data_dir=args.data_dir)
     except (ValueError, FileNotFoundError) as err:
         raise CommandError(str(err)) from err
     print(f"test accuracy {accuracy:.4f}, test loss {loss:.4f}")
     return 0
+
+
+def _saved_data_dir(run_dir: str) -> str | None:
+    """The data directory a run was trained with, where its config says (else None)."""
+    try:
+        return RunDir(run_dir).read_config().get("data_dir")
+    except (ValueError, OSError, AttributeError):  # no run or a damaged one: evaluate_run says
+        return None

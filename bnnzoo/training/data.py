@@ -18,6 +18,7 @@ batches the uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import os
 import struct
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+BUILTIN_DATASETS = ("digits", "fashion_mnist")  # the names that need no prefix
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -80,7 +82,7 @@ def load_dataset(
             looked and how to get it.
         ValueError: ``spec`` names no known source, or the files are corrupt.
     """
-    check_dataset_name(spec)
+    check_dataset(spec, data_dir)
     if spec == "digits":
         x_train, y_train, x_test, y_test, names = _digits()
     elif spec == "fashion_mnist":
@@ -99,15 +101,83 @@ def load_dataset(
 
 def check_dataset_name(spec) -> str:
     """``spec`` if it has the form of a dataset name (see the module docstring), else a
-    ValueError; nothing is opened."""
-    known = spec in ("digits", "fashion_mnist")
+    ValueError that suggests close names; nothing is opened. ``check_dataset`` also asks
+    tensorflow-datasets whether it knows a ``tfds:NAME``."""
+    known = spec in BUILTIN_DATASETS
     prefixed = isinstance(spec, str) and spec.startswith(("tfds:", "folder:"))
     if not known and not (prefixed and spec.split(":", 1)[1]):
+        close = _close_names(spec, tfds_only=False) if isinstance(spec, str) and spec else []
+        suggestion = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(
             f"Unknown dataset {spec!r}. Expected 'digits', 'fashion_mnist', 'tfds:NAME' (e.g. "
-            f"tfds:cifar10) or 'folder:PATH'."
+            f"tfds:cifar10) or 'folder:PATH'.{suggestion}"
         )
     return spec
+
+
+def check_dataset(spec, data_dir: str | os.PathLike | None = None) -> str:
+    """``spec`` if ``check_dataset_name`` accepts it and, for ``tfds:NAME``, tensorflow-datasets
+    knows NAME (a registered builder, or a dataset prepared under ``data_dir`` or its default
+    data directories), else a one-line ValueError with close names. Needs no network and builds
+    no dataset: commands call it before they write anything.
+
+    Example:
+        >>> check_dataset("tfds:fashion_mnst")
+        Traceback (most recent call last):
+        ValueError: Unknown dataset 'tfds:fashion_mnst': tensorflow-datasets has no dataset ...
+    """
+    check_dataset_name(spec)
+    if spec.startswith("tfds:"):
+        _check_tfds_name(spec[5:], data_dir)
+    return spec
+
+
+TFDS_CATALOGUE = "https://www.tensorflow.org/datasets/catalog/overview"
+
+
+def _check_tfds_name(name: str, data_dir) -> None:
+    from tensorflow_datasets.core import naming
+    from tensorflow_datasets.core.utils import file_utils
+
+    try:
+        dataset = naming.parse_builder_name_kwargs(name)[0]
+    except ValueError:  # not of tfds' form NAME[/CONFIG][:VERSION]
+        dataset = None
+    if dataset is not None and (dataset.namespace or dataset.name in _tfds_names()):
+        return  # a namespace's datasets are listed by its own register, which tfds asks
+    bare = dataset.name if dataset is not None else name
+    data_dirs = [str(d) for d in file_utils.list_data_dirs(given_data_dir=data_dir)]
+    if dataset is not None and any(tf.io.gfile.isdir(os.path.join(d, bare)) for d in data_dirs):
+        return  # prepared files without a registered builder: tfds reads them as they are
+    close = _close_names(bare, tfds_only=True)
+    suggestion = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"Unknown dataset 'tfds:{name}': tensorflow-datasets has no dataset {bare!r} and none is "
+        f"prepared in {', '.join(data_dirs)}.{suggestion} Every name: tfds.list_builders(), or "
+        f"{TFDS_CATALOGUE}."
+    )
+
+
+def _tfds_names() -> frozenset[str]:
+    """The datasets tensorflow-datasets has builders for (its own, not the community's: listing
+    those needs the network)."""
+    import tensorflow_datasets as tfds
+
+    return frozenset(tfds.list_builders(with_community_datasets=False))
+
+
+def _close_names(name: str, *, tfds_only: bool) -> list[str]:
+    """Up to three dataset names close to ``name`` (``difflib``), as ``--dataset`` spells them."""
+    query = name.removeprefix("tfds:")
+    tfds_names = _tfds_names()
+    pool = tfds_names if tfds_only else tfds_names | set(BUILTIN_DATASETS)
+    shown = []
+    for match in difflib.get_close_matches(query, sorted(pool), n=3, cutoff=0.6):
+        if not tfds_only and match in BUILTIN_DATASETS:
+            shown.append(match)
+        if match in tfds_names:
+            shown.append(f"tfds:{match}")
+    return shown[:3]
 
 
 def _array_source(name, x_train, y_train, x_test, y_test, class_names, seed) -> Source:
@@ -246,8 +316,9 @@ def _tfds(name, data_dir, download, seed, max_train, max_test) -> Source:
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as err:
-        raise ValueError(f"tensorflow-datasets has no dataset {name!r}: {err}") from err
+    except Exception as err:  # tfds appends its whole catalogue to the message: the first line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"tensorflow-datasets cannot open {name!r}: {first}") from err
     if not builder.info.splits and not download:
         raise FileNotFoundError(_tfds_missing(name, builder.data_dir))
     if download:

@@ -94,6 +94,7 @@ def make_plan(
     if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
         raise ValueError(f"Expected budget to be a positive number of OPs. Received: {budget!r}.")
     config = recipes.resolve(recipe, list(overrides), dataset=dataset, epochs=epochs)
+    data_lib.check_dataset(config["dataset"], config.get("data_dir"))  # before dwr.json
     return {
         "backbone": backbone,
         "s": float(s),

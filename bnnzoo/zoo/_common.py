@@ -11,7 +11,7 @@ from bnnzoo._checks import one_of, positive_int
 from bnnzoo.layers import batch_norm
 from bnnzoo.zoo import weights as weights_lib
 from bnnzoo.zoo.pretrained import IMAGENET, Pretrained
-from bnnzoo.zoo.registry import IMAGENET_SHAPE
+from bnnzoo.zoo.registry import IMAGENET_SHAPE, registered_input_shape
 
 SMALL_INPUT = 50  # below this side length the 3×3 stride-1 stem of the CIFAR experiments is used
 CLASSIFIER_ACTIVATIONS = ("softmax", None)
@@ -29,12 +29,16 @@ class Inputs:
     num_classes: int
     classifier_activation: str | None
     pooling: str | None = None
+    default_shape: tuple = IMAGENET_SHAPE
 
     @property
     def small(self) -> bool:
-        """True when the input is small enough for the CIFAR stem (3×3, stride 1, no pooling)."""
-        h, w = self.shape[:2]
-        return h is not None and w is not None and min(h, w) < SMALL_INPUT
+        """True when the input is small enough for the CIFAR stem (3×3, stride 1, no pooling).
+        A side left open (None) counts as the model's default side, so the features of
+        ``include_top=False`` without a shape are the network the default shape builds."""
+        sides = [d if d is not None else default for d, default in
+                 zip(self.shape[:2], self.default_shape[:2])]  # fmt: skip
+        return min(sides) < SMALL_INPUT
 
 
 def check_inputs(
@@ -50,6 +54,7 @@ def check_inputs(
     min_size: int = 8,
     default_shape: tuple = IMAGENET_SHAPE,
     imagenet: Pretrained | None = None,
+    static_top: bool = False,
 ) -> Inputs:
     """Validate the Keras-applications style arguments of a factory and fetch its weights.
 
@@ -57,10 +62,27 @@ def check_inputs(
     received and what is expected; weights given as a URL or ``"imagenet"`` are downloaded (once,
     verified) here, so a failed download costs no model build. ``imagenet`` is the model's
     published ImageNet weights (``bnnzoo.zoo.pretrained``), None where there are none.
+
+    The input shape is resolved as Keras applications resolve it
+    (``imagenet_utils.obtain_input_shape``): ``input_shape``, else ``input_tensor``'s shape,
+    else ``default_shape`` with the top and ``(None, None, channels)`` without it, so that the
+    features take images of any size. Open sides get the stem of ``default_shape`` (for a
+    registered model, its registered input shape). ``static_top``: the classifier flattens a
+    feature map (Keras' ``require_flatten``) or is otherwise built for one size, so with the
+    top the height and width must be known.
     """
-    shape = _check_shape(model_name, input_shape, input_tensor, min_size, default_shape)
     if not isinstance(include_top, bool):
         raise ValueError(f"Expected include_top to be True or False. Received: {include_top!r}.")
+    default_shape = registered_input_shape() or default_shape  # a registered model's own
+    if input_shape is None and input_tensor is None and not include_top:
+        input_shape = (None, None, default_shape[-1])
+    shape = _check_shape(model_name, input_shape, input_tensor, min_size, default_shape)
+    if static_top and include_top and None in shape[:2]:
+        raise ValueError(
+            f"{model_name} with include_top=True needs a known input height and width: its "
+            f"classifier is built for one size. Received: input_shape={shape}. Pass e.g. "
+            f"input_shape={tuple(default_shape)}, or include_top=False for features of any size."
+        )
     if include_top:
         positive_int("num_classes", num_classes, hint="Pass e.g. num_classes=10.")
     one_of(
@@ -75,8 +97,9 @@ def check_inputs(
         _check_imagenet(model_name, shape, include_top, num_classes, imagenet)
     path = weights_lib.resolve(source, imagenet=imagenet, include_top=include_top)
     return Inputs(
-        shape, input_tensor, path, include_top, num_classes, classifier_activation, pooling
-    )
+        shape, input_tensor, path, include_top, num_classes, classifier_activation, pooling,
+        tuple(default_shape),
+    )  # fmt: skip
 
 
 def check_pooling(pooling, include_top) -> None:

@@ -107,7 +107,10 @@ def build(
         spec: one of ``MODELS``.
         input_shape, input_tensor, weights, include_top, num_classes, classifier_activation:
             as in Keras applications (``weights``: None, ``"imagenet"``, a file or an
-            ``https`` URL with ``#sha256=``).
+            ``https`` URL with ``#sha256=``). Without the top and a shape the input is
+            ``(None, None, 3)``; with the top larq-zoo needs a known size (default 224×224).
+            larq-zoo builds on ``input_tensor``'s shape and its layers are then called on the
+            tensor (zookeeper refuses tf-keras' KerasTensor itself).
         pooling: with ``include_top=False``, None (the feature map), ``"avg"`` or ``"max"``
             (global pooling to a vector).
         clip_value: not adjustable: larq-zoo fixes each model's quantizers. Only None is
@@ -125,14 +128,7 @@ def build(
             f"training recipe: --set clip_value=null)."
         )
     _common.check_pooling(pooling, include_top)
-    if weights == "imagenet" and include_top is True and spec.flat_head:
-        shape = tuple(input_tensor.shape[1:]) if input_tensor is not None else input_shape
-        if shape is not None and tuple(shape) != IMAGENET_SHAPE:
-            raise ValueError(
-                f"{spec.name}'s ImageNet classifier flattens a feature map, so it only fits "
-                f"inputs of {IMAGENET_SHAPE}. Received: input_shape={tuple(shape)}. Pass "
-                f"include_top=False to use the pretrained features at another size."
-            )
+    _check_flat_imagenet_head(spec, weights, include_top, input_shape, input_tensor)
     inputs = _common.check_inputs(
         model_name=spec.name,
         input_shape=input_shape,
@@ -143,11 +139,11 @@ def build(
         classifier_activation=classifier_activation,
         min_size=spec.min_size,
         imagenet=IMAGENET[spec.larq_zoo_name],
+        static_top=True,  # larq-zoo builds its classifiers for one input size
     )
-    with _quiet_larq():
+    with _quiet_larq():  # on inputs.shape: zookeeper refuses tf-keras' KerasTensor (not a Tensor)
         model = spec.function()(
             input_shape=inputs.shape,
-            input_tensor=inputs.tensor,
             weights=None,
             include_top=include_top,
             num_classes=inputs.num_classes,
@@ -159,7 +155,28 @@ def build(
         outputs = _logits(model)
     if not include_top:
         outputs = _common.global_pool(outputs, pooling)
-    return tf.keras.Model(model.inputs, outputs, name=name)
+    model = tf.keras.Model(model.inputs, outputs, name=name)
+    return model if inputs.tensor is None else _connect(model, inputs.tensor)
+
+
+def _check_flat_imagenet_head(spec, weights, include_top, input_shape, input_tensor) -> None:
+    if weights == "imagenet" and include_top is True and spec.flat_head:
+        shape = tuple(input_tensor.shape[1:]) if input_tensor is not None else input_shape
+        if shape is not None and tuple(shape) != IMAGENET_SHAPE:
+            raise ValueError(
+                f"{spec.name}'s ImageNet classifier flattens a feature map, so it only fits "
+                f"inputs of {IMAGENET_SHAPE}. Received: input_shape={tuple(shape)}. Pass "
+                f"include_top=False to use the pretrained features at another size."
+            )
+
+
+def _connect(model: tf.keras.Model, tensor) -> tf.keras.Model:
+    """``model``'s layers called anew on the Keras tensor ``tensor``, as Keras applications
+    connect to ``input_tensor``: one flat graph whose inputs are ``tensor``'s sources (the
+    tensor itself when it is an ``Input``), sharing ``model``'s layers and weights."""
+    outputs = model._run_internal_graph(tensor)  # each layer, in order, on the new tensors
+    sources = tf.keras.utils.get_source_inputs(tensor)
+    return tf.keras.Model(sources, outputs, name=model.name)
 
 
 @contextlib.contextmanager

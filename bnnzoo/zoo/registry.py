@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import fnmatch
 import functools
@@ -26,6 +27,15 @@ from bnnzoo.zoo.pretrained import Pretrained
 
 ModelFactory = Callable[..., tf.keras.Model]
 IMAGENET_SHAPE = (224, 224, 3)
+# the registered input shape of the model whose factory is running: where the input's height and
+# width are left open (include_top=False), its stem is the one this shape builds
+_BUILDING = contextvars.ContextVar("bnnzoo_registered_input_shape", default=None)
+
+
+def registered_input_shape() -> tuple[int, int, int] | None:
+    """The registered default input shape of the model being built by its registered factory
+    (``create_model`` or the decorated function), None outside one."""
+    return _BUILDING.get()
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,10 @@ def register_model(
     """Decorator that registers a model factory under ``name``.
 
     It returns the factory with the registered defaults applied: ``input_shape`` when neither
-    ``input_shape`` nor ``input_tensor`` is given, ``num_classes`` when it is not given (None
-    counts as not given), so the function and ``create_model(name)`` build the same model.
+    ``input_shape`` nor ``input_tensor`` is given and the top is built (without it, as in Keras
+    applications, height and width stay open: ``(None, None, channels)``, with the stem of the
+    registered shape), ``num_classes`` when it is not given (None counts as not given), so the
+    function and ``create_model(name)`` build the same model.
     """
     if name in _REGISTRY:
         raise ValueError(f"A model named {name!r} is already registered.")
@@ -88,11 +100,17 @@ def register_model(
     def decorator(factory: ModelFactory) -> ModelFactory:
         @functools.wraps(factory)
         def with_defaults(**kwargs) -> tf.keras.Model:
-            if kwargs.get("input_shape") is None and kwargs.get("input_tensor") is None:
+            open_shape = kwargs.get("include_top", True) is False
+            no_shape = kwargs.get("input_shape") is None and kwargs.get("input_tensor") is None
+            if no_shape and not open_shape:
                 kwargs["input_shape"] = input_shape
             if kwargs.get("num_classes") is None:
                 kwargs["num_classes"] = num_classes
-            return factory(**kwargs)
+            token = _BUILDING.set(tuple(input_shape))
+            try:
+                return factory(**kwargs)
+            finally:
+                _BUILDING.reset(token)
 
         _REGISTRY[name] = ModelSpec(
             name,

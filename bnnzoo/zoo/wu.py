@@ -16,7 +16,9 @@ Choices where the paper is silent (no code was published), written down here:
 * Padding is Caffe's default (none), as in BVLC AlexNet: at 224×224 the last pooling leaves
   6×6×512, the 6×6 final map of AlexNet, and the 4096-unit layer has 75.5 M binary weights.
   Inputs under 143 px, too small for that, get ``"same"`` padding; under 50 px, the 3×3
-  stride-1 stem of the zoo's small-input convention too.
+  stride-1 stem of the zoo's small-input convention too. The top flattens the last feature
+  map, so it needs a known input size; without the top (as in Keras applications) the input
+  may be of any size, ``(None, None, 3)`` by default, with ``"same"`` padding.
 * The scaling constant is not printed in the paper: ``logit_scale`` (default 1).
 * Training uses a low learning rate for the latent weights (0.001, Figure 1) and distillation
   with combined soft and hard targets: recipe ``wu_bnn13_imagenet``.
@@ -118,6 +120,7 @@ def WuBNN13(
         model_name=name, input_shape=input_shape, input_tensor=input_tensor, weights=weights,
         include_top=include_top, num_classes=num_classes,
         classifier_activation=classifier_activation, pooling=pooling, min_size=16,
+        static_top=True,
     )  # fmt: skip
     h, w = inputs.shape[:2]
     padding = "same" if h is None or w is None or min(h, w) < VALID_MIN else "valid"
@@ -173,6 +176,7 @@ def WuAlexNet(
         model_name=name, input_shape=input_shape, input_tensor=input_tensor, weights=weights,
         include_top=include_top, num_classes=num_classes,
         classifier_activation=classifier_activation, pooling=pooling, min_size=8,
+        static_top=True,
     )  # fmt: skip
     small = inputs.small
     x_in = _common.model_input(inputs)
