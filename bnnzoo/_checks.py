@@ -49,3 +49,19 @@ def one_of(name: str, value, choices: Sequence, *, hint: str = "") -> object:
             f"Expected {name} to be one of {tuple(choices)}. Received: {name}={value!r}.{suffix}"
         )
     return value
+
+
+def finite_float32(what: str, array, fix: str):
+    """``array`` as float32, or a ValueError counting its NaN or infinite values.
+
+    Example:
+        >>> finite_float32("The images", np.array([1.0, np.nan]), "Pass real images.")
+        ValueError: The images contain 1 NaN or infinite values. Pass real images.
+    """
+    import numpy as np
+
+    array = np.asarray(array).astype(np.float32, copy=False)
+    bad = np.count_nonzero(~np.isfinite(array))
+    if bad:
+        raise ValueError(f"{what} contain {bad} NaN or infinite values. {fix}")
+    return array

@@ -7,9 +7,13 @@
    each checked against Keras (``bnnzoo.converters``);
 3. run Keras, LCE and OpenVINO on the same real test images and compare their accuracy and
    top-1 agreement;
-4. benchmark every engine side by side (``bnnzoo.converters.bench``), which names the engine to
-   use on this machine for this model;
+4. benchmark every engine side by side (``bnnzoo.converters.bench``), each checked against Keras
+   on those test images first (an engine failing in bf16 is measured again in f32), which names
+   the engine to use on this machine for this model and says why each engine was or was not
+   chosen;
 5. write ``report.md`` and ``report.json`` and print the report.
+
+``quickstart`` runs these as one function each, in order.
 
 Everything lands in one directory: the training run (``run/``), ``model.tflite``,
 ``openvino/*.xml|bin`` and the reports. On 2 CPU cores it takes about 5 minutes with
@@ -26,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -85,19 +90,47 @@ def quickstart(
         overrides: ``--set`` style overrides of the ``quickstart`` recipe.
         threads: inference threads of every engine in the benchmark.
         runs: timed runs per engine.
-        eval_images: test images on which every engine's accuracy is measured.
+        eval_images: test images on which every engine's accuracy is measured, and on which
+            the benchmark checks every engine against Keras before timing it.
         verbose: 1 prints progress and the report, 0 is silent.
 
     Raises:
         ValueError: bad arguments, or ``out_dir`` already holds files.
         bnnzoo.converters.VerificationError: an exported model disagrees with Keras.
     """
-    from bnnzoo.converters import bench as bench_lib
-    from bnnzoo.converters import export_tflite, lce_engine
-    from bnnzoo.converters.openvino import compile as ov_compile
-    from bnnzoo.converters.openvino import export_openvino, predict
-    from bnnzoo.training import loop, recipes
+    out = _check_arguments(out_dir, threads=threads, runs=runs, eval_images=eval_images)
+    say = print if verbose else (lambda *a, **k: None)
+    clock = _Phases()
+    trained = clock.run("train_s", _train, out, dataset, data_dir, epochs, overrides, verbose, say)
+    exported = clock.run("export_s", _export, trained.model, out, threads, say)
+    tested = clock.run("engines_s", _run_on_test_images, trained.model, out, exported.openvino,
+                       threads, eval_images, say)  # fmt: skip
+    timing = clock.run("bench_s", _benchmark, trained.model, tested.images, threads, runs, say)
+    report = _assemble_report(out, trained, exported, tested, timing, clock.seconds())
+    _write_report(out, report, timing.format(), trained.note, say)
+    return report
 
+
+class _Phases:
+    """Seconds of each step, and of all of them from the start (``total_s``)."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.phases: dict[str, float] = {}
+
+    def run(self, name: str, step, *args):
+        # the first step counts from the start, as "total" does
+        tick = time.perf_counter() if self.phases else self.start
+        result = step(*args)
+        self.phases[name] = time.perf_counter() - tick
+        return result
+
+    def seconds(self) -> dict[str, float]:
+        return {**self.phases, "total_s": time.perf_counter() - self.start}
+
+
+def _check_arguments(out_dir, *, threads: int, runs: int, eval_images: int) -> Path:
+    """The counts, and an output directory that is new or empty, before any work."""
     for name, value in (("threads", threads), ("runs", runs), ("eval_images", eval_images)):
         positive_int(name, value)
     out = Path(out_dir)
@@ -106,11 +139,25 @@ def quickstart(
             f"{str(out)!r} is not empty. Pass a new directory to --out (quickstart never "
             f"overwrites a previous run)."
         )
-    say = print if verbose else (lambda *a, **k: None)
-    phases: dict[str, float] = {}
-    start = time.perf_counter()
+    return out
 
-    # 1. train
+
+@dataclass(frozen=True)
+class _Trained:
+    result: object  # training.loop.TrainResult
+    config: dict
+    dataset: str
+    note: str | None  # the fallback note when "auto" found no Fashion-MNIST
+
+    @property
+    def model(self):
+        return self.result.model
+
+
+def _train(out: Path, dataset, data_dir, epochs, overrides, verbose: int, say) -> _Trained:
+    """Step 1: the ``quickstart`` recipe on Fashion-MNIST, or digits where it is missing."""
+    from bnnzoo.training import loop, recipes
+
     chosen = choose_dataset(dataset, data_dir)
     note = fallback_note(data_dir) if dataset == "auto" and chosen == "digits" else None
     if note:
@@ -123,20 +170,42 @@ def quickstart(
     config = recipes.resolve("quickstart", overrides, **fields)
     say(f"[1/4] training {config['model']} on {chosen} for {config['epochs']} epochs")
     result = loop.train(config, out / "run", verbose=verbose, command="bnnzoo quickstart")
-    model = result.model
-    phases["train_s"] = time.perf_counter() - start
+    return _Trained(result, config, chosen, note)
 
-    # 2. export and verify (random inputs, inside the exporters)
-    tick = time.perf_counter()
+
+@dataclass(frozen=True)
+class _Exported:
+    tflite: object  # lce.ExportReport
+    openvino: object  # openvino.OpenVINOExportReport
+
+
+def _export(model, out: Path, threads: int, say) -> _Exported:
+    """Step 2: TFLite (LCE) and OpenVINO, each checked against Keras by its exporter."""
+    from bnnzoo.converters import export_tflite
+    from bnnzoo.converters.openvino import export_openvino
+
     say("[2/4] exporting to TFLite (LCE) and OpenVINO, each checked against Keras")
     tflite = export_tflite(model, out / "model.tflite")
     openvino = export_openvino(model, out / "openvino", threads=threads)
-    phases["export_s"] = time.perf_counter() - tick
+    return _Exported(tflite, openvino)
 
-    # 3. every engine on the same real test images
-    tick = time.perf_counter()
-    say(f"[3/4] Keras, LCE and OpenVINO on {eval_images} real test images")
-    images, labels, test_size = _test_images(out / "run", eval_images)
+
+@dataclass(frozen=True)
+class _Tested:
+    images: np.ndarray
+    labels: np.ndarray
+    test_size: int  # images in the test split the run was evaluated on
+    on_test: dict  # engine → accuracy, top-1 agreement and max |diff| to Keras
+
+
+def _run_on_test_images(model, out: Path, openvino, threads: int, count: int, say) -> _Tested:
+    """Step 3: Keras, LCE and OpenVINO on the same real test images."""
+    from bnnzoo.converters import lce_engine
+    from bnnzoo.converters.openvino import compile as ov_compile
+    from bnnzoo.converters.openvino import predict
+
+    say(f"[3/4] Keras, LCE and OpenVINO on {count} real test images")
+    images, labels, test_size = _test_images(out / "run", count)
     keras_logits = model.predict(images, batch_size=256, verbose=0)
     run_lce = lce_engine((out / "model.tflite").read_bytes(), num_threads=threads)
     engines = {
@@ -153,53 +222,68 @@ def quickstart(
         }
         for name, logits in engines.items()
     }
-    phases["engines_s"] = time.perf_counter() - tick
+    return _Tested(images, labels, test_size, on_test)
 
-    # 4. latency of every engine, side by side
-    tick = time.perf_counter()
-    say(f"[4/4] benchmarking every engine ({runs} runs, {threads} threads)")
-    timing = bench_lib.bench(model, threads=threads, runs=runs)
-    phases["bench_s"] = time.perf_counter() - tick
-    phases["total_s"] = time.perf_counter() - start
 
+def _benchmark(model, images: np.ndarray, threads: int, runs: int, say):
+    """Step 4: every engine side by side, each checked on the real test images first."""
+    from bnnzoo.converters import bench as bench_lib
+
+    say(
+        f"[4/4] benchmarking every engine ({runs} runs, {threads} threads), each checked on "
+        f"{len(images)} real test images first"
+    )
+    return bench_lib.bench(model, threads=threads, runs=runs, images=images)
+
+
+def _assemble_report(out: Path, trained: _Trained, exported: _Exported, tested: _Tested, timing,
+                     seconds: dict) -> dict:  # fmt: skip
+    """The report as JSON-able data."""
+    tflite, openvino, model = exported.tflite, exported.openvino, trained.model
     bin_bytes = sum(p.stat().st_size for p in (out / "openvino").glob("*.bin"))
-    report = {
-        "dataset": chosen,
-        "dataset_note": note,
-        "model": config["model"],
-        "model_kwargs": config["model_kwargs"],
+    return {
+        "dataset": trained.dataset,
+        "dataset_note": trained.note,
+        "model": trained.config["model"],
+        "model_kwargs": trained.config["model_kwargs"],
         "input_shape": list(model.input_shape[1:]),
-        "epochs": result.epochs,
+        "epochs": trained.result.epochs,
         # "auto" resolved: what the run trained in (its evaluation is in float32)
         "precision": RunDir(out / "run").read_config()["precision"],
-        "test_accuracy": result.test_accuracy,
-        "test_images": test_size,
+        "test_accuracy": trained.result.test_accuracy,
+        "test_images": tested.test_size,
         **model_counts(model),
         "tflite": {
             "path": str(out / "model.tflite"),
             "bytes": tflite.size.file_bytes,
             "ratio_to_1bit": tflite.size.ratio,
             "binary_mac_share_in_lcebconv2d": tflite.macs.share_percent,
-            "verified": None if tflite.verify is None else tflite.verify.passed,
+            "verified": None if not tflite.checks else tflite.passed,
+            "conversion_exact": None if tflite.conversion is None else tflite.conversion.passed,
         },
         "openvino": {
             "path": str(openvino.path),
             "bin_bytes": bin_bytes,
             "all_binary_as_binaryconvolution": openvino.all_binary,
-            "verified": None if openvino.verify is None else openvino.verify.passed,
+            "verified": None if not openvino.checks else openvino.passed,
+            "conversion_exact": None if openvino.conversion is None else openvino.conversion.passed,
         },
-        "engines_on_test_images": {"images": len(labels), **on_test},
+        "engines_on_test_images": {"images": len(tested.labels), **tested.on_test},
         "recommended_engine": timing.recommended_engine,
+        "recommendation_reasons": timing.reasons,
         "bench": timing.as_dict(),
-        "seconds": phases,
+        "seconds": seconds,
     }
+
+
+def _write_report(out: Path, report: dict, bench_table: str, note: str | None, say) -> None:
+    """Step 5: ``report.json`` and ``report.md``, and the report printed."""
     write_atomically(out / "report.json", json.dumps(report, indent=2))
-    text = format_report(report, timing.format())
+    text = format_report(report, bench_table)
     write_atomically(out / "report.md", text)
     say(text)
     if note:
         say(note)
-    return report
 
 
 def model_counts(model) -> dict:
@@ -242,14 +326,6 @@ def format_report(report: dict, bench_table: str) -> str:
     )
     seconds = report["seconds"]
     share = tfl["binary_mac_share_in_lcebconv2d"]
-    best = report["recommended_engine"]
-    if best is None:
-        use = "none: no engine agreed with Keras in the benchmark"
-    else:
-        from bnnzoo.converters.bench import ENGINE_TITLES, RECOMMENDATION_RULE
-
-        alone = report["bench"]["engines"][best]["alone_median_ms"]
-        use = f"**{ENGINE_TITLES[best]}** ({alone:.2f} ms per image alone; {RECOMMENDATION_RULE})"
     return f"""# bnnzoo quickstart
 
 - data: `{report["dataset"]}`, input {"×".join(map(str, report["input_shape"]))}
@@ -260,17 +336,23 @@ parameters ({report["binary_params"]:,} binary), {report["binary_macs"] / 1e6:.1
 ({report["test_images"]} test images; trained in {report["precision"]}, evaluated in float32)
 - TFLite (LCE): {tfl["bytes"] / 2**10:.1f} KiB ({tfl["ratio_to_1bit"]:.2f}× the 1-bit figure), \
 {"n/a" if share is None else f"{share:.1f}%"} of binary MACs in LceBconv2d, check against Keras \
-{_verdict(tfl["verified"])}
+{_verdict(tfl["verified"])} (the conversion with tie-free weights, exact on every input: \
+{_verdict(tfl["conversion_exact"])})
 - OpenVINO: {ovn["bin_bytes"] / 2**10:.1f} KiB of weights (float32 .bin), every binary conv as \
 BinaryConvolution: {"yes" if ovn["all_binary_as_binaryconvolution"] else "NO"}, check against \
-Keras {_verdict(ovn["verified"])}
-- Engine to use on this machine for this model: {use}
+Keras {_verdict(ovn["verified"])} (the conversion with tie-free weights, exact on every input: \
+{_verdict(ovn["conversion_exact"])})
+- Engine to use on this machine for this model: {_engine_to_use(report)}
 
 ## Every engine on the same {on_test["images"]} real test images
 
 | engine | accuracy | top-1 agreement with Keras | max abs logit difference |
 |---|---|---|---|
 {engine_rows}
+
+## Which engine, and why
+
+{_why(report)}
 
 ## Latency, batch 1
 
@@ -282,6 +364,35 @@ Time: train {seconds["train_s"]:.0f} s, export {seconds["export_s"]:.0f} s, engi
 {seconds["engines_s"]:.0f} s, benchmark {seconds["bench_s"]:.0f} s; \
 total {seconds["total_s"]:.0f} s.
 """
+
+
+def _engine_to_use(report: dict) -> str:
+    best = report["recommended_engine"]
+    if best is None:
+        return "none: no engine agreed with Keras in the benchmark"
+    from bnnzoo.converters.bench import ENGINE_TITLES, RECOMMENDATION_RULE
+
+    engine = report["bench"]["engines"][best]
+    precision = f", float layers in {engine['precision']}" if best == "openvino" else ""
+    return (
+        f"**{ENGINE_TITLES[best]}**{precision} ({engine['alone_median_ms']:.2f} ms per image "
+        f"alone; {RECOMMENDATION_RULE})"
+    )
+
+
+def _why(report: dict) -> str:
+    """What the benchmark tried and why each engine was or was not chosen, one line each."""
+    bench = report["bench"]
+    checked = next(iter(bench["agreement"].values()), {}).get("n", 0)
+    tried = (
+        f"Every engine was checked against Keras on {checked} {bench['checked_on']} before it "
+        f"was timed, by the criteria of its float precision (`verify.tolerance`); an engine in "
+        f"bf16 that fails its check is measured again in f32 (`openvino-f32`)."
+    )
+    for f32, failed in bench["remeasured_in_f32"].items():
+        tried += f" Here {failed} failed its check in bf16, so {f32} was measured as well."
+    lines = "\n".join(f"- {line}" for line in report["recommendation_reasons"].values())
+    return f"{tried}\n\n{lines}"
 
 
 def _verdict(passed) -> str:

@@ -20,7 +20,7 @@
     bnnzoo export MODEL --format tflite|openvino --out PATH [--input-shape H,W,C]
                   [--int8-range=MIN,MAX]
     bnnzoo bench MODEL [--input-shape H,W,C] [--threads 2] [--runs N]
-                 [--engines keras,tflite,lce,openvino] [--profile N] [--json]
+                 [--engines keras,tflite,lce,openvino] [--images IMAGES.npy] [--profile N] [--json]
 
 Every command prints what it found and nothing else: TensorFlow's C++ start-up lines, the
 converters' chatter, Keras's and AutoGraph's warnings stay hidden unless ``--verbose`` is given

@@ -87,6 +87,14 @@ def add_bench(sub) -> None:
     p.add_argument(
         "--profile", type=int, default=0, metavar="N", help="also list OpenVINO's N slowest nodes"
     )
+    p.add_argument(
+        "--images",
+        default=None,
+        metavar="IMAGES.npy",
+        help="check every engine against Keras on these real images instead of random inputs: "
+        "an (n, H, W, C) array preprocessed like the model's inputs, saved with numpy.save (a "
+        "few hundred are plenty); a bf16 engine is then judged by the bf16 criteria on them",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_bench)
@@ -166,31 +174,33 @@ def cmd_export(args) -> int:
     return 0
 
 
-def load_images(path: str):
-    """The array saved at ``path`` (``numpy.save``), or a CommandError that says what is wrong;
-    its shape is checked against the model by the exporter."""
+def load_images(path: str, option: str = "--int8-stem"):
+    """The array saved at ``path`` (``numpy.save``), or a CommandError about ``option`` that
+    says what is wrong; its shape is checked against the model by the exporter or bench."""
     import numpy as np
 
     if not path.endswith(".npy"):
         raise CommandError(
-            f"--int8-stem expects a .npy file of images (numpy.save(path, images), images of "
+            f"{option} expects a .npy file of images (numpy.save(path, images), images of "
             f"shape (n, H, W, C) preprocessed like the model's inputs). Received: {path!r}."
         )
     try:
         images = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise CommandError(f"--int8-stem: no file at {path!r}.") from None
+        raise CommandError(f"{option}: no file at {path!r}.") from None
     except (OSError, EOFError, ValueError) as err:
         raise CommandError(
-            f"--int8-stem: {path!r} is not a numpy array file ({err}). Save the images with "
+            f"{option}: {path!r} is not a numpy array file ({err}). Save the images with "
             f"numpy.save(path, images)."
         ) from None
     return images
 
 
 def cmd_bench(args) -> int:
-    # the counts and the engines are checked by ``bench`` before it loads the model
+    # the counts and the engines are checked by ``bench`` before it loads the model, the
+    # images' shape once it has
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
+    images = load_images(args.images, "--images") if args.images is not None else None
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -211,6 +221,7 @@ def cmd_bench(args) -> int:
                 engines=args.engines.replace(" ", ""),
                 seed=args.seed,
                 profile=args.profile,
+                images=images,
                 log=log,
             )
     except (ValueError, FileNotFoundError) as err:

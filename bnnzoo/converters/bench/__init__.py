@@ -17,8 +17,11 @@ on each:
   precisions side by side.
 
 Every engine gets ``threads`` threads and the same input. Before timing, each engine's outputs
-are compared with Keras (``verify.compare_outputs``) on a few random inputs; an engine that
-cannot convert or run the model is reported as unavailable with the reason. The engines then
+are compared with Keras (``verify.compare_outputs``) on a few random inputs, or on the real
+images the caller gives (``images=``, ``bnnzoo bench --images``), which judge bf16 far better;
+an engine that cannot convert or run the model is reported as unavailable with the reason. An
+engine computing in bf16 that fails its check while its conversion agrees in f32 is timed and
+reported as disagreeing, and OpenVINO is measured again in f32 (``openvino-f32``). The engines then
 take turns in blocks (a few warm-up runs, then ``block`` timed runs of one engine), so that
 drift and other load hit all of them alike while each block runs with its own data in the
 caches; afterwards each engine runs alone. The report gives the median side by side (the fair
@@ -29,11 +32,13 @@ The limit (``limit``) is measured: the best binary-MAC rate of one large OpenVIN
 ``BinaryConvolution`` and the best float-MAC rate of one large ``Convolution`` (f32, bf16) on
 this machine; a model's limit time is binary MACs / binary peak + float MACs / float peak, and
 each engine's % of limit is that over its median alone (per node type too, with a profile).
-The report names the engine to use on this machine for this model (``report.RECOMMENDATION_RULE``).
+The report names the engine to use on this machine for this model (``RECOMMENDATION_RULE``),
+and says in a line per engine why it was or was not chosen (``BenchReport.reasons``).
 
-An untrained model (``verify.looks_untrained``) is copied and given random weights with
-BatchNorm statistics measured on data (``verify.randomize_weights``) first: its exact zeros
-before ``sign`` would make the agreement check meaningless (see ``bnnzoo.converters.verify``).
+An untrained model (``verify.looks_untrained``) is copied and given tie-free weights on the
+check's inputs (``exact.tie_free_weights``) first: its exact zeros before ``sign`` would make
+the agreement check meaningless (see ``bnnzoo.converters.verify``), and under tie-free weights
+every float32 engine that converts the model right agrees to float rounding on every input.
 Speed does not depend on the weights. The report says when this happened.
 
 Example:
@@ -46,10 +51,11 @@ Example:
 The command ``bnnzoo bench MODEL`` prints ``report.format()`` (or ``as_dict()`` as JSON).
 
 Modules: ``timing`` (runs taking turns, the load of other processes), ``limit`` (the measured
-peaks), ``engines`` (the engines), ``report`` (``BenchReport``, the recommendation), ``run``
-(``bench`` itself).
+peaks), ``engines`` (the engines), ``choice`` (the recommendation and why), ``report``
+(``BenchReport``), ``run`` (``bench`` itself, a sequence of named steps).
 """
 
+from bnnzoo.converters.bench.choice import RECOMMENDATION_RULE, reasons, recommend
 from bnnzoo.converters.bench.engines import (
     ALL_ENGINES,
     ENGINE_TITLES,
@@ -57,7 +63,7 @@ from bnnzoo.converters.bench.engines import (
     OPENVINO_PRECISION_ENGINES,
 )
 from bnnzoo.converters.bench.limit import Limit, measure_limit
-from bnnzoo.converters.bench.report import RECOMMENDATION_RULE, BenchReport, EngineTimes, recommend
+from bnnzoo.converters.bench.report import BenchReport, EngineTimes
 from bnnzoo.converters.bench.run import CHECK_INPUTS, bench
 from bnnzoo.converters.bench.timing import (
     cpu_seconds,
@@ -79,6 +85,7 @@ __all__ = [
     "bench",
     "cpu_seconds",
     "measure_limit",
+    "reasons",
     "recommend",
     "other_load",
     "time_interleaved",

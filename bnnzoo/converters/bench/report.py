@@ -1,6 +1,7 @@
 """What ``bench`` measured, as a report: times per engine side by side and alone, throughput,
 ratios, the share of the machine's measured limit, agreement with Keras, and the engine to use;
-as an aligned text table (``format``) or JSON-able data (``as_dict``).
+as an aligned text table (``format``) or JSON-able data (``as_dict``); the choice and a line per
+engine saying why it was or was not chosen come from ``choice``.
 
 Example:
     >>> report = bench("binary_densenet28", input_shape=(224, 224, 3), runs=30)
@@ -13,25 +14,16 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from bnnzoo._text import format_table
+from bnnzoo.converters.bench.choice import RECOMMENDATION_RULE, reasons, recommend
 from bnnzoo.converters.bench.engines import ENGINE_TITLES
 from bnnzoo.converters.bench.limit import Limit
 from bnnzoo.converters.verify import VerifyReport
-
-# an engine within this share of the fastest counts as a tie (noise on a shared machine)
-TIE = 0.05
-# simplest first: nothing to convert, one standard conversion with a stock runtime, bnnzoo's
-# exporter computing exactly, the same rounding float layers to bf16, LCE's own runtime
-SIMPLICITY = ("keras", "tflite", "openvino f32", "openvino bf16", "lce")
-RECOMMENDATION_RULE = (
-    "the fastest engine alone among those that agree with Keras; within 5 % of it the simplest "
-    "(Keras, float TFLite, OpenVINO f32, OpenVINO bf16, LCE)"
-)
 
 
 @dataclass(frozen=True)
@@ -82,6 +74,10 @@ class BenchReport:
         engines: engine name (``ALL_ENGINES``) → its times, in the order of ``ALL_ENGINES``.
         unavailable: engine name → why it could not run the model.
         agreement: engine name → ``VerifyReport`` of its outputs against Keras.
+        checked_on: what the agreement checks ran on: ``"random inputs"`` or ``"real images"``
+            (``bench``'s ``images``).
+        remeasured: engine measured in f32 (``openvino-f32``) → the engine whose bf16 check
+            failed, which is why it was measured.
         binary_macs, float_macs: MACs of one image (``analysis.count_model``).
         limit: the machine's measured peaks (``bench.limit``); None when they could not be
             measured (a note says why).
@@ -117,6 +113,8 @@ class BenchReport:
     profile_by_type: dict[str, float] = field(default_factory=dict)
     profile_engine: str = ""
     macs_by_node_type: dict[str, int] = field(default_factory=dict)
+    checked_on: str = "random inputs"
+    remeasured: dict[str, str] = field(default_factory=dict)
 
     def _ratio_to(self, reference: str) -> dict[str, float]:
         if reference not in self.engines:
@@ -161,6 +159,17 @@ class BenchReport:
     def recommended_engine(self) -> str | None:
         """The engine to use on this machine for this model (``RECOMMENDATION_RULE``)."""
         return recommend(self.engines, self.agreement)
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Engine name → one line: why it was or was not chosen (``choice.reasons``)."""
+        return reasons(
+            self.engines,
+            self.agreement,
+            self.unavailable,
+            checked_on=self.checked_on,
+            remeasured=self.remeasured,
+        )
 
     def profile_limit(self) -> dict[str, tuple[int, float | None]]:
         """Node type → (MACs of one batch, limit ms) for the profiled node types with MACs."""
@@ -223,6 +232,9 @@ class BenchReport:
             "percent_of_limit": self.percent_of_limit,
             "recommended_engine": self.recommended_engine,
             "recommendation_rule": RECOMMENDATION_RULE,
+            "reasons": self.reasons,
+            "checked_on": self.checked_on,
+            "remeasured_in_f32": dict(self.remeasured),
             "agreement": {
                 name: {
                     "passed": r.passed,
@@ -323,10 +335,11 @@ class BenchReport:
         if self.agreement:
             n = next(iter(self.agreement.values())).n
             lines.append(
-                f"agreement: max |engine - Keras| / max |Keras| over {n} random inputs, checked "
-                f"with verify.compare_outputs before timing, by the criteria of the engine's "
-                f"precision (verify.tolerance); a bf16 engine's conversion is also checked "
-                f"compiled in f32, and with random weights only that check counts."
+                f"agreement: max |engine - Keras| / max |Keras| over {n} {self.checked_on}, "
+                f"checked with verify.compare_outputs before timing, by the criteria of the "
+                f"engine's precision (verify.tolerance); a bf16 engine's conversion is also "
+                f"checked compiled in f32, and with random weights only that check counts; a "
+                f"bf16 engine that fails its check is measured again in f32 (openvino-f32)."
             )
         lines.append(
             f"other processes kept {self.other_load:.2f} cores busy while timing (clean near 0)."
@@ -344,25 +357,15 @@ class BenchReport:
     def _format_recommendation(self) -> list[str]:
         best = self.recommended_engine
         if best is None:
-            return ["use on this machine for this model: none of these engines agrees with Keras."]
-        lines = [
-            f"use on this machine for this model: {ENGINE_TITLES.get(best, best)} "
-            f"({self.engines[best].alone_median_ms:.2f} ms alone); rule: {RECOMMENDATION_RULE}."
-        ]
-        fastest = self.engines[best].alone_median_ms
-        for name, t in self.engines.items():
-            if t.alone_median_ms < fastest and name in self.agreement:
-                hint = (
-                    " bf16 rounds the float layers: --precision f32 (or the engine openvino-f32) "
-                    "computes them exactly."
-                    if t.precision == "bf16"
-                    else ""
-                )
-                lines.append(
-                    f"not used although faster: {ENGINE_TITLES.get(name, name)} "
-                    f"({t.alone_median_ms:.2f} ms alone) disagrees with Keras "
-                    f"({self.agreement[name].failure_message()}).{hint}"
-                )
+            lines = ["use on this machine for this model: none of these engines agrees with Keras."]
+        else:
+            lines = [
+                f"use on this machine for this model: {ENGINE_TITLES.get(best, best)} "
+                f"({self.engines[best].alone_median_ms:.2f} ms alone); rule: "
+                f"{RECOMMENDATION_RULE}."
+            ]
+        lines.append("why, per engine:")
+        lines.extend(f"  {line}" for line in self.reasons.values())
         return lines
 
     def _format_profile(self) -> list[str]:
@@ -394,32 +397,6 @@ class BenchReport:
         nodes.extend([n, ty, k, f"{ms:.3f}"] for n, ty, k, ms in self.profile)
         lines.append(format_table(nodes))
         return lines
-
-
-def recommend(
-    engines: Mapping[str, EngineTimes], agreement: Mapping[str, VerifyReport]
-) -> str | None:
-    """The engine to use: ``RECOMMENDATION_RULE`` on the medians alone; None when no engine
-    agrees with Keras.
-
-    Example:
-        >>> quick, slow = EngineTimes(1.1, 1, 1.2, 1.04), EngineTimes(2.3, 2, 2.5, 2.19)
-        >>> recommend({"tflite": quick, "openvino": slow}, {})
-        'tflite'
-    """
-    agreeing = {
-        name: t for name, t in engines.items() if name not in agreement or agreement[name].passed
-    }
-    if not agreeing:
-        return None
-    fastest = min(t.alone_median_ms for t in agreeing.values())
-    ties = [name for name, t in agreeing.items() if t.alone_median_ms <= fastest * (1 + TIE)]
-    return min(ties, key=lambda name: _simplicity(name, agreeing[name].precision))
-
-
-def _simplicity(name: str, precision: str) -> int:
-    kind = f"openvino {precision}" if name.startswith("openvino") else name
-    return SIMPLICITY.index(kind) if kind in SIMPLICITY else len(SIMPLICITY)
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -26,6 +26,8 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
+from bnnzoo._checks import finite_float32
+
 # fewer images than this cannot be said to calibrate a range
 MIN_CALIBRATION_IMAGES = 16
 INPUT_LEVELS = 256  # uint8 activations
@@ -121,12 +123,7 @@ def check_calibration(images, image_shape: tuple[int, ...]) -> np.ndarray:
             f"Expected at least {MIN_CALIBRATION_IMAGES} calibration images (a few hundred real "
             f"images are best). Received {len(images)}."
         )
-    images = images.astype(np.float32, copy=False)
-    if not np.isfinite(images).all():
-        raise ValueError(
-            f"The calibration images contain {np.count_nonzero(~np.isfinite(images))} NaN or "
-            f"infinite values. Pass real, preprocessed images."
-        )
+    images = finite_float32("The calibration images", images, "Pass real, preprocessed images.")
     if images.min() == images.max():
         raise ValueError(
             f"Every calibration value is {images.min():g}: there is no range to calibrate. "

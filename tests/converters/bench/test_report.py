@@ -90,6 +90,10 @@ def test_as_dict_survives_json_without_nan(report):
     assert data["unavailable"] == {"keras": "ValueError: odd layer"}
     assert data["limit"]["time_ms"] == {"f32": pytest.approx(1.0), "bf16": 0.75}
     assert data["recommended_engine"] == "lce" and "5 %" in data["recommendation_rule"]
+    assert data["reasons"] == report.reasons and set(data["reasons"]) == {
+        "tflite", "lce", "openvino", "keras",
+    }  # fmt: skip
+    assert data["checked_on"] == "random inputs" and data["remeasured_in_f32"] == {}
     assert (data["batch"], data["block"], data["machine"]) == (2, 5, "a CPU")
     assert data["openvino_profile"] == [
         {"node": "conv", "type": "BinaryConvolution", "kernel": "jit_avx512_u1", "ms": 0.5}
@@ -120,9 +124,14 @@ def test_format_is_an_aligned_table_with_what_a_reader_must_know(report):
     assert "limit: measured peaks with 2 threads: 4,000 G binary MACs/s" in text
     assert "f32 1.000 ms, bf16 0.750 ms" in text and "a note" in text
     assert "use on this machine for this model: LCE interpreter (2.00 ms alone)" in text
-    faster = next(line for line in lines if line.startswith("not used although faster"))
-    assert faster.startswith("not used although faster: OpenVINO binary (0.80 ms alone)")
-    assert "disagrees with Keras" in faster and "--precision f32" in faster  # it runs bf16
+    why = lines.index("why, per engine:")
+    assert lines[why + 1 : why + 5] == [f"  {line}" for line in report.reasons.values()]
+    assert lines[why + 2].startswith("  lce: chosen, fastest alone (2.00 ms)")
+    assert lines[why + 3].startswith(
+        "  openvino (bf16): not chosen, failed the check on 2 random inputs: "
+    )
+    assert lines[why + 4] == "  keras: not available, ValueError: odd layer"
+    assert "max |Keras| over 2 random inputs" in text
     assert "OpenVINO binary per-node profile (median ms per node; sum 0.75 ms)" in text
     by_type = [line.split() for line in lines]
     assert ["BinaryConvolution", "0.500", "67%", "2.000", "4,000", "0.500", "100"] in by_type

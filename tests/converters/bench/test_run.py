@@ -13,7 +13,10 @@ import tensorflow as tf
 from bnnzoo import zoo
 from bnnzoo.analysis import count_model
 from bnnzoo.converters.bench import ENGINE_TITLES, ENGINES, bench
+from bnnzoo.converters.bench import run as run_module
+from bnnzoo.converters.bench.engines import PreparedEngine
 from bnnzoo.converters.openvino.runtime import resolve_precision
+from bnnzoo.converters.verify import randomize_weights, tolerance
 
 # its module fixture runs a whole bench: keep the module on one xdist worker
 pytestmark = pytest.mark.xdist_group("bench_report")
@@ -47,9 +50,13 @@ def test_every_engine_is_timed_and_agrees_with_keras(report):
     assert {report.engines[name].precision for name in ("keras", "tflite", "lce")} == {"f32"}
 
 
-def test_an_untrained_model_is_benched_with_random_weights(report):
+def test_an_untrained_model_is_benched_with_tie_free_weights(report):
     assert report.randomized
-    assert any("verify.randomize_weights" in note for note in report.notes)
+    assert any("exact.tie_free_weights" in note for note in report.notes)
+    # under tie-free weights every float32 engine that converts right agrees on every input
+    for name in ("keras", "tflite", "lce"):
+        check = report.agreement[name]
+        assert check.rounding_exact == check.n, (name, check)
 
 
 def test_the_report_describes_this_run(report):
@@ -70,7 +77,7 @@ def test_the_report_describes_this_run(report):
     text = report.format()
     for name in ENGINES:
         assert any(line.startswith(ENGINE_TITLES[name]) for line in text.splitlines())
-    assert "limit: measured peaks with 2 threads" in text and "randomize_weights" in text
+    assert "limit: measured peaks with 2 threads" in text and "tie_free_weights" in text
     assert "use on this machine for this model: " in text and report.machine in text
 
 
@@ -131,6 +138,129 @@ def test_a_batch_and_both_openvino_precisions_side_by_side():
         assert bf16.passed and bf16.engine == "OpenVINO binary bf16 compiled in f32"
         assert any(n.startswith("OpenVINO binary bf16: in bf16 max |diff|") and
                    "the conversion, compiled in f32" in n for n in report.notes)  # fmt: skip
+
+
+def tiny() -> tf.keras.Model:
+    return zoo.BinaryResNetE(
+        blocks_per_stage=(1,), filters=(32,), input_shape=(16, 16, 3), num_classes=4
+    )
+
+
+def trained_tiny() -> tf.keras.Model:
+    """tiny() with weights that do not look untrained: its bf16 check is judged."""
+    return randomize_weights(tiny(), seed=1)
+
+
+def images(n: int, shape=(16, 16, 3)) -> np.ndarray:
+    return np.random.default_rng(7).normal(size=(n, *shape)).astype(np.float32)
+
+
+@pytest.fixture
+def bf16_off(monkeypatch):
+    """``openvino-bf16`` replaced by OpenVINO in f32 with every output 1.5 times too large (as
+    if bf16 rounded far too much), its conversion checked in f32 by the real f32 engine (or,
+    with ``conversion_off``, by the same wrong outputs); the engines' times fixed by hand:
+    openvino-bf16 0.1 ms, openvino-f32 0.2 ms, the others 0.5 ms."""
+    real_build = run_module.build_engine
+    state = {"conversion_off": False}
+
+    def build(name, model, threads, *, batch=1, precision="auto"):
+        if name != "openvino-bf16":
+            return real_build(name, model, threads, batch=batch, precision=precision)
+        f32 = real_build("openvino-f32", model, threads, batch=batch)
+        off = lambda x: f32.run(x) * 1.5  # noqa: E731
+        exact = off if state["conversion_off"] else f32.run
+        return PreparedEngine(off, "bf16 too far off", precision="bf16", exact=exact)
+
+    fixed = {"openvino-bf16": 0.1, "openvino-f32": 0.2}
+
+    def time_interleaved(calls, *, runs, **_):
+        return {name: [fixed.get(name, 0.5)] * runs for name in calls}
+
+    monkeypatch.setattr(run_module, "build_engine", build)
+    monkeypatch.setattr(run_module, "time_interleaved", time_interleaved)
+    return state
+
+
+def test_a_bf16_check_that_fails_on_real_images_is_measured_again_in_f32(bf16_off):
+    real = images(6)
+    report = bench(trained_tiny(), engines=("tflite", "openvino-bf16"), runs=2, warmup=0,
+                   images=real)  # fmt: skip
+    assert not report.randomized and report.checked_on == "real images"
+    assert list(report.engines) == ["tflite", "openvino-f32", "openvino-bf16"]
+    assert report.remeasured == {"openvino-f32": "openvino-bf16"}
+    bf16, f32 = report.agreement["openvino-bf16"], report.agreement["openvino-f32"]
+    # bf16 judged by verify's bf16 criteria on every real image, and failing there
+    assert not bf16.passed and bf16.n == 6 and bf16.engine == "OpenVINO binary bf16"
+    assert bf16.rounding_rtol == tolerance("bf16").rounding_rtol
+    assert f32.passed and f32.n == 6 and report.engines["openvino-f32"].precision == "f32"
+    # fastest of those that agree, though openvino-bf16 alone is faster
+    assert report.recommended_engine == "openvino-f32"
+    why = report.reasons
+    assert why["openvino-bf16"].startswith(
+        "openvino-bf16: not chosen, failed the check on 6 real images: "
+    ) and why["openvino-bf16"].endswith("; measured openvino-f32 instead")
+    assert why["openvino-f32"].startswith(
+        "openvino-f32: measured because openvino-bf16 failed its check in bf16; chosen, fastest "
+        "alone (0.20 ms)"
+    )
+    assert "agrees on 6 real images: top-1 6/6" in why["tflite"]
+    text = report.format()
+    assert "use on this machine for this model: OpenVINO binary f32 (0.20 ms alone)" in text
+    assert f"  {why['openvino-bf16']}" in text.splitlines()
+    assert report.as_dict()["remeasured_in_f32"] == {"openvino-f32": "openvino-bf16"}
+
+
+def test_no_f32_measurement_when_the_conversion_disagrees_in_f32_too(bf16_off):
+    bf16_off["conversion_off"] = True
+    report = bench(trained_tiny(), engines=("tflite", "openvino-bf16"), runs=1, warmup=0,
+                   check_inputs=2)  # fmt: skip
+    assert report.checked_on == "random inputs" and report.agreement["tflite"].n == 2
+    assert list(report.engines) == ["tflite", "openvino-bf16"] and report.remeasured == {}
+    assert report.agreement["openvino-bf16"].engine == "OpenVINO binary bf16 compiled in f32"
+    assert report.recommended_engine == "tflite"
+    assert report.reasons["openvino-bf16"].endswith("; the conversion disagrees in f32 too")
+
+
+def test_an_untrained_model_is_checked_on_the_real_images_given():
+    report = bench(tiny(), engines=("keras", "openvino-f32"), batch=3, runs=1, warmup=0,
+                   images=images(10))  # fmt: skip
+    # the first multiple of the batch: 9 of the 10 images, on every engine
+    assert {name: r.n for name, r in report.agreement.items()} == {"keras": 9, "openvino-f32": 9}
+    assert all(r.passed for r in report.agreement.values())
+    assert report.randomized and report.checked_on == "real images"
+    assert any("tie-free weights on the 9 check inputs" in note for note in report.notes)
+    assert "max |Keras| over 9 real images" in report.format()
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (images(4), "Expected images of shape (n, 32, 32, 3), the input shape of"),
+        (images(4, (32, 32, 3))[0], "Expected images of shape (n, 32, 32, 3)"),  # no batch axis
+        (images(2, (32, 32, 3)), "with n >= batch=3. Received shape (2, 32, 32, 3)"),
+    ],
+)
+def test_images_of_the_wrong_shape_are_refused_before_any_engine(given, message, monkeypatch):
+    monkeypatch.setattr(run_module, "build_engine", None)  # never reached
+    with pytest.raises(ValueError) as info:
+        bench(small(), images=given, batch=3)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (np.array(["a", "b"]), "numpy array of real numbers"),
+        (np.zeros((0, 32, 32, 3)), "Received: ndarray of dtype float64, shape (0, 32, 32, 3)"),
+        (np.full((2, 32, 32, 3), np.nan), "The images contain 6144 NaN or infinite values"),
+        ([[1.0], [2.0, 3.0]], "Received: list"),
+    ],
+)
+def test_images_that_are_not_real_numbers_are_refused_before_the_model_is_loaded(given, message):
+    with pytest.raises(ValueError) as info:
+        bench("no_such_model", images=given)
+    assert message in str(info.value)
 
 
 @pytest.mark.parametrize(
