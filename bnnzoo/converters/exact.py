@@ -55,8 +55,6 @@ from bnnzoo.converters.verify import (
     verify_engine,
 )
 
-# larq quantizers whose output changes where the input crosses 0
-SIGN_QUANTIZERS = ("SteSign", "ApproxSign", "SwishSign", "SteHeaviside")
 # layers through which a BatchNorm's offset reaches a later tensor unchanged, channel by channel
 _SHIFT_THROUGH = (
     tf.keras.layers.MaxPooling2D,
@@ -211,14 +209,16 @@ def check_conversion(
 
 
 def sign_inputs(model: tf.keras.Model) -> tuple[list, list[str]]:
-    """The distinct tensors that reach a sign quantizer, in the order the graph computes them,
-    and the names of layers with another kind of input quantizer."""
+    """The distinct tensors that reach a 1-bit input quantizer, in the order the graph computes
+    them, and the names of layers with another kind of input quantizer."""
     seen, tensors, others = set(), [], []
     for layer in flat_layers(model):
         quantizer = getattr(layer, "input_quantizer", None)
         if quantizer is None:
             continue
-        if type(quantizer).__name__ not in SIGN_QUANTIZERS:
+        # larq's 1-bit quantizers (sign, approx/swish sign, heaviside) all switch at 0; the
+        # same `precision` that analysis.counting counts binary layers by
+        if getattr(quantizer, "precision", None) != 1:
             others.append(layer.name)
             continue
         for node in layer._inbound_nodes:
