@@ -3,7 +3,8 @@
 One module per idea: ``recipes`` (named configs), ``data`` (datasets and input pipelines),
 ``precision`` (dtype policies), ``optimizers`` (optimizers and schedules), ``steps`` (the
 compiled train and eval steps), ``distillation``, ``monitors`` (gradient norms, latent
-weights), ``distribute`` (strategies), ``rundir`` (the files of a run) and ``loop`` (``train``).
+weights), ``distribute`` (strategies), ``rundir`` (the files of a run), ``checkpoints`` (a run's
+checkpoints), ``epochs`` (one epoch of training) and ``loop`` (``train``).
 
 Example:
     >>> from bnnzoo.training import recipes, train

@@ -1,5 +1,11 @@
 """The training loop: one function that turns a resolved config into a trained, saved model.
 
+``train`` is a short sequence of named steps, as Keras's ``Model.fit`` and timm's ``train.py``
+are: check the config, pick the strategy, start or resume the run directory, set up TensorFlow
+(seed, determinism, precision), load the data, build the model and optimizer, restore the
+checkpoint and compile the steps, train the epochs (``epochs.train_one_epoch``), finish.
+Checkpoints are ``checkpoints.RunCheckpoints``; one epoch is ``epochs``.
+
 Nothing is lost: a checkpoint (model, optimizer state, schedule position, epoch and step within
 the epoch) is written at the end of every epoch and, when asked, every N steps. TensorFlow's
 CheckpointManager writes the checkpoint files first and then replaces its index file atomically,
@@ -42,9 +48,6 @@ evaluation, checkpoints, records (metrics, summaries, progress).
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import math
 import os
 import re
 import shutil
@@ -60,10 +63,12 @@ import tensorflow as tf
 from bnnzoo import zoo
 from bnnzoo.training import data as data_lib
 from bnnzoo.training import recipes
-from bnnzoo.training.distillation import check_teacher, distillation_stage, load_teacher
+from bnnzoo.training.checkpoints import RunCheckpoints
+from bnnzoo.training.distillation import check_teacher, load_teacher
 from bnnzoo.training.distribute import make_strategy, synchronize_batch_norm, worker_position
+from bnnzoo.training.epochs import Fit, Position, Trainee, TrainingData, redraws, train_epochs
 from bnnzoo.training.monitors import LatentWeights, first_conv_kernel_index
-from bnnzoo.training.optimizers import current_lr, make_optimizer
+from bnnzoo.training.optimizers import make_optimizer
 from bnnzoo.training.precision import (
     check_precision,
     detect_hardware,
@@ -82,6 +87,8 @@ from bnnzoo.training.rundir import (
 from bnnzoo.training.steps import evaluate_model, make_eval_step, make_train_step
 from bnnzoo.zoo.loading import load_saved_model
 
+__all__ = ["TrainResult", "TrainingError", "build_model", "evaluate_run", "redraws", "train"]
+
 # what a collective raises when a peer worker is gone (a heartbeat or a timeout ran out)
 PEER_ERRORS = (
     tf.errors.UnavailableError,
@@ -92,8 +99,6 @@ PEER_ERRORS = (
 
 CAUSE = re.compile(r"heartbeat|timed? ?out|deadline|unavailable|connect|socket|preempt|abort|down",
                    re.IGNORECASE)  # fmt: skip
-# examples per evaluation batch (at least the training batch)
-EVAL_BATCH = 512
 # family builders a recipe may name instead of a registered preset, with model_kwargs
 BUILDERS = {
     "binary_densenet": zoo.BinaryDenseNet,
@@ -130,13 +135,15 @@ def build_model(config: dict, *, input_shape, num_classes: int) -> tf.keras.Mode
     try:
         if name in BUILDERS:
             kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
-            return BUILDERS[name](**kwargs)
-        return zoo.create_model(name, **kwargs)
+            model = BUILDERS[name](**kwargs)
+        else:
+            model = zoo.create_model(name, **kwargs)
     except TypeError as err:  # an argument the builder does not take
         raise ValueError(
             f"model_kwargs do not fit {name!r}: {first_line(err)}. Received: "
             f"{config.get('model_kwargs')}. Fix or drop them (--set model_kwargs={{}})."
         ) from None
+    return model
 
 
 def train(
@@ -156,45 +163,90 @@ def train(
         verbose: 1 for a progress bar (redrawn in a terminal; in a file or a pipe, one line
             per epoch), 0 for silence.
         command: the command line that started the run, for the model card.
+
+    Returns:
+        The run directory, the final float32 evaluation, the wall time and the float32 model.
+
+    Raises:
+        ValueError: a config value, the teacher, the dataset or the model is refused.
+        FileNotFoundError: nothing to resume in ``out_dir``, or a missing file.
+        TrainingError: the run cannot start or stopped (a run directory in the way, a damaged
+            checkpoint, a loss that is not finite, a full disk, a lost worker).
     """
     run = RunDir(out_dir)
-    restore_from = None
-    if resume:
-        if not run.has_config():
-            raise FileNotFoundError(
-                f"Nothing to resume in {str(run.path)!r}: it has no {CONFIG_FILE}. Start the run "
-                f"with `bnnzoo train --recipe R --out {run.path}`."
-            )
-        config = run.read_config()
-        try:
-            recipes.check(config)
-        except ValueError as err:
-            raise ValueError(
-                f"{str(run.config_path)!r} does not hold a usable config: {err} With --resume, "
-                f"fix the file itself (--set does not apply), or start a new run directory."
-            ) from None
-    else:
-        recipes.check(config)
+    config = _checked_config(run, config, resume=resume)
     # a multi-worker strategy must exist before TensorFlow runs its first operation
     strategy = make_strategy(config.get("strategy", "auto"))
     worker, workers = worker_position(strategy)
-    chief = worker == 0
-    if resume:
-        # the other workers read the chief's checkpoints; only the chief sets damaged ones aside
-        restore_from = run.resume_checkpoint(read_only=not chief)
-        if restore_from is None and chief:
-            print(f"{run.path} has no checkpoint yet (it stopped before the first one): the run "
-                  f"starts from epoch 1.", file=sys.stderr)  # fmt: skip
-    elif chief:
-        _check_new_run_directory(run)
+    restore_from = _start_or_resume(run, resume=resume, chief=worker == 0)
+    precision = _set_up_tensorflow(config)
+    data = _training_data(config, strategy.num_replicas_in_sync, workers)
+    config = _choose_precision(config, precision, data, workers=workers, verbose=verbose)
+    trainee = _build_trainee(config, strategy, data)
+    # the chief writes the run directory; another worker's files go to a temporary directory
+    scratch = None if worker == 0 else Path(tempfile.mkdtemp(prefix=f"bnnzoo-worker{worker}-"))
+    position = Position()  # where the run is, for a message about a lost worker
+    try:
+        fit = _prepare_fit(config, run, strategy, data, trainee, workers=workers, scratch=scratch,
+                           resume=resume, restore_from=restore_from, verbose=verbose,
+                           position=position)  # fmt: skip
+        started = time.time()
+        test_loss, test_acc = train_epochs(fit)
+        return _finish(fit, test_loss, test_acc, started, scratch=scratch, command=command)
+    except PEER_ERRORS as err:
+        if workers == 1:
+            raise
+        raise _lost_peer_error(err, run, worker, workers, position) from None
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _checked_config(run: RunDir, config: dict, *, resume: bool) -> dict:
+    """The config to run, checked: ``config`` itself, or on a resume the run's saved one."""
+    if not resume:
+        recipes.check(config)
+        return config
+    if not run.has_config():
+        raise FileNotFoundError(
+            f"Nothing to resume in {str(run.path)!r}: it has no {CONFIG_FILE}. Start the run "
+            f"with `bnnzoo train --recipe R --out {run.path}`."
+        )
+    config = run.read_config()
+    try:
+        recipes.check(config)
+    except ValueError as err:
+        raise ValueError(
+            f"{str(run.config_path)!r} does not hold a usable config: {err} With --resume, "
+            f"fix the file itself (--set does not apply), or start a new run directory."
+        ) from None
+    return config
+
+
+def _start_or_resume(run: RunDir, *, resume: bool, chief: bool) -> str | None:
+    """The checkpoint a resume starts from (None: the start); a new run's directory checked."""
+    if not resume:
+        if chief:
+            _check_new_run_directory(run)
+        return None
+    # the other workers read the chief's checkpoints; only the chief sets damaged ones aside
+    restore_from = run.resume_checkpoint(read_only=not chief)
+    if restore_from is None and chief:
+        print(f"{run.path} has no checkpoint yet (it stopped before the first one): the run "
+              f"starts from epoch 1.", file=sys.stderr)  # fmt: skip
+    return restore_from
+
+
+def _set_up_tensorflow(config: dict) -> str:
+    """Check the teacher, seed every generator, turn op determinism on; the precision the
+    hardware allows (``auto`` still to be decided by ``_choose_precision``)."""
     check_teacher(config.get("distillation", {}))
-    seed = int(config["seed"])
-    tf.keras.utils.set_random_seed(seed)
+    tf.keras.utils.set_random_seed(int(config["seed"]))
     hardware = detect_hardware()
     precision = check_precision(config, hardware)
     slow = slow_precision_warning(precision, *hardware)
     if slow:
-        warnings.warn(slow, stacklevel=2)
+        warnings.warn(slow, stacklevel=3)  # at the caller of train
     if config.get("deterministic", True):
         if config.get("xla"):
             raise ValueError(
@@ -203,26 +255,33 @@ def train(
                 "uninterrupted one to float tolerance instead of bit for bit), or leave xla off."
             )
         tf.config.experimental.enable_op_determinism()
+    return precision
 
+
+def _training_data(config: dict, replicas: int, workers: int) -> TrainingData:
+    """The config's dataset, its preprocessing and its batches per epoch."""
+    seed = int(config["seed"])
     source, preprocessing = _load_data(config, seed)
     batch_size = int(config["batch_size"])
-    replicas = strategy.num_replicas_in_sync
     steps_per_epoch = _steps_per_epoch(batch_size, replicas, source.num_train, workers)
+    return TrainingData(source, preprocessing, seed, batch_size, replicas, steps_per_epoch)
 
-    shape = dict(
-        input_shape=(preprocessing.size, preprocessing.size, preprocessing.channels),
-        num_classes=source.num_classes,
-    )
+
+def _choose_precision(
+    config: dict, precision: str, data: TrainingData, *, workers: int, verbose: int
+) -> dict:
+    """The config with ``precision`` resolved: "auto" on bfloat16 hardware is the faster of
+    float32 and bfloat16 for this model and batch, saved with the rates it measured (a resume
+    reads the saved choice: its config["precision"] is no longer "auto")."""
     rates = None
-    # "auto" on bfloat16 hardware: the faster of float32 and bfloat16 for this model and batch
-    # (a resume reads the saved choice: config["precision"] is no longer "auto")
     if config.get("precision") == "auto" and precision != "float32" and workers == 1:
+        shape = data.model_shape
         rates = measure_rates(
             lambda: build_model(config, **shape), config,
-            (batch_size, *shape["input_shape"]), source.num_classes,
+            (data.batch_size, *shape["input_shape"]), data.source.num_classes,
         )  # fmt: skip
         precision = fastest(rates)
-        tf.keras.utils.set_random_seed(seed)  # the model starts as it would unmeasured
+        tf.keras.utils.set_random_seed(data.seed)  # the model starts as it would unmeasured
         if verbose:
             measured = ", ".join(f"{name} {rate:.0f} images/s" for name, rate in rates.items())
             print(f"precision=auto: {measured} (train steps of this model and batch): "
@@ -231,12 +290,19 @@ def train(
     config = {**config, "precision": precision}
     if rates:
         config["precision_auto_rates"] = {name: round(rate, 1) for name, rate in rates.items()}
+    return config
+
+
+def _build_trainee(config: dict, strategy: tf.distribute.Strategy, data: TrainingData) -> Trainee:
+    """The model in the config's precision, its float32 twin, the optimizer and the teacher,
+    built in the strategy's scope (Keras's ``compile``)."""
+    precision, shape = config["precision"], data.model_shape
     with strategy.scope():
         with dtype_policy(precision):
             model = build_model(config, **shape)
         # a mixed-precision model is evaluated and saved as its float32 twin: what is deployed
         eval_model = model if precision == "float32" else build_model(config, **shape)
-        optimizer = make_optimizer(config, steps_per_epoch)
+        optimizer = make_optimizer(config, data.steps_per_epoch)
         if precision == "mixed_float16":
             optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
         sync = config.get("sync_batch_norm", "auto")
@@ -249,238 +315,113 @@ def train(
         hard_weight = tf.Variable(1.0, trainable=False)
     monitor = config.get("monitor", {})
     grad_index = first_conv_kernel_index(model) if monitor.get("first_conv_gradient") else None
-    # the chief writes the run directory; another worker's files go to a temporary directory
-    scratch = None if chief else Path(tempfile.mkdtemp(prefix=f"bnnzoo-worker{worker}-"))
-    where = "the start"  # where the run is, for a message about a lost worker
-    try:
-        latent = LatentWeights(model, monitor.get("latent_weights", []), scratch or run.path)
-        # every input is valid: only now is the run directory created
-        if not resume and chief:
-            run.write_config({**config, "preprocessing": preprocessing.__dict__,
-                              "num_classes": source.num_classes,
-                              "class_names": list(source.class_names)})  # fmt: skip
-        # position counters live outside the strategy: plain variables, not mirrored ones
-        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-        step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-        checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, epoch=epoch_var, step_in_epoch=step_var
-        )
-        # every worker takes part in a save (TensorFlow's collectives); only the chief's counts
-        manager = tf.train.CheckpointManager(
-            checkpoint, str(scratch / "checkpoints" if scratch else run.checkpoints),
-            max_to_keep=int(config["keep_checkpoints"]),
-        )  # fmt: skip
-        if restore_from is not None:
-            try:
-                checkpoint.restore(restore_from).expect_partial()
-            except (tf.errors.OpError, ValueError, AssertionError) as err:
-                raise TrainingError(
-                    f"Checkpoint {restore_from} does not fit the run's model ({first_line(err)}). "
-                    f"Was {run.config_path} edited? Restore it, or start a new run directory."
-                ) from None
-            if chief:
-                run.keep_metrics(int(epoch_var))  # epochs after the checkpoint are trained again
-            if verbose:
-                print(f"Resumed {run.path} at epoch {int(epoch_var) + 1}, step {int(step_var)}.")
+    return Trainee(model, eval_model, optimizer, teacher, distill, soft_weight, hard_weight,
+                   grad_index)  # fmt: skip
 
-        def save_checkpoint(number: int) -> None:
-            """Write checkpoint ``number``; a failed write stops the run, the previous one kept."""
-            try:
-                manager.save(checkpoint_number=number)
-            except (OSError, tf.errors.OpError) as err:
-                latest = manager.latest_checkpoint
-                if chief and not (latest or "").endswith(f"ckpt-{number}"):  # partial files
-                    run.remove_partial_checkpoint(number)
-                if workers > 1 and isinstance(err, PEER_ERRORS):
-                    raise
-                kept = os.path.basename(latest) if latest else "the start"
-                full = getattr(err, "errno", None) == errno.ENOSPC or "No space left" in str(err)
-                raise TrainingError(
-                    f"Could not write checkpoint ckpt-{number} in {str(run.checkpoints)!r}: "
-                    f"{first_line(err)}. "
-                    + ("The disk is full: free space" if full else "Free space or fix permissions")
-                    + f", then continue with `bnnzoo train --resume {run.path}` (from "
-                    f"{kept})."
-                ) from None
 
-        train_step = make_train_step(
-            model,
-            optimizer,
-            global_batch=batch_size,
-            strategy=strategy,
-            weight_decay=float(config["optimizer"].get("weight_decay", 0.0)),
-            xla=bool(config.get("xla")),
-            teacher=teacher,
-            temperature=float(distill.get("temperature", 1.0)),
-            distill_weights=(soft_weight, hard_weight),
-            grad_index=grad_index,
-            label_smoothing=float(config.get("label_smoothing") or 0.0),
-        )
-        eval_step = make_eval_step(eval_model, strategy)
-        # evaluation has no gradients to hold: larger batches, fewer calls (a whole multiple of
-        # the training batch, so that it splits across the replicas as that one does)
-        eval_batch = batch_size * max(1, EVAL_BATCH // batch_size)
+def _prepare_fit(
+    config: dict,
+    run: RunDir,
+    strategy: tf.distribute.Strategy,
+    data: TrainingData,
+    trainee: Trainee,
+    *,
+    workers: int,
+    scratch: Path | None,
+    resume: bool,
+    restore_from: str | None,
+    verbose: int,
+    position: Position,
+) -> Fit:
+    """Write the new run's config, restore the checkpoint, compile the steps (Keras's
+    ``make_train_function``): everything the epochs use."""
+    chief = scratch is None
+    monitor = config.get("monitor", {})
+    latent = LatentWeights(trainee.model, monitor.get("latent_weights", []), scratch or run.path)
+    # every input is valid: only now is the run directory created
+    if not resume and chief:
+        run.write_config({**config, "preprocessing": data.preprocessing.__dict__,
+                          "num_classes": data.source.num_classes,
+                          "class_names": list(data.source.class_names)})  # fmt: skip
+    # every worker takes part in a save (TensorFlow's collectives); only the chief's counts
+    checkpoints = RunCheckpoints(
+        run, trainee.model, trainee.optimizer,
+        directory=scratch / "checkpoints" if scratch else run.checkpoints,
+        keep=int(config["keep_checkpoints"]), chief=chief,
+        passthrough=PEER_ERRORS if workers > 1 else (),
+    )  # fmt: skip
+    if restore_from is not None:
+        checkpoints.restore(restore_from, verbose=verbose)
+    train_step = _make_train_step(config, strategy, data, trainee)
+    eval_step = make_eval_step(trainee.eval_model, strategy)
+    if chief:
+        writer = tf.summary.create_file_writer(str(run.tensorboard))
+    else:
+        writer = tf.summary.create_noop_writer()
+    return Fit(
+        run, chief, strategy, data, trainee, train_step, eval_step, checkpoints, latent, writer,
+        epochs=int(config["epochs"]), every=int(config.get("checkpoint_every_steps") or 0),
+        verbose=verbose, position=position,
+    )  # fmt: skip
 
-        def evaluate():
-            """The trained weights evaluated in float32 (copied into the twin first, if any)."""
-            if eval_model is not model:
-                eval_model.set_weights(model.get_weights())
-            return evaluate_model(
-                eval_model, source, preprocessing, eval_batch, strategy, eval_step
-            )
 
-        if chief:
-            writer = tf.summary.create_file_writer(str(run.tensorboard))
-        else:
-            writer = tf.summary.create_noop_writer()
-        every = int(config.get("checkpoint_every_steps") or 0)
-        epochs = int(config["epochs"])
-        timer = PhaseTimer()
-        started = time.time()
-        test_loss = test_acc = None  # the last epoch's evaluation is the run's final one
+def _make_train_step(
+    config: dict, strategy: tf.distribute.Strategy, data: TrainingData, trainee: Trainee
+):
+    """The compiled train step of the config: loss, distillation, weight decay, monitors."""
+    distill = trainee.distill
+    return make_train_step(
+        trainee.model,
+        trainee.optimizer,
+        global_batch=data.batch_size,
+        strategy=strategy,
+        weight_decay=float(config["optimizer"].get("weight_decay", 0.0)),
+        xla=bool(config.get("xla")),
+        teacher=trainee.teacher,
+        temperature=float(distill.get("temperature", 1.0)),
+        distill_weights=(trainee.soft_weight, trainee.hard_weight),
+        grad_index=trainee.grad_index,
+        label_smoothing=float(config.get("label_smoothing") or 0.0),
+    )
 
-        for epoch in range(int(epoch_var), epochs):
-            skip = int(step_var)
 
-            def epoch_data(context: tf.distribute.InputContext, epoch=epoch, skip=skip):
-                """This worker's slice of every global batch of the epoch (one device: all)."""
-                return data_lib.pipeline(
-                    source.train_elements(epoch), preprocessing, batch_size=batch_size,
-                    training=True, seed=seed, epoch=epoch, skip_batches=skip,
-                    num_batches=steps_per_epoch,
-                    shard=(context.num_input_pipelines, context.input_pipeline_id),
-                    replicas=replicas // context.num_input_pipelines,
-                )  # fmt: skip
-
-            # a redrawn bar in a terminal; one line per epoch (below) in a file or a pipe
-            bar = bool(verbose) and redraws(sys.stdout)
-            progress = tf.keras.utils.Progbar(
-                steps_per_epoch, verbose=int(bar), stateful_metrics=["loss", "accuracy", "img/s"]
-            )
-            if bar:
-                print(f"Epoch {epoch + 1}/{epochs}")
-            soft, hard = distillation_stage(distill, epoch) if teacher is not None else (0.0, 1.0)
-            soft_weight.assign(soft)
-            hard_weight.assign(hard)
-            loss_sum = correct = seen = grad_sum = 0.0
-            epoch_start = time.time()
-            step = skip
-            batches = iter(strategy.distribute_datasets_from_function(epoch_data))
-            while True:
-                with timer("input"):
-                    batch = next(batches, None)
-                if batch is None:
-                    break
-                x, y = batch
-                where = f"epoch {epoch + 1}, step {step + 1}"
-                with timer("step"):
-                    batch_loss, batch_correct, grad_norm = train_step(x, y)
-                    batch_loss = float(batch_loss)
-                grad_sum += float(grad_norm)
-                if not math.isfinite(batch_loss):
-                    raise TrainingError(
-                        f"The loss became {batch_loss} at epoch {epoch + 1}, step {step + 1}. "
-                        f"The run stopped; the last good checkpoint in {run.checkpoints} is kept. "
-                        f"Lower the learning rate (--set optimizer.lr=...) and resume with "
-                        f"--resume {run.path}."
-                    )
-                step += 1
-                loss_sum += batch_loss * batch_size
-                correct += float(batch_correct)
-                seen += batch_size
-                rate = seen / max(time.time() - epoch_start, 1e-9)
-                with timer("record"):
-                    values = [("loss", loss_sum / seen), ("accuracy", correct / seen)]
-                    progress.update(step, [*values, ("img/s", rate)])
-                if every and step % every == 0 and step < steps_per_epoch:
-                    step_var.assign(step)
-                    with timer("checkpoint"):
-                        save_checkpoint(epoch * steps_per_epoch + step)
-            train_seconds = time.time() - epoch_start
-            with timer("eval"):
-                test_loss, test_acc = evaluate()
-            seconds = time.time() - epoch_start
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": loss_sum / max(seen, 1),
-                "train_accuracy": correct / max(seen, 1),
-                "test_loss": test_loss,
-                "test_accuracy": test_acc,
-                "lr": current_lr(optimizer),
-                # the epoch's images over the whole epoch, evaluation included
-                "images_per_second": seen / max(seconds, 1e-9),
-                "seconds": seconds,
-                # the training part alone (input, steps, records, mid-epoch checkpoints)
-                "train_images_per_second": seen / max(train_seconds, 1e-9),
-                "eval_seconds": seconds - train_seconds,
-            }
-            if grad_index is not None:
-                row["first_conv_grad_norm"] = grad_sum / max(step - skip, 1)
-            if teacher is not None:
-                row["soft_target_weight"] = soft
-            with timer("record"):
-                if chief:
-                    run.append_metrics(row)
-                latent.record(epoch + 1)
-                with writer.as_default(step=epoch + 1):
-                    for key, value in row.items():
-                        if key != "epoch":
-                            tf.summary.scalar(key, value)
-            epoch_var.assign(epoch + 1)
-            step_var.assign(0)
-            with timer("checkpoint"):
-                save_checkpoint((epoch + 1) * steps_per_epoch)
-            if bar:
-                print(f"  test accuracy {test_acc:.4f}, test loss {test_loss:.4f}")
-            elif verbose:
-                print(f"Epoch {epoch + 1}/{epochs}: loss {row['train_loss']:.4f}, accuracy "
-                      f"{row['train_accuracy']:.4f}, {row['train_images_per_second']:.0f} img/s "
-                      f"training, {seconds:.0f} s with evaluation ({row['eval_seconds']:.0f} s); "
-                      f"test accuracy {test_acc:.4f}, test loss {test_loss:.4f}",
-                      flush=True)  # fmt: skip
-
-        if test_acc is None:  # a run resumed after its last epoch: nothing was evaluated yet
-            test_loss, test_acc = evaluate()
-        seconds = time.time() - started
-        if chief:
-            run.finish(eval_model, test_loss=test_loss, test_accuracy=test_acc, seconds=seconds,
+def _finish(
+    fit: Fit,
+    test_loss: float | None,
+    test_acc: float | None,
+    started: float,
+    *,
+    scratch: Path | None,
+    command: str | None,
+) -> TrainResult:
+    """Save the trained float32 model (the chief: with its card and plots) and say how it did."""
+    model = fit.trainee.eval_model
+    if test_acc is None:  # a run resumed after its last epoch: nothing was evaluated yet
+        test_loss, test_acc = fit.evaluate()
+    seconds = time.time() - started
+    if fit.chief:
+        fit.run.finish(model, test_loss=test_loss, test_accuracy=test_acc, seconds=seconds,
                        command=command)  # fmt: skip
-        else:  # the same saves, for the collectives that read BatchNorm's statistics
-            eval_model.save(str(scratch / "model.keras"))
-            eval_model.save_weights(str(scratch / "model.weights.h5"))
-        return TrainResult(
-            run.path, epochs, test_acc, test_loss, seconds, eval_model, dict(timer.seconds)
-        )
-    except PEER_ERRORS as err:
-        if workers == 1:
-            raise
-        kept = tf.train.latest_checkpoint(str(run.checkpoints))
-        raise TrainingError(
-            f"Worker {worker} of {workers} lost contact with the other workers at {where} "
-            f"({_peer_cause(err)}): a worker stopped or the network failed. The run stopped; "
-            f"its last checkpoint is {os.path.basename(kept) if kept else 'none yet'} in "
-            f"{str(run.checkpoints)!r}. Restart every worker with `bnnzoo train --resume "
-            f"{run.path}`."
-        ) from None
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    else:  # the same saves, for the collectives that read BatchNorm's statistics
+        model.save(str(scratch / "model.keras"))
+        model.save_weights(str(scratch / "model.weights.h5"))
+    return TrainResult(
+        fit.run.path, fit.epochs, test_acc, test_loss, seconds, model, dict(fit.timer.seconds)
+    )
 
 
-class PhaseTimer:
-    """Seconds spent in each named phase of a run (``with timer("eval"): ...``)."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def __call__(self, phase: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            spent = time.perf_counter() - start
-            self.seconds[phase] = self.seconds.get(phase, 0.0) + spent
+def _lost_peer_error(
+    err: BaseException, run: RunDir, worker: int, workers: int, position: Position
+) -> TrainingError:
+    """The error of a worker that lost contact with the others, with the run's last checkpoint."""
+    kept = tf.train.latest_checkpoint(str(run.checkpoints))
+    return TrainingError(
+        f"Worker {worker} of {workers} lost contact with the other workers at {position.text} "
+        f"({_peer_cause(err)}): a worker stopped or the network failed. The run stopped; "
+        f"its last checkpoint is {os.path.basename(kept) if kept else 'none yet'} in "
+        f"{str(run.checkpoints)!r}. Restart every worker with `bnnzoo train --resume "
+        f"{run.path}`."
+    )
 
 
 def _peer_cause(err: BaseException) -> str:
@@ -500,14 +441,6 @@ def _check_new_run_directory(run: RunDir) -> None:
             f"{run.path}`, or pass another --out directory."
         )
     check_output_dir(run.path)
-
-
-def redraws(stream) -> bool:
-    """Whether a progress bar on ``stream`` can redraw itself: a terminal or a notebook, not a
-    file or a pipe (Keras's ``Progbar`` redraws with carriage returns wherever it runs on POSIX,
-    which leaves a log with dozens of updates per epoch on one line)."""
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) or "ipykernel" in sys.modules
 
 
 def _load_data(config: dict, seed: int) -> tuple[data_lib.Source, data_lib.Preprocessing]:
