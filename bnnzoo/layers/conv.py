@@ -125,9 +125,12 @@ def binary_conv(
     return y
 
 
-def batch_norm(name: str | None = None) -> tf.keras.layers.BatchNormalization:
-    """The BatchNorm used after every convolution in the zoo: momentum 0.9, epsilon 1e-5."""
-    return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+def batch_norm(
+    name: str | None = None, *, epsilon: float = 1e-5
+) -> tf.keras.layers.BatchNormalization:
+    """The BatchNorm used after every convolution in the zoo: momentum 0.9, epsilon 1e-5 (the
+    Bi-Real networks pass their ``Binarization``'s epsilon)."""
+    return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=epsilon, name=name)
 
 
 def binary_dense(

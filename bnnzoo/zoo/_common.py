@@ -1,13 +1,17 @@
-"""What every zoo factory shares: argument checks, the stem, the classifier head, weights."""
+"""What every zoo factory shares: argument checks, the stem, the classifier head, weights, and
+the spec of a network given as the width of every binary conv (Bi-Real ResNets, binary VGGs)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import tensorflow as tf
 
-from bnnzoo._checks import one_of, positive_int
+from bnnzoo._checks import one_of, positive_int, positive_ints
 from bnnzoo.layers import batch_norm
 from bnnzoo.zoo import weights as weights_lib
 from bnnzoo.zoo.pretrained import IMAGENET, Pretrained
@@ -15,7 +19,18 @@ from bnnzoo.zoo.registry import IMAGENET_SHAPE, registered_input_shape
 
 SMALL_INPUT = 50  # below this side length the 3×3 stride-1 stem of the CIFAR experiments is used
 CLASSIFIER_ACTIVATIONS = ("softmax", None)
+_Spec = TypeVar("_Spec", bound="WidthSpec")
 POOLINGS = (None, "avg", "max")  # Keras applications' ``pooling`` with include_top=False
+# the arguments every factory takes as Keras applications do, in their order
+APPLICATION_ARGS = (
+    "input_shape",
+    "input_tensor",
+    "weights",
+    "include_top",
+    "num_classes",
+    "classifier_activation",
+    "pooling",
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,15 @@ def check_inputs(
         shape, input_tensor, path, include_top, num_classes, classifier_activation, pooling,
         tuple(default_shape),
     )  # fmt: skip
+
+
+def application_args(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The Keras-applications arguments (``APPLICATION_ARGS``) out of a factory's arguments.
+
+    A factory states them in its signature, as Keras applications do, and passes them on with
+    ``check_inputs(model_name=name, min_size=..., **application_args(locals()))``.
+    """
+    return {key: arguments[key] for key in APPLICATION_ARGS}
 
 
 def check_pooling(pooling, include_top) -> None:
@@ -205,6 +229,8 @@ def stem(
     filters: int = 64,
     bn: bool = True,
     relu: bool = True,
+    kernel_initializer: str = "he_normal",
+    bn_epsilon: float = 1e-5,
     name: str = "stem",
 ) -> tf.Tensor:
     """Full-precision stem: 7×7/2 conv → BN → ReLU → 3×3/2 max pool, or for inputs under 50 px
@@ -213,8 +239,9 @@ def stem(
 
     ``relu=False`` ends the conv → BN in BN, for a binary layer that reads the stem (the sign of
     a ReLU output is constant); ``bn=False`` leaves the bare conv (→ pool), for a pre-activation
-    network whose first block normalizes it. Layers: ``{name}_conv``, ``_bn``, ``_relu``,
-    ``_pool``.
+    network whose first block normalizes it. ``kernel_initializer`` and ``bn_epsilon`` are those
+    of the conv and the BN (the Bi-Real networks: glorot-normal and their binarization's
+    epsilon). Layers: ``{name}_conv``, ``_bn``, ``_relu``, ``_pool``.
     """
     kernel, strides = (3, 1) if small else (7, 2)
     x = tf.keras.layers.Conv2D(
@@ -223,11 +250,11 @@ def stem(
         strides=strides,
         padding="same",
         use_bias=False,
-        kernel_initializer="he_normal",
+        kernel_initializer=kernel_initializer,
         name=f"{name}_conv",
     )(x)
     if bn:
-        x = batch_norm(name=f"{name}_bn")(x)
+        x = batch_norm(name=f"{name}_bn", epsilon=bn_epsilon)(x)
         if relu:
             x = tf.keras.layers.Activation("relu", name=f"{name}_relu")(x)
     if not small:
@@ -288,3 +315,57 @@ def finish(x_in: tf.Tensor, x_out: tf.Tensor, inputs: Inputs, *, name: str) -> t
     if inputs.weights_path is not None:
         weights_lib.load_weights(model, inputs.weights_path)
     return model
+
+
+def conv_name(stage: int, index: int) -> str:
+    """Layer name of the ``index``-th binary conv (0-based) of stage ``stage`` (0-based)."""
+    return f"stage{stage + 1}_conv{index + 1}"
+
+
+class WidthSpec:
+    """What the specs that list the width of every binary 3×3 conv, stage by stage, share
+    (``bnnzoo.zoo.bireal.BiRealSpec``, ``bnnzoo.zoo.vgg.VGGSpec``): the checks of ``stages``,
+    ``convs_per_block`` and ``align``, and what DWR's reshaping and pruning read.
+
+    A subclass is a frozen dataclass with those three fields; its ``__post_init__`` calls
+    ``_check_widths``.
+    """
+
+    stages: tuple[tuple[int, ...], ...]
+    convs_per_block: int
+    align: int | None
+
+    def _check_widths(self, example: str) -> None:
+        """Validate ``stages`` (stored as tuples of ints), ``convs_per_block`` and ``align``;
+        ``example`` is a valid ``stages`` for the error message."""
+        if isinstance(self.stages, (str, bytes)) or not self.stages:
+            raise ValueError(
+                f"Expected stages to be a non-empty list of per-stage conv widths, e.g. "
+                f"{example}. Received: stages={self.stages!r}."
+            )
+        stages = tuple(positive_ints(f"stages[{i}]", s) for i, s in enumerate(self.stages))
+        object.__setattr__(self, "stages", stages)
+        positive_int("convs_per_block", self.convs_per_block)
+        if self.align is not None:
+            positive_int("align", self.align, hint="Pass None for no alignment layer.")
+
+    @property
+    def blocks(self) -> tuple[float, ...]:
+        """Residual blocks (reshaping units) per stage: convs / convs_per_block."""
+        return tuple(len(s) / self.convs_per_block for s in self.stages)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The widest conv of each stage."""
+        return tuple(max(s) for s in self.stages)
+
+    def binary_convs(self) -> list[tuple[str, int]]:
+        """(layer name, output width) of every binary conv, in order, alignment included."""
+        convs = [(conv_name(i, j), w) for i, s in enumerate(self.stages) for j, w in enumerate(s)]
+        if self.align is not None:
+            convs.append(("align_conv", self.align))
+        return convs
+
+    def replace(self: _Spec, **changes) -> _Spec:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)

@@ -19,7 +19,8 @@ Ablations of the paper as arguments of ``BinaryDenseNet``:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
@@ -83,37 +84,103 @@ def BinaryDenseNet(
         >>> model = BinaryDenseNet(layers_per_stage=(8, 8, 8, 8), reduction=(2, 2, 2),
         ...                        growth_rate=64, input_shape=(32, 32, 3), num_classes=10)
     """
-    layers_per_stage = positive_ints("layers_per_stage", layers_per_stage)
-    stages = len(layers_per_stage)
-    dilation_rates = positive_ints(
-        "dilation_rates", dilation_rates if dilation_rates is not None else (1,) * stages
+    layers_per_stage, reduction, dilation_rates = check_stages(
+        "A BinaryDenseNet", "layers_per_stage", layers_per_stage, reduction, dilation_rates
     )
-    reduction = tuple(reduction)
-    if len(reduction) != stages - 1 or len(dilation_rates) != stages:
-        raise ValueError(
-            f"A BinaryDenseNet with {stages} stages needs {stages - 1} reduction rates and "
-            f"{stages} dilation rates. Received: reduction={reduction}, "
-            f"dilation_rates={dilation_rates}."
-        )
-    for r in reduction:
-        transition_filters(64, r)  # validates the rate before anything is built
     positive_int("growth_rate", growth_rate, hint="The published models use growth_rate=64.")
     inputs = _common.check_inputs(
         model_name=name,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
-        min_size=2 ** (stages - 1),
+        min_size=2 ** (len(layers_per_stage) - 1),
         imagenet=_common.imagenet_weights(larq_zoo_name),
+        **_common.application_args(locals()),
+    )
+    layer = functools.partial(
+        dense_layer,
+        growth_rate=growth_rate,
+        clip_value=clip_value,
+        pad_value=pad_value,
+        scaling=scaling,
+    )
+    return build_densenet(
+        inputs,
+        layers_per_stage,
+        layer,
+        reduction=reduction,
+        dilation_rates=dilation_rates,
+        downsampling=downsampling,
+        clip_value=clip_value,
+        name=name,
     )
 
+
+def check_stages(
+    what: str,
+    counts_name: str,
+    counts: Sequence[int],
+    reduction: Sequence[float],
+    dilation_rates: Sequence[int] | None = None,
+) -> tuple[tuple[int, ...], tuple[float, ...], tuple[int, ...]]:
+    """Validate the stages of a BinaryDenseNet-like network before anything is built.
+
+    Args:
+        what: the network, for the message (``"A BinaryDenseNet"``).
+        counts_name: the argument that holds the layers (or blocks) per stage.
+        counts: layers (or blocks) per stage.
+        reduction: reduction rate of each transition, one fewer than stages.
+        dilation_rates: dilation of each stage; None for no dilation.
+
+    Returns:
+        ``counts``, ``reduction`` and the dilation rates (all 1 for None) as tuples.
+    """
+    counts = positive_ints(counts_name, counts)
+    stages = len(counts)
+    dilated = dilation_rates is not None
+    dilation_rates = positive_ints("dilation_rates", dilation_rates if dilated else (1,) * stages)
+    reduction = tuple(reduction)
+    if len(reduction) != stages - 1 or len(dilation_rates) != stages:
+        also = f" and {stages} dilation rates" if dilated else ""
+        received = f", dilation_rates={dilation_rates}" if dilated else ""
+        raise ValueError(
+            f"{what} with {stages} stages needs {stages - 1} reduction rates{also}. "
+            f"Received: reduction={reduction}{received}."
+        )
+    for r in reduction:
+        transition_filters(64, r)  # validates the rate before anything is built
+    return counts, reduction, dilation_rates
+
+
+def build_densenet(
+    inputs: _common.Inputs,
+    counts: Sequence[int],
+    block: Callable[..., tf.Tensor],
+    *,
+    reduction: Sequence[float],
+    dilation_rates: Sequence[int] | None = None,
+    downsampling: str = "full_precision",
+    clip_value: float,
+    unit: str = "layer",
+    name: str,
+) -> tf.keras.Model:
+    """Stem → stages of ``block`` separated by transitions → BN → ReLU → top, the network of
+    BinaryDenseNet and of the IGP-DenseNets (``bnnzoo.zoo.igp``).
+
+    Args:
+        inputs: the checked factory arguments (``_common.check_inputs``).
+        counts: blocks per stage.
+        block: ``block(x, dilation_rate=..., name=...)`` appends channels to ``x``, e.g.
+            ``dense_layer`` with its other arguments bound.
+        reduction: reduction rate of each transition (``transition_filters``).
+        dilation_rates: dilation of each stage (None: 1); a dilated stage keeps the
+            resolution (its transition does not pool).
+        downsampling: the transitions' 1×1 conv, ``"full_precision"`` or ``"binary"``.
+        clip_value: ``t_clip`` of a binary transition.
+        unit: what a block is called in the layer names, ``stage{i}_{unit}{j}``.
+        name: the model's name.
+    """
+    dilation_rates = dilation_rates or (1,) * len(counts)
     x_in = _common.model_input(inputs)
     x = _common.stem(x_in, small=inputs.small)
-    for stage, (n_layers, dilation) in enumerate(zip(layers_per_stage, dilation_rates)):
+    for stage, (count, dilation) in enumerate(zip(counts, dilation_rates)):
         if stage > 0:
             x = transition(
                 x,
@@ -123,16 +190,8 @@ def BinaryDenseNet(
                 clip_value=clip_value,
                 name=f"stage{stage + 1}_transition",
             )
-        for i in range(n_layers):
-            x = dense_layer(
-                x,
-                growth_rate,
-                dilation_rate=dilation,
-                clip_value=clip_value,
-                pad_value=pad_value,
-                scaling=scaling,
-                name=f"stage{stage + 1}_layer{i + 1}",
-            )
+        for i in range(count):
+            x = block(x, dilation_rate=dilation, name=f"stage{stage + 1}_{unit}{i + 1}")
     x = batch_norm(name="final_bn")(x)
     x = tf.keras.layers.Activation("relu", name="final_relu")(x)
     x = _common.top(x, inputs, kernel_initializer="he_normal")
@@ -140,72 +199,65 @@ def BinaryDenseNet(
 
 
 def _published(
-    layers_per_stage, reduction, dilation_rates, name, larq_zoo_name, **kwargs
-) -> tf.keras.Model:
-    return BinaryDenseNet(
-        layers_per_stage=layers_per_stage,
-        reduction=reduction,
-        dilation_rates=dilation_rates,
-        name=name,
-        larq_zoo_name=larq_zoo_name,
-        **kwargs,
+    name: str,
+    larq_zoo_name: str,
+    layers_per_stage: tuple[int, ...],
+    reduction: tuple[float, ...],
+    dilation_rates: tuple[int, ...] | None = None,
+    *,
+    published_params: int,
+    doc: str,
+) -> Callable[..., tf.keras.Model]:
+    """Register the published model ``name``: larq-zoo's ``larq_zoo_name``, whose ImageNet
+    weights it loads; keyword arguments are those of ``BinaryDenseNet``."""
+
+    @register_model(
+        name,
+        family="binary_densenet",
+        paper=PAPER,
+        published_params=published_params,
+        pretrained={"imagenet": IMAGENET[larq_zoo_name]},
     )
+    def factory(**kwargs) -> tf.keras.Model:
+        return BinaryDenseNet(
+            layers_per_stage=layers_per_stage,
+            reduction=reduction,
+            dilation_rates=dilation_rates,
+            name=name,
+            larq_zoo_name=larq_zoo_name,
+            **kwargs,
+        )
+
+    factory.__name__ = factory.__qualname__ = larq_zoo_name
+    factory.__doc__ = doc
+    return factory
 
 
-@register_model(
-    "binary_densenet28",
-    family="binary_densenet",
-    paper=PAPER,
+# name, larq-zoo name, layers per stage, reductions, dilation rates (Table 7 of Bethge et al.)
+BinaryDenseNet28 = _published(
+    "binary_densenet28", "BinaryDenseNet28", (6, 6, 6, 5), (2.7, 2.7, 2.2),
     published_params=5_150_504,
-    pretrained={"imagenet": IMAGENET["BinaryDenseNet28"]},
-)
-def BinaryDenseNet28(**kwargs) -> tf.keras.Model:
-    """BinaryDenseNet28: 6, 6, 6, 5 layers, reductions 2.7, 2.7, 2.2 (Table 7); 60.7% top-1.
+    doc="""BinaryDenseNet28: 6, 6, 6, 5 layers, reductions 2.7, 2.7, 2.2 (Table 7); 60.7% top-1.
 
     Keyword arguments are those of ``BinaryDenseNet`` (``input_shape``, ``weights``...).
-    """
-    return _published((6, 6, 6, 5), (2.7, 2.7, 2.2), None, "binary_densenet28",
-                      "BinaryDenseNet28", **kwargs)  # fmt: skip
-
-
-@register_model(
-    "binary_densenet37",
-    family="binary_densenet",
-    paper=PAPER,
+    """,
+)  # fmt: skip
+BinaryDenseNet37 = _published(
+    "binary_densenet37", "BinaryDenseNet37", (6, 8, 12, 6), (3.3, 3.3, 4),
     published_params=8_734_120,
-    pretrained={"imagenet": IMAGENET["BinaryDenseNet37"]},
-)
-def BinaryDenseNet37(**kwargs) -> tf.keras.Model:
-    """BinaryDenseNet37: 6, 8, 12, 6 layers, reductions 3.3, 3.3, 4 (Table 7); 62.5% top-1."""
-    return _published((6, 8, 12, 6), (3.3, 3.3, 4), None, "binary_densenet37",
-                      "BinaryDenseNet37", **kwargs)  # fmt: skip
-
-
-@register_model(
-    "binary_densenet37_dilated",
-    family="binary_densenet",
-    paper=PAPER,
-    published_params=8_734_120,
-    pretrained={"imagenet": IMAGENET["BinaryDenseNet37Dilated"]},
-)
-def BinaryDenseNet37Dilated(**kwargs) -> tf.keras.Model:
-    """BinaryDenseNet37-dilated: BinaryDenseNet37 whose last two stages keep the resolution of
-    stage 2 and dilate their convs by 2 and 4 (Table 6 note); 63.7% top-1."""
-    return _published((6, 8, 12, 6), (3.3, 3.3, 4), (1, 1, 2, 4), "binary_densenet37_dilated",
-                      "BinaryDenseNet37Dilated", **kwargs)  # fmt: skip
-
-
-@register_model(
-    "binary_densenet45",
-    family="binary_densenet",
-    paper=PAPER,
+    doc="BinaryDenseNet37: 6, 8, 12, 6 layers, reductions 3.3, 3.3, 4 (Table 7); 62.5% top-1.",
+)  # fmt: skip
+BinaryDenseNet37Dilated = _published(
+    "binary_densenet37_dilated", "BinaryDenseNet37Dilated", (6, 8, 12, 6), (3.3, 3.3, 4),
+    (1, 1, 2, 4), published_params=8_734_120,
+    doc="""BinaryDenseNet37-dilated: BinaryDenseNet37 whose last two stages keep the resolution of
+    stage 2 and dilate their convs by 2 and 4 (Table 6 note); 63.7% top-1.""",
+)  # fmt: skip
+BinaryDenseNet45 = _published(
+    "binary_densenet45", "BinaryDenseNet45", (6, 12, 14, 8), (2.7, 3.3, 4),
     published_params=13_939_240,
-    pretrained={"imagenet": IMAGENET["BinaryDenseNet45"]},
-)
-def BinaryDenseNet45(**kwargs) -> tf.keras.Model:
-    """BinaryDenseNet45: 6, 12, 14, 8 layers, reductions 2.7, 3.3, 4 (Table 7); 63.7% top-1."""
-    return _published((6, 12, 14, 8), (2.7, 3.3, 4), None, "binary_densenet45",
-                      "BinaryDenseNet45", **kwargs)  # fmt: skip
+    doc="BinaryDenseNet45: 6, 12, 14, 8 layers, reductions 2.7, 3.3, 4 (Table 7); 63.7% top-1.",
+)  # fmt: skip
 
 
 @register_model("binary_densenet51", family="binary_densenet", paper=PAPER)

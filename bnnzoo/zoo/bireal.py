@@ -29,13 +29,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import larq as lq
 import tensorflow as tf
 
 from bnnzoo._checks import one_of, positive_int, positive_ints
+from bnnzoo.layers import batch_norm
+from bnnzoo.layers.resnet import pooled_projection
 from bnnzoo.zoo import _common
+from bnnzoo.zoo._common import conv_name
 from bnnzoo.zoo.papers import LIU_2018
 from bnnzoo.zoo.pretrained import IMAGENET
 from bnnzoo.zoo.registry import register_model
@@ -76,7 +79,7 @@ DWR_BINARIZATION = Binarization(
 
 
 @dataclass(frozen=True)
-class BiRealSpec:
+class BiRealSpec(_common.WidthSpec):
     """The shape of a Bi-Real ResNet.
 
     Attributes:
@@ -102,19 +105,10 @@ class BiRealSpec:
     head_bn: bool = False
 
     def __post_init__(self):
-        if isinstance(self.stages, (str, bytes)) or not self.stages:
-            raise ValueError(
-                f"Expected stages to be a non-empty list of per-stage conv widths, e.g. "
-                f"[[16, 16], [32, 32]]. Received: stages={self.stages!r}."
-            )
-        stages = tuple(positive_ints(f"stages[{i}]", s) for i, s in enumerate(self.stages))
-        object.__setattr__(self, "stages", stages)
-        positive_int("convs_per_block", self.convs_per_block)
+        self._check_widths("[[16, 16], [32, 32]]")
         positive_int("stem_width", self.stem_width)
         one_of("stem", self.stem, STEMS)
         one_of("shortcut", self.shortcut, SHORTCUTS)
-        if self.align is not None:
-            positive_int("align", self.align, hint="Pass None for no alignment layer.")
 
     @classmethod
     def from_blocks(cls, blocks: Sequence[int], widths: Sequence[int], **kwargs) -> BiRealSpec:
@@ -130,37 +124,9 @@ class BiRealSpec:
         stages = tuple((w,) * (b * per_block) for b, w in zip(blocks, widths))
         return cls(stages, **kwargs)
 
-    @property
-    def blocks(self) -> tuple[float, ...]:
-        """Residual blocks per stage (convs / convs_per_block)."""
-        return tuple(len(s) / self.convs_per_block for s in self.stages)
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        """The widest conv of each stage."""
-        return tuple(max(s) for s in self.stages)
-
-    def binary_convs(self) -> list[tuple[str, int]]:
-        """(layer name, output width) of every binary conv, in order, alignment included."""
-        convs = [
-            (conv_name(i, j), w) for i, stage in enumerate(self.stages) for j, w in enumerate(stage)
-        ]
-        if self.align is not None:
-            convs.append(("align_conv", self.align))
-        return convs
-
-    def replace(self, **changes) -> BiRealSpec:
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
-
     def build(self, **kwargs) -> tf.keras.Model:
         """``BiRealResNet(spec=self, **kwargs)``."""
         return BiRealResNet(spec=self, **kwargs)
-
-
-def conv_name(stage: int, index: int) -> str:
-    """Layer name of the ``index``-th binary conv (0-based) of stage ``stage`` (0-based)."""
-    return f"stage{stage + 1}_conv{index + 1}"
 
 
 @tf.keras.utils.register_keras_serializable(package="bnnzoo")
@@ -220,8 +186,19 @@ def binary_conv3x3(x, filters, *, strides, binarization: Binarization, name) -> 
 
 def bn_layer(binarization: Binarization, name: str) -> tf.keras.layers.BatchNormalization:
     """BatchNorm with momentum 0.9 and the binarization's epsilon."""
-    return tf.keras.layers.BatchNormalization(
-        momentum=0.9, epsilon=binarization.bn_epsilon, name=name
+    return batch_norm(name, epsilon=binarization.bn_epsilon)
+
+
+def stem(x: tf.Tensor, *, small: bool, filters: int, binarization: Binarization) -> tf.Tensor:
+    """The full-precision stem of the Bi-Real networks: 7×7/2 conv → BN → 3×3/2 max pool, or
+    with ``small`` a 3×3 stride-1 conv → BN; no ReLU, the next layer binarizes."""
+    return _common.stem(
+        x,
+        small=small,
+        filters=filters,
+        relu=False,
+        kernel_initializer="glorot_normal",
+        bn_epsilon=binarization.bn_epsilon,
     )
 
 
@@ -232,18 +209,15 @@ def _residual(x, filters, strides, spec: BiRealSpec, binarization: Binarization,
         if spec.shortcut == "pad":
             shortcut = ChannelPadShortcut(filters, strides, name=f"{name}_shortcut")(x)
         else:
-            if strides != 1:
-                shortcut = tf.keras.layers.AveragePooling2D(
-                    strides, strides=strides, padding="same", name=f"{name}_shortcut_pool"
-                )(shortcut)
-            shortcut = tf.keras.layers.Conv2D(
+            shortcut = pooled_projection(
+                x,
                 filters,
-                1,
-                use_bias=False,
-                kernel_initializer="glorot_normal",
-                name=f"{name}_shortcut_conv",
-            )(shortcut)
-            shortcut = bn_layer(binarization, f"{name}_shortcut_bn")(shortcut)
+                strides=strides,
+                pool=strides != 1,
+                pool_padding="same",
+                bn_epsilon=binarization.bn_epsilon,
+                name=f"{name}_shortcut",
+            )
     y = binary_conv3x3(x, filters, strides=strides, binarization=binarization, name=name)
     y = bn_layer(binarization, f"{name}_bn")(y)
     y = tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
@@ -296,31 +270,14 @@ def BiRealResNet(
     stem_size = 4 if spec.stem == "imagenet" else 1
     inputs = _common.check_inputs(
         model_name=name,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
         min_size=stem_size * 2 ** (len(spec.stages) - 1),
         imagenet=_common.imagenet_weights(larq_zoo_name),
+        **_common.application_args(locals()),
     )
     small = inputs.small if spec.stem == "auto" else spec.stem == "cifar"
 
     x_in = _common.model_input(inputs)
-    x = tf.keras.layers.Conv2D(
-        spec.stem_width,
-        3 if small else 7,
-        strides=1 if small else 2,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="glorot_normal",
-        name="stem_conv",
-    )(x_in)
-    x = bn_layer(binarization, "stem_bn")(x)
-    if not small:
-        x = tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    x = stem(x_in, small=small, filters=spec.stem_width, binarization=binarization)
     for i, stage in enumerate(spec.stages):
         for j, width in enumerate(stage):
             strides = 2 if i > 0 and j == 0 else 1

@@ -46,7 +46,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -85,22 +86,51 @@ def _head(x: tf.Tensor, x_in: tf.Tensor, inputs: _common.Inputs, *, name: str) -
     return _common.finish(x_in, x, inputs, name=name)
 
 
-def _check_common(
-    *, model_name: str, min_size: int, default_shape: tuple, input_shape, input_tensor, weights,
-    include_top, num_classes, classifier_activation, pooling,
-) -> _common.Inputs:  # fmt: skip
-    return _common.check_inputs(
-        model_name=model_name,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
-        min_size=min_size,
+def _bitnet(
+    blocks: Sequence[tuple[int, int]],
+    k: int,
+    *,
+    stem_filters: int,
+    default_shape: tuple,
+    arguments: Mapping[str, Any],
+) -> tf.keras.Model:
+    """Stem → BitBlocks of depth ``k``, ``(width, stride)`` each → ReLU → top: every BitNet.
+
+    A block with stride 2 starts a new group; blocks are named ``conv{group}_block{i}`` from
+    group 2 on (Table 1's and Table 3's groups). ``arguments``: the arguments of the factory
+    (its ``locals()``), which all take ``precision``, ``clip_value``, ``pad_value``, ``name``
+    and the Keras-applications arguments.
+    """
+    precision, name = arguments["precision"], arguments["name"]
+    clip_value, pad_value = arguments["clip_value"], arguments["pad_value"]
+    for width, _ in blocks:
+        check_tree(width, k)
+    check_precision(precision)
+    inputs = _common.check_inputs(
+        model_name=name,
+        min_size=2 ** sum(s == 2 for _, s in blocks),
         default_shape=default_shape,
+        **_common.application_args(arguments),
     )
+    x_in = _common.model_input(inputs)
+    x = _bitnet_stem(x_in, small=inputs.small, filters=stem_filters, precision=precision)
+    group, index = 2, 0
+    for width, strides in blocks:
+        if strides == 2 and index > 0:
+            group, index = group + 1, 0
+        index += 1
+        x = bit_block(
+            x,
+            width,
+            k,
+            strides=strides,
+            precision=precision,
+            clip_value=clip_value,
+            pad_value=pad_value,
+            name=f"conv{group}_block{index}",
+        )
+    x = tf.keras.layers.Activation("relu", name="final_relu")(x)
+    return _head(x, x_in, inputs, name=name)
 
 
 # ---------------------------------------------------------------------------------- models
@@ -151,36 +181,14 @@ def BitNetCifar(
     positive_int("d", d, hint="The group widths are 16d, 32d, 64d.")
     positive_int("k", k, hint="k is the depth of every BitBlock.")
     positive_int("n", n, hint="n is the number of BitBlocks per group.")
-    check_tree(CIFAR_GROUP_WIDTHS[0] * d, k)
-    check_precision(precision)
-    inputs = _check_common(
-        model_name=name,
-        min_size=4,
-        default_shape=CIFAR_SHAPE,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
+    blocks = [
+        (base * d, 2 if group > 0 and block == 0 else 1)
+        for group, base in enumerate(CIFAR_GROUP_WIDTHS)
+        for block in range(n)
+    ]
+    return _bitnet(
+        blocks, k, stem_filters=CIFAR_STEM_FILTERS, default_shape=CIFAR_SHAPE, arguments=locals()
     )
-    x_in = _common.model_input(inputs)
-    x = _bitnet_stem(x_in, small=inputs.small, filters=CIFAR_STEM_FILTERS, precision=precision)
-    for group, base in enumerate(CIFAR_GROUP_WIDTHS, start=2):
-        for block in range(1, n + 1):
-            x = bit_block(
-                x,
-                base * d,
-                k,
-                strides=2 if group > 2 and block == 1 else 1,
-                precision=precision,
-                clip_value=clip_value,
-                pad_value=pad_value,
-                name=f"conv{group}_block{block}",
-            )
-    x = tf.keras.layers.Activation("relu", name="final_relu")(x)
-    return _head(x, x_in, inputs, name=name)
 
 
 def WideResNetCifar(
@@ -227,17 +235,11 @@ def WideResNetCifar(
     if not isinstance(residual, bool):
         raise ValueError(f"Expected residual to be True or False. Received: {residual!r}.")
     check_precision(precision)
-    inputs = _check_common(
+    inputs = _common.check_inputs(
         model_name=name,
         min_size=4,
         default_shape=CIFAR_SHAPE,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
+        **_common.application_args(locals()),
     )
     x_in = _common.model_input(inputs)
     # Pre-activation: the stem is a bare conv; the first block applies BN (→ ReLU) to it.
@@ -300,40 +302,13 @@ def BitNetImageNet(
             f"Expected blocks to be a non-empty sequence of (width, stride) pairs with positive "
             f"widths and strides 1 or 2, e.g. ((128, 1), (192, 2)). Received: blocks={blocks!r}."
         )
-    for width, _ in blocks:
-        check_tree(width, k)
-    check_precision(precision)
-    inputs = _check_common(
-        model_name=name,
-        min_size=2 ** sum(s == 2 for _, s in blocks),
+    return _bitnet(
+        blocks,
+        k,
+        stem_filters=IMAGENET_STEM_FILTERS,
         default_shape=IMAGENET_SHAPE,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
+        arguments=locals(),
     )
-    x_in = _common.model_input(inputs)
-    x = _bitnet_stem(x_in, small=inputs.small, filters=IMAGENET_STEM_FILTERS, precision=precision)
-    group, index = 2, 0
-    for width, strides in blocks:
-        if strides == 2 and index > 0:
-            group, index = group + 1, 0
-        index += 1
-        x = bit_block(
-            x,
-            width,
-            k,
-            strides=strides,
-            precision=precision,
-            clip_value=clip_value,
-            pad_value=pad_value,
-            name=f"conv{group}_block{index}",
-        )
-    x = tf.keras.layers.Activation("relu", name="final_relu")(x)
-    return _head(x, x_in, inputs, name=name)
 
 
 @register_model("bitnet26", family="bitnet", paper=PAPER, binary=False)

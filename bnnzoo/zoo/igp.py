@@ -71,14 +71,17 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import tensorflow as tf
 
 from bnnzoo._checks import positive_int, positive_ints
-from bnnzoo.layers import batch_norm, binary_conv, transition, transition_filters
+from bnnzoo.layers import batch_norm, binary_conv
+from bnnzoo.layers.resnet import pooled_projection
 from bnnzoo.zoo import _common
-from bnnzoo.zoo.bireal import LARQ_ZOO_BINARIZATION, Binarization, binary_conv3x3, bn_layer
+from bnnzoo.zoo.binary_densenet import build_densenet, check_stages
+from bnnzoo.zoo.bireal import LARQ_ZOO_BINARIZATION, Binarization, binary_conv3x3, bn_layer, stem
 from bnnzoo.zoo.papers import ZHU_2022
 from bnnzoo.zoo.registry import register_model
 
@@ -162,39 +165,21 @@ def IGPResNet(
             f"Received: {type(binarization).__name__}."
         )
     inputs = _common.check_inputs(
-        model_name=name,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
-        min_size=2 ** (len(blocks) - 1),
+        model_name=name, min_size=2 ** (len(blocks) - 1), **_common.application_args(locals())
     )
     x_in = _common.model_input(inputs)
-    x = tf.keras.layers.Conv2D(
-        width,
-        3 if inputs.small else 7,
-        strides=1 if inputs.small else 2,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="glorot_normal",
-        name="stem_conv",
-    )(x_in)
-    x = bn_layer(binarization, "stem_bn")(x)
-    if not inputs.small:
-        x = tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    x = stem(x_in, small=inputs.small, filters=width, binarization=binarization)
     for stage, n_blocks in enumerate(blocks):
         filters = width * 2**stage
         if stage > 0:
-            prefix = f"stage{stage + 1}_transition"
-            x = tf.keras.layers.AveragePooling2D(2, padding="same", name=f"{prefix}_pool")(x)
-            x = tf.keras.layers.Conv2D(
-                filters, 1, use_bias=False, kernel_initializer="glorot_normal",
-                name=f"{prefix}_conv",
-            )(x)  # fmt: skip
-            x = bn_layer(binarization, f"{prefix}_bn")(x)
+            x = pooled_projection(
+                x,
+                filters,
+                strides=2,
+                pool_padding="same",
+                bn_epsilon=binarization.bn_epsilon,
+                name=f"stage{stage + 1}_transition",
+            )
         stage_input = x
         for block in range(n_blocks):
             counter = [0]
@@ -211,14 +196,16 @@ def igp_dense_block(
     x: tf.Tensor,
     growth_rate: int,
     *,
+    dilation_rate: int = 1,
     clip_value: float = 1.3,
     pad_value: float = 0.0,
     name: str,
 ) -> tf.Tensor:
     """``[x, conv([x, conv(x)]) + conv(x)]``: an IGP-DenseNet block of depth two.
 
-    Each binary 3×3 conv has ``growth_rate`` filters and reads a BatchNorm of its input, as in a
-    BinaryDenseNet layer; the block adds ``growth_rate`` channels.
+    Each binary 3×3 conv has ``growth_rate`` filters (dilated by ``dilation_rate``) and reads a
+    BatchNorm of its input, as in a BinaryDenseNet layer; the block adds ``growth_rate``
+    channels.
 
     Example:
         >>> x = igp_dense_block(x, 53, name="stage1_block1")  # channels: C -> C + 53
@@ -227,7 +214,13 @@ def igp_dense_block(
 
     def conv(y, suffix):
         return binary_conv(
-            y, growth_rate, 3, clip_value=clip_value, pad_value=pad_value, name=f"{name}_{suffix}"
+            y,
+            growth_rate,
+            3,
+            dilation_rate=dilation_rate,
+            clip_value=clip_value,
+            pad_value=pad_value,
+            name=f"{name}_{suffix}",
         )
 
     a = conv(x_bn, "conv_a")
@@ -272,49 +265,27 @@ def IGPDenseNet(
         >>> model = IGPDenseNet(blocks_per_stage=(2, 2), reduction=(2,), growth_rate=16,
         ...                     input_shape=(28, 28, 1), num_classes=10)
     """
-    blocks_per_stage = positive_ints("blocks_per_stage", blocks_per_stage)
-    reduction = tuple(reduction)
-    if len(reduction) != len(blocks_per_stage) - 1:
-        raise ValueError(
-            f"An IGP-DenseNet with {len(blocks_per_stage)} stages needs "
-            f"{len(blocks_per_stage) - 1} reduction rates. Received: reduction={reduction}."
-        )
-    for r in reduction:
-        transition_filters(64, r)  # validates the rate before anything is built
+    blocks_per_stage, reduction, _ = check_stages(
+        "An IGP-DenseNet", "blocks_per_stage", blocks_per_stage, reduction
+    )
     positive_int("growth_rate", growth_rate, hint="IGP-DenseNet51(53) has growth_rate=53.")
     inputs = _common.check_inputs(
         model_name=name,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
         min_size=2 ** (len(blocks_per_stage) - 1),
+        **_common.application_args(locals()),
     )
-    x_in = _common.model_input(inputs)
-    x = _common.stem(x_in, small=inputs.small)
-    for stage, n_blocks in enumerate(blocks_per_stage):
-        if stage > 0:
-            x = transition(
-                x,
-                transition_filters(x.shape[-1], reduction[stage - 1]),
-                clip_value=clip_value,
-                name=f"stage{stage + 1}_transition",
-            )
-        for block in range(n_blocks):
-            x = igp_dense_block(
-                x,
-                growth_rate,
-                clip_value=clip_value,
-                pad_value=pad_value,
-                name=f"stage{stage + 1}_block{block + 1}",
-            )
-    x = batch_norm(name="final_bn")(x)
-    x = tf.keras.layers.Activation("relu", name="final_relu")(x)
-    x = _common.top(x, inputs, kernel_initializer="he_normal")
-    return _common.finish(x_in, x, inputs, name=name)
+    block = functools.partial(
+        igp_dense_block, growth_rate=growth_rate, clip_value=clip_value, pad_value=pad_value
+    )
+    return build_densenet(
+        inputs,
+        blocks_per_stage,
+        block,
+        reduction=reduction,
+        clip_value=clip_value,
+        unit="block",
+        name=name,
+    )
 
 
 def _resnet(name, width, columns, blocks, stage_join, kwargs) -> tf.keras.Model:

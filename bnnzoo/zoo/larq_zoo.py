@@ -131,15 +131,10 @@ def build(
     _check_flat_imagenet_head(spec, weights, include_top, input_shape, input_tensor)
     inputs = _common.check_inputs(
         model_name=spec.name,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
         min_size=spec.min_size,
         imagenet=IMAGENET[spec.larq_zoo_name],
         static_top=True,  # larq-zoo builds its classifiers for one input size
+        **_common.application_args(locals()),
     )
     with _quiet_larq():  # on inputs.shape: zookeeper refuses tf-keras' KerasTensor (not a Tensor)
         model = spec.function()(

@@ -72,15 +72,9 @@ def BinaryResNetE(
         )
     inputs = _common.check_inputs(
         model_name=name,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
         min_size=2 ** (len(filters) - 1),
         imagenet=_common.imagenet_weights(larq_zoo_name),
+        **_common.application_args(locals()),
     )
 
     x_in = _common.model_input(inputs)

@@ -17,17 +17,18 @@ default: ApproxSign activations, sign weights with a clipped STE, no scaling fac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import tensorflow as tf
 
-from bnnzoo._checks import positive_int, positive_ints
+from bnnzoo._checks import positive_int
 from bnnzoo.zoo import _common
-from bnnzoo.zoo.bireal import DWR_BINARIZATION, Binarization, binary_conv3x3, bn_layer
+from bnnzoo.zoo._common import conv_name
+from bnnzoo.zoo.bireal import DWR_BINARIZATION, Binarization, binary_conv3x3, bn_layer, stem
 
 
 @dataclass(frozen=True)
-class VGGSpec:
+class VGGSpec(_common.WidthSpec):
     """The shape of a binary VGG.
 
     Attributes:
@@ -46,49 +47,17 @@ class VGGSpec:
     convs_per_block: int = 1
 
     def __post_init__(self):
-        if isinstance(self.stages, (str, bytes)) or not self.stages:
-            raise ValueError(
-                f"Expected stages to be a non-empty list of per-stage conv widths, e.g. "
-                f"[[128], [256, 256]]. Received: stages={self.stages!r}."
-            )
-        stages = tuple(positive_ints(f"stages[{i}]", s) for i, s in enumerate(self.stages))
-        object.__setattr__(self, "stages", stages)
+        self._check_widths("[[128], [256, 256]]")
         positive_int("first", self.first)
-        positive_int("convs_per_block", self.convs_per_block)
-        if self.align is not None:
-            positive_int("align", self.align, hint="Pass None for no alignment layer.")
-
-    @property
-    def blocks(self) -> tuple[float, ...]:
-        return tuple(len(s) / self.convs_per_block for s in self.stages)
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        return tuple(max(s) for s in self.stages)
 
     @property
     def downsamplings(self) -> int:
         """How many times the network halves the resolution."""
         return len(self.stages) + int(self.pool_after_first)
 
-    def binary_convs(self) -> list[tuple[str, int]]:
-        """(layer name, output width) of every binary conv, in order, alignment included."""
-        convs = [(conv_name(i, j), w) for i, s in enumerate(self.stages) for j, w in enumerate(s)]
-        if self.align is not None:
-            convs.append(("align_conv", self.align))
-        return convs
-
-    def replace(self, **changes) -> VGGSpec:
-        return replace(self, **changes)
-
     def build(self, **kwargs) -> tf.keras.Model:
         """``BinaryVGG(spec=self, **kwargs)``."""
         return BinaryVGG(spec=self, **kwargs)
-
-
-def conv_name(stage: int, index: int) -> str:
-    """Layer name of the ``index``-th binary conv (0-based) of stage ``stage`` (0-based)."""
-    return f"stage{stage + 1}_conv{index + 1}"
 
 
 def BinaryVGG(
@@ -122,26 +91,13 @@ def BinaryVGG(
         raise ValueError(f"Expected spec to be a VGGSpec. Received: {type(spec).__name__}.")
     inputs = _common.check_inputs(
         model_name=name,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        weights=weights,
-        include_top=include_top,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        pooling=pooling,
         min_size=2**spec.downsamplings,
         default_shape=(32, 32, 3),
+        **_common.application_args(locals()),
     )
     x_in = _common.model_input(inputs)
-    x = tf.keras.layers.Conv2D(
-        spec.first,
-        3,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="glorot_normal",
-        name="stem_conv",
-    )(x_in)
-    x = bn_layer(binarization, "stem_bn")(x)
+    # the 3×3 stride-1 conv → BN of the Bi-Real CIFAR stem, at any input size
+    x = stem(x_in, small=True, filters=spec.first, binarization=binarization)
     if spec.pool_after_first:
         x = tf.keras.layers.MaxPooling2D(2, name="first_pool")(x)
     for i, stage in enumerate(spec.stages):

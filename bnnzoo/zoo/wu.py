@@ -117,11 +117,8 @@ def WuBNN13(
     if not 0 <= dropout < 1:
         raise ValueError(f"Expected 0 <= dropout < 1. Received: dropout={dropout!r}.")
     inputs = _common.check_inputs(
-        model_name=name, input_shape=input_shape, input_tensor=input_tensor, weights=weights,
-        include_top=include_top, num_classes=num_classes,
-        classifier_activation=classifier_activation, pooling=pooling, min_size=16,
-        static_top=True,
-    )  # fmt: skip
+        model_name=name, min_size=16, static_top=True, **_common.application_args(locals())
+    )
     h, w = inputs.shape[:2]
     padding = "same" if h is None or w is None or min(h, w) < VALID_MIN else "valid"
     small = inputs.small
@@ -173,11 +170,8 @@ def WuAlexNet(
     _check_scale(logit_scale)
     dense_units = _check_dense_units(dense_units)
     inputs = _common.check_inputs(
-        model_name=name, input_shape=input_shape, input_tensor=input_tensor, weights=weights,
-        include_top=include_top, num_classes=num_classes,
-        classifier_activation=classifier_activation, pooling=pooling, min_size=8,
-        static_top=True,
-    )  # fmt: skip
+        model_name=name, min_size=8, static_top=True, **_common.application_args(locals())
+    )
     small = inputs.small
     x_in = _common.model_input(inputs)
     x = tf.keras.layers.Conv2D(
