@@ -13,7 +13,8 @@ each channel's values so that 0 falls in the middle of the widest gap between th
 channel takes on the check batch (leaving at least 5 % of them on either side, so both signs
 occur). The move
 is a change of the offset (``beta``) of the BatchNorm the values come from, through additions,
-concatenations and pooling (a residual stream's last BatchNorm, a dense block's BatchNorm).
+concatenations and pooling (a residual stream's last BatchNorm, a dense block's BatchNorm), or
+of the threshold ``alpha`` of a ReActNet ``RSign`` (``x - alpha``) right before the sign.
 The accumulator of a binary convolution is an integer, so a channel fed by one binary
 convolution has gaps of a whole step; a channel that also carries float values (a stem, a
 residual stream) has narrower gaps, still far wider than rounding. Every sign input then stays
@@ -54,6 +55,7 @@ from bnnzoo.converters.verify import (
     tolerance,
     verify_engine,
 )
+from bnnzoo.layers import RSign
 
 # layers through which a BatchNorm's offset reaches a later tensor unchanged, channel by channel
 _SHIFT_THROUGH = (
@@ -272,7 +274,7 @@ def _moves(tensor, frozen: set[int], low: int, high: int) -> list:
     channels ``low:high`` one for one."""
     layer = tensor._keras_history.layer
     channels = np.arange(low, high)
-    if isinstance(layer, tf.keras.layers.BatchNormalization):
+    if isinstance(layer, (tf.keras.layers.BatchNormalization, RSign)):
         return [] if id(layer) in frozen else [(layer, channels, channels)]
     inputs = [t for t in tf.nest.flatten(layer._inbound_nodes[0].keras_inputs)]
     if isinstance(layer, _SHIFT_THROUGH) or _is_linear_activation(layer):
@@ -315,7 +317,13 @@ def _is_linear_activation(layer) -> bool:
 
 def _shift(norm, channels: np.ndarray, amount: np.ndarray) -> None:
     """Lower the output of ``norm``'s ``channels`` by ``amount``: through its offset, or, for a
-    BatchNorm without one, through its moving mean (``amount * sqrt(var + eps) / gamma``)."""
+    BatchNorm without one, through its moving mean (``amount * sqrt(var + eps) / gamma``), or,
+    for a ReActNet ``RSign`` (``x - alpha``), through its threshold ``alpha``."""
+    if isinstance(norm, RSign):
+        alpha = norm.alpha.numpy()
+        alpha[channels] += amount
+        norm.alpha.assign(alpha)
+        return
     if norm.center:
         beta = norm.beta.numpy()
         beta[channels] -= amount

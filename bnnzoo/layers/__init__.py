@@ -11,6 +11,7 @@ from bnnzoo.layers.conv import (
 )
 from bnnzoo.layers.densenet import dense_layer, transition, transition_filters
 from bnnzoo.layers.quantizers import magnitude_aware_quantizer, sign_quantizer, weight_clip
+from bnnzoo.layers.reactnet import RPReLU, RSign, reactnet_block, rsign_conv, rsign_residual
 from bnnzoo.layers.resnet import shortcut_block
 from bnnzoo.layers.scaling import FixedScaling, XnorScaling
 
@@ -18,6 +19,8 @@ __all__ = [
     "DOWNSAMPLING",
     "PAD_VALUES",
     "FixedScaling",
+    "RPReLU",
+    "RSign",
     "XnorScaling",
     "batch_norm",
     "binary_conv",
@@ -27,6 +30,9 @@ __all__ = [
     "dense_bit_block",
     "dense_layer",
     "magnitude_aware_quantizer",
+    "reactnet_block",
+    "rsign_conv",
+    "rsign_residual",
     "shortcut_block",
     "sign_quantizer",
     "transition",

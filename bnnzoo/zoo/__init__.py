@@ -43,6 +43,7 @@ from bnnzoo.zoo.larq_zoo import (
     XNORNet,
 )
 from bnnzoo.zoo.loading import load_or_build
+from bnnzoo.zoo.reactnet import ReActNetA, ReActNetBiReal, ReActNetBiReal18
 from bnnzoo.zoo.registry import (
     ModelSpec,
     create_model,
@@ -89,6 +90,9 @@ __all__ = [
     "QuickNet",
     "QuickNetLarge",
     "QuickNetSmall",
+    "ReActNetA",
+    "ReActNetBiReal",
+    "ReActNetBiReal18",
     "RealToBinaryNet",
     "WideResNetCifar",
     "create_model",

@@ -116,3 +116,9 @@ ZHU_2022 = Paper(
     "Improving Gradient Paths for Binary Convolutional Neural Networks",
     "IGP",
 )
+LIU_2020 = Paper(
+    ("Liu", "Shen", "Savvides", "Cheng"),
+    2020,
+    "ReActNet: Towards Precise Binary Neural Network with Generalized Activation Functions",
+    "ReActNet",
+)

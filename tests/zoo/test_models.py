@@ -43,6 +43,8 @@ FAMILY_SAMPLES = {
     "bireal": (zoo.BiRealResNet, {"blocks": (1, 1), "widths": (16, 32)}),
     "dwr": ("dwr_resnet20_s3", {}),  # one block per stage and the alignment conv
     "igp": (zoo.IGPResNet, {"width": 8, "columns": 2, "blocks": (1, 1)}),
+    # a block that keeps its width and one that doubles it (two 1x1 convs, concatenated)
+    "reactnet": (zoo.ReActNetA, {"stem_width": 8, "widths": (8, 16)}),
 }  # fmt: skip
 
 
@@ -305,21 +307,7 @@ def test_growth_rate_and_blocks_switch():
     assert model.get_layer("final_relu").output_shape[-1] == (64 + 2 * 32) // 2 // 32 * 32 + 64
 
 
-# Bethge et al. 2019, Table 2: ResNetE18 model sizes with full-precision or binary downsampling
-# (4.0 MB, full precision at 224×224, is checked with the published counts above).
-@pytest.mark.parametrize(
-    "shape, classes, downsampling, size_mb",
-    [
-        ((32, 32, 3), 10, "binary", 1.39),
-        ((32, 32, 3), 10, "full_precision", 2.03),
-        ((224, 224, 3), 1000, "binary", 3.36),
-    ],
-)
-def test_resnet_e18_sizes_of_bethge_table_2(shape, classes, downsampling, size_mb):
-    model = zoo.BinaryResNetE18(input_shape=shape, num_classes=classes, downsampling=downsampling)
-    assert round(analysis.count_model(model).size_mb, 2) == pytest.approx(size_mb, abs=0.005)
-
-
+# Table 2's model sizes: tests/reproduce/test_binarydensenet.py (`bnnzoo reproduce binarydensenet`)
 def test_scaling_ablation_adds_no_parameters():
     plain = zoo.BinaryResNetE18(input_shape=(32, 32, 3), num_classes=10)
     scaled = zoo.BinaryResNetE18(input_shape=(32, 32, 3), num_classes=10, scaling=True)

@@ -5,8 +5,9 @@
 which OpenVINO's CPU plugin executes as a bit-packing ("binarization") kernel followed by its
 JIT ``xnor-popcount`` convolution. How the result stays exact:
 
-* ``sign(0) = +1`` and a BatchNorm directly before the conv are folded into the per-channel
-  threshold, found by bisection over all float32 values (``thresholds.sign_thresholds``).
+* ``sign(0) = +1`` and a BatchNorm directly before the conv, a ReActNet ``RSign`` threshold, or
+  both (BatchNorm → RSign) are folded into the per-channel threshold, found by bisection over
+  all float32 values (``thresholds.sign_thresholds``).
 * Padding: ``BinaryConvolution`` with ``pad_value=0.0`` lets padded taps contribute 0 and with
   ``pad_value=1.0`` contributes ``+sign(w)``, exactly larq's ``pad_values`` 0.0 and 1.0 (checked
   by tests against Keras at strides 1 and 2, dilation 1 and 2).
@@ -45,6 +46,7 @@ import tensorflow as tf
 from bnnzoo.converters.openvino.float_layers import bias_and_activation, check_conv, float_conv
 from bnnzoo.converters.openvino.nodes import latent, per_channel, same_pads, unsupported
 from bnnzoo.converters.openvino.thresholds import FLOAT_MIN, sign_thresholds
+from bnnzoo.layers import RSign
 
 # larq quantizers whose forward pass is larq.math.sign (sign(0) = +1)
 SIGN_QUANTIZERS = ("SteSign", "ApproxSign", "SwishSign", "ste_sign", "approx_sign", "swish_sign")
@@ -122,22 +124,15 @@ def binarize(graph, conv, x_tensor, extra: int = 0) -> ov.Output:
 
     ``extra`` constant channels of +1 are appended (see ``quant_conv``).
     """
-    producer = x_tensor._keras_history.layer
     channels = x_tensor.shape[-1]
     quantizer = conv.input_quantizer
-    source = x_tensor
-    if foldable_batch_norm(producer):
-        node = producer._inbound_nodes[x_tensor._keras_history.node_index]
-        source = node.keras_inputs[0]
+    source, folded = folded_into_threshold(x_tensor)
 
-        def oracle(x: np.ndarray) -> np.ndarray:
-            y = producer(tf.constant(x[None, :, None, :]), training=False)
-            return quantizer(y).numpy()[0, :, 0, :] > 0
-
-    else:
-
-        def oracle(x: np.ndarray) -> np.ndarray:
-            return quantizer(tf.constant(x)).numpy() > 0
+    def oracle(x: np.ndarray) -> np.ndarray:
+        y = tf.constant(x[None, :, None, :])
+        for layer in folded:
+            y = layer(y, training=False)
+        return quantizer(y).numpy()[0, :, 0, :] > 0
 
     threshold, high = sign_thresholds(oracle, channels)
     x = graph.get(source)
@@ -254,3 +249,23 @@ def foldable_batch_norm(layer) -> bool:
         return False
     axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
     return len(axis) == 1 and axis[0] in (-1, 3)
+
+
+def folded_into_threshold(x_tensor) -> tuple:
+    """The tensor a binarization of ``x_tensor`` reads, and the per-channel monotone layers
+    between the two that fold into its thresholds, in the order they apply: a ReActNet
+    ``RSign`` (``x - alpha``) that produced ``x_tensor``, and a channel BatchNorm before it
+    (or one that produced ``x_tensor`` directly).
+
+    Example:
+        >>> source, folded = folded_into_threshold(conv_input)  # stem_bn -> RSign -> conv
+        >>> [layer.name for layer in folded]
+        ['stem_bn', 'block1_conv3x3_rsign']
+    """
+    folded, tensor = [], x_tensor
+    for foldable in (lambda layer: isinstance(layer, RSign), foldable_batch_norm):
+        producer = tensor._keras_history.layer
+        if foldable(producer):
+            folded.insert(0, producer)
+            tensor = producer._inbound_nodes[tensor._keras_history.node_index].keras_inputs[0]
+    return tensor, folded

@@ -22,14 +22,16 @@ import openvino as ov
 import openvino.opset13 as ops
 import tensorflow as tf
 
-from bnnzoo.converters.openvino import binary_layers, float_layers
+from bnnzoo.converters.openvino import binary_layers, float_layers, reactnet_layers
 from bnnzoo.converters.openvino.nodes import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose, unsupported
-from bnnzoo.layers import XnorScaling
+from bnnzoo.layers import RPReLU, RSign, XnorScaling
 
 _layers = tf.keras.layers
 # (Keras layer class, emitter), the first match wins; see ``emitter_for`` on subclasses
 EMITTERS: tuple[tuple[type, Callable], ...] = (
     (XnorScaling, binary_layers.xnor_scaling),
+    (RSign, reactnet_layers.rsign),
+    (RPReLU, reactnet_layers.rprelu),
     (lq.layers.QuantConv2D, binary_layers.quant_conv),
     (lq.layers.QuantDepthwiseConv2D, float_layers.quant_depthwise_conv),
     (lq.layers.QuantDense, float_layers.quant_dense),

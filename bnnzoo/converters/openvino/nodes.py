@@ -37,6 +37,8 @@ SUPPORTED_LAYERS = (
     "Dropout",
     "XnorScaling",
     "ChannelPadShortcut (bnnzoo's Bi-Real shortcut without parameters)",
+    "RSign (ReActNet's learnable threshold, folded into the next binary conv's)",
+    "RPReLU (ReActNet's shifted PReLU)",
     "a + b of two tensors (TFOpLambda)",
 )
 

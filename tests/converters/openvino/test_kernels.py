@@ -22,6 +22,7 @@ SAMPLE = {
     "dwr": ("dwr_resnet18_cifar_s2", 32),
     "igp": ("igp_resnet21", 32),
     "larq_zoo": ("birealnet", 32),
+    "reactnet": ("reactnet_a", 32),
     "resnet_e": ("binary_resnet_e18", 32),
     "wide_resnet": ("wide_resnet_cifar_d10_k2_n2_binary", 32),
 }
