@@ -12,7 +12,7 @@
                  [--set key=value ...] --out DIR
     bnnzoo train --resume DIR
     bnnzoo evaluate RUN_DIR [--dataset D]
-    bnnzoo reproduce bitnet|dwr
+    bnnzoo reproduce [bitnet|igp|dwr|binarydensenet|wu|reactnet]
     bnnzoo dwr --backbone resnet20 --s 3 [--method dwr|naive] [--dataset D] [--pretrain-epochs 5]
                [--epochs E] [--budget OPS] [--set key=value ...] --out DIR
     bnnzoo dwr --resume DIR
