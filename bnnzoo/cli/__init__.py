@@ -16,6 +16,9 @@
     bnnzoo dwr --backbone resnet20 --s 3 [--method dwr|naive] [--dataset D] [--pretrain-epochs 5]
                [--epochs E] [--budget OPS] [--set key=value ...] --out DIR
     bnnzoo dwr --resume DIR
+    bnnzoo two-step --recipe R [--quick] [--teacher FILE | --teacher-recipe R] [--epochs E]
+                    [--set key=value ...] --out DIR
+    bnnzoo two-step --resume DIR
     bnnzoo quickstart --out DIR [--dataset auto|fashion_mnist|digits] [--epochs E]
     bnnzoo export MODEL --format tflite|openvino --out PATH [--input-shape H,W,C]
                   [--int8-range=MIN,MAX]
@@ -34,8 +37,8 @@ status 1.
 
 One module per group of commands, each adding its subcommands' parsers and running them:
 ``models`` (list, summary, predict), ``analyze``, ``train`` (recipes, train, evaluate),
-``deploy`` (export, bench), ``quickstart``, ``reproduce`` and ``dwr``; ``_common`` holds what
-they share.
+``deploy`` (export, bench), ``quickstart``, ``reproduce``, ``dwr`` and ``two_step``; ``_common``
+holds what they share.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from collections.abc import Sequence
 
 import bnnzoo  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 from bnnzoo._environment import VERBOSE_FLAG
-from bnnzoo.cli import analyze, deploy, dwr, models, quickstart, reproduce, train
+from bnnzoo.cli import analyze, deploy, dwr, models, quickstart, reproduce, train, two_step
 from bnnzoo.cli._common import (
     CommandError,
     Parser,
@@ -69,6 +72,7 @@ COMMANDS = (
     reproduce.add_reproduce,
     train.add_evaluate,
     dwr.add_dwr,
+    two_step.add_two_step,
 )
 
 

@@ -84,6 +84,7 @@ def cmd_train(args) -> int:
                 strategy=args.strategy,
             )
             check_dataset(config["dataset"], config.get("data_dir"))  # before any work
+            _refuse_two_step_without_teacher(args.recipe, config)
             command = " ".join(["bnnzoo", *sys.argv[1:]])
             result = train(config, args.out, verbose=verbose, command=command)
     except (ValueError, FileNotFoundError, TrainingError) as err:
@@ -93,6 +94,19 @@ def cmd_train(args) -> int:
         f"({result.seconds:.0f} s); run in {result.out_dir}"
     )
     return 0
+
+
+def _refuse_two_step_without_teacher(recipe: str, config: dict) -> None:
+    """A two-step recipe (a teacher trained first, then two steps) is one `bnnzoo two-step` job;
+    `bnnzoo train` would train its second step alone, without the teacher its loss is made of."""
+    if (config.get("two_step") or {}).get("teacher_recipe") and not config["distillation"][
+        "teacher"
+    ]:
+        raise CommandError(
+            f"Recipe {recipe!r} trains a teacher first and then two steps: run it with "
+            f"`bnnzoo two-step --recipe {recipe} --out DIR`. Received: `bnnzoo train` without "
+            f"--teacher (with --teacher FILE, train runs its second step alone)."
+        )
 
 
 def cmd_evaluate(args) -> int:

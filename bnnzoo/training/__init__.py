@@ -4,7 +4,9 @@ One module per idea: ``recipes`` (named configs), ``data`` (datasets and input p
 ``precision`` (dtype policies), ``optimizers`` (optimizers and schedules), ``steps`` (the
 compiled train and eval steps), ``distillation``, ``monitors`` (gradient norms, latent
 weights), ``distribute`` (strategies), ``rundir`` (the files of a run), ``checkpoints`` (a run's
-checkpoints), ``epochs`` (one epoch of training) and ``loop`` (``train``).
+checkpoints), ``epochs`` (one epoch of training), ``loop`` (``train``), ``real_weights`` (binary
+activations with real weights, and the hand-over of their weights) and ``two_step`` (ReActNet's
+two-step training as one resumable job).
 
 Example:
     >>> from bnnzoo.training import recipes, train

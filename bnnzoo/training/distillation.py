@@ -1,6 +1,11 @@
 """Knowledge distillation: a trained teacher's tempered outputs as soft targets, in the two
 stages of Wu, Wu, Zhao 2016, "Binarized Neural Networks on the ImageNet Classification Task"
-(§2.3): soft targets only first, then soft and hard targets combined."""
+(§2.3): soft targets only first, then soft and hard targets combined.
+
+The distribution loss of Liu, Shen, Savvides, Cheng 2020, "ReActNet: Towards Precise Binary
+Neural Network with Generalized Activation Functions", is the same loss at temperature 1 with
+soft targets only, KL(teacher's softmax ‖ student's softmax): the configuration
+``recipes.DISTRIBUTION_LOSS`` (``alpha`` 1, so no stage has a hard-label term)."""
 
 from __future__ import annotations
 

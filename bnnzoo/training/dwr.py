@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -40,7 +39,7 @@ from bnnzoo._text import format_table
 from bnnzoo.analysis import count_model
 from bnnzoo.training import data as data_lib
 from bnnzoo.training import recipes
-from bnnzoo.training.loop import TrainingError, train
+from bnnzoo.training.jobs import open_job, run_or_resume, save_job
 from bnnzoo.training.pruning import prune_to_budget
 from bnnzoo.training.rundir import RunDir
 from bnnzoo.zoo import dwr as dwr_zoo
@@ -123,22 +122,8 @@ def run_pipeline(
     """
     out = Path(out_dir)
     state_path = out / PLAN_FILE
-    if resume:
-        if not state_path.is_file():
-            raise FileNotFoundError(
-                f"Nothing to resume in {str(out)!r}: it has no {PLAN_FILE}. Start the pipeline "
-                f"with `bnnzoo dwr --backbone B --s S --out {out}`."
-            )
-        state = json.loads(state_path.read_text())
-    else:
-        if state_path.exists():
-            raise TrainingError(
-                f"{str(out)!r} already holds a DWR pipeline. Resume it with `bnnzoo dwr "
-                f"--resume {out}`, or pass another --out directory."
-            )
-        out.mkdir(parents=True, exist_ok=True)
-        state = {"plan": plan, "done": {}}
-        _save(state_path, state)
+    state = open_job(plan, out, plan_file=PLAN_FILE, resume=resume, what="a DWR pipeline",
+                     start="bnnzoo dwr --backbone B --s S", again="bnnzoo dwr")  # fmt: skip
     plan, done = state["plan"], state["done"]
     say = print if verbose else (lambda *a, **k: None)
     original_name = dwr_zoo.BACKBONES[plan["backbone"]]
@@ -149,7 +134,7 @@ def run_pipeline(
         factor = None if naive else plan["s"]
         spec = dwr_zoo.reshape_depth_width(original, plan["s"], width_factor=factor)
         done["reshape"] = _fields(spec)
-        _save(state_path, state)
+        save_job(state_path, state)
     reshaped = original.replace(**done["reshape"])
     say(f"[reshape] {_describe(original)} → {_describe(reshaped)}")
 
@@ -161,10 +146,10 @@ def run_pipeline(
             result = _train(plan, original_name, done["reshape"], plan["pretrain_epochs"],
                             out / "pretrain", verbose)  # fmt: skip
             done["pretrain"] = _run_summary(result)
-            _save(state_path, state)
+            save_job(state_path, state)
         if "prune" not in done:
             done["prune"] = _prune(plan, original, reshaped, out, say)
-            _save(state_path, state)
+            save_job(state_path, state)
         final_kwargs = {**done["prune"]["spec"], "weights": str(out / "pruned.weights.h5")}
         say(f"[prune] {_describe(original.replace(**done['prune']['spec']))}")
 
@@ -172,12 +157,12 @@ def run_pipeline(
         say(f"[train] {plan['epochs']} epochs in {out / 'train'}")
         result = _train(plan, original_name, final_kwargs, plan["epochs"], out / "train", verbose)
         done["train"] = _run_summary(result)
-        _save(state_path, state)
+        save_job(state_path, state)
     if plan["train_original"] and "original" not in done:
         say(f"[original] {original_name}, {plan['epochs']} epochs in {out / 'original'}")
         result = _train(plan, original_name, {}, plan["epochs"], out / "original", verbose)
         done["original"] = _run_summary(result)
-        _save(state_path, state)
+        save_job(state_path, state)
 
     summary = _summarize(plan, state, out)
     write_atomically(out / "results.json", json.dumps(summary, indent=2))
@@ -187,19 +172,12 @@ def run_pipeline(
 
 def _train(plan, model_name, model_kwargs, epochs, run_dir: Path, verbose):
     """A `bnnzoo train` run of the preset with spec fields as model_kwargs; resumed if it was
-    started, read back if it finished."""
-    run = RunDir(run_dir)
-    if run.results_path.is_file():
-        return run
-    if run.has_config():
-        train({}, run_dir, resume=True, verbose=verbose)
-        return run
+    started, read back if it finished (``jobs.run_or_resume``)."""
     config = recipes.resolve(plan["recipe"], plan["overrides"], dataset=plan["dataset"],
                              epochs=epochs, model=model_name)  # fmt: skip
     config["model_kwargs"] = dict(model_kwargs)
     config["clip_value"] = None  # the DWR binarization keeps its own clip
-    train(config, run_dir, verbose=verbose, command=" ".join(["bnnzoo", *sys.argv[1:]]))
-    return run
+    return run_or_resume(config, run_dir, verbose=verbose)
 
 
 def _run_summary(run: RunDir) -> dict:
@@ -322,7 +300,3 @@ def _fields(spec) -> dict:
 
 def _describe(spec) -> str:
     return f"blocks {list(spec.blocks)}, widths {list(spec.widths)}, align {spec.align}"
-
-
-def _save(path: Path, state: dict) -> None:
-    write_atomically(path, json.dumps(state, indent=2, default=list))

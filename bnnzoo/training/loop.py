@@ -77,6 +77,7 @@ from bnnzoo.training.precision import (
     measure_rates,
     slow_precision_warning,
 )
+from bnnzoo.training.real_weights import real_weights
 from bnnzoo.training.rundir import (
     CONFIG_FILE,
     RunDir,
@@ -125,7 +126,8 @@ class TrainResult:
 
 
 def build_model(config: dict, *, input_shape, num_classes: int) -> tf.keras.Model:
-    """The config's model with logits output, from the registry or a family builder."""
+    """The config's model with logits output, from the registry or a family builder; with
+    ``binary_weights`` false, its binary layers train real weights (``real_weights``)."""
     kwargs = dict(config.get("model_kwargs") or {})
     if config.get("clip_value") is not None:
         kwargs["clip_value"] = config["clip_value"]
@@ -143,7 +145,7 @@ def build_model(config: dict, *, input_shape, num_classes: int) -> tf.keras.Mode
             f"model_kwargs do not fit {name!r}: {first_line(err)}. Received: "
             f"{config.get('model_kwargs')}. Fix or drop them (--set model_kwargs={{}})."
         ) from None
-    return model
+    return model if config.get("binary_weights", True) else real_weights(model)
 
 
 def train(

@@ -1,5 +1,5 @@
 """Optimizers and learning-rate schedules of a config: Adam, SGD or larq's Bop; constant,
-multistep or cosine, with an optional linear warm-up."""
+multistep, cosine or linear, with an optional linear warm-up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tensorflow as tf
 from bnnzoo._checks import one_of
 
 OPTIMIZERS = ("adam", "sgd", "bop")
-SCHEDULES = ("constant", "multistep", "cosine")
+SCHEDULES = ("constant", "multistep", "cosine", "linear")
 
 
 def make_optimizer(config: dict, steps_per_epoch: int) -> tf.keras.optimizers.Optimizer:
@@ -37,8 +37,10 @@ def make_optimizer(config: dict, steps_per_epoch: int) -> tf.keras.optimizers.Op
 
 
 def make_schedule(lr: float, sched: dict, steps_per_epoch: int, total_steps: int = 1):
-    """The learning rate over steps: constant, ×gamma at milestone epochs, or cosine decay to 0
-    at the end of training; ``warmup_epochs`` ramps it up linearly first.
+    """The learning rate over steps: constant, ×gamma at milestone epochs, or cosine or linear
+    decay to 0 at the end of training (linear: ReActNet's schedule, Liu, Shen, Savvides, Cheng
+    2020, "ReActNet: Towards Precise Binary Neural Network with Generalized Activation
+    Functions"); ``warmup_epochs`` ramps it up linearly first.
 
     Example:
         >>> multistep = {"name": "multistep", "milestones": [2], "gamma": 0.1}
@@ -60,8 +62,12 @@ def make_schedule(lr: float, sched: dict, steps_per_epoch: int, total_steps: int
             if boundaries
             else lr
         )
-    else:
+    elif name == "cosine":
         schedule = tf.keras.optimizers.schedules.CosineDecay(lr, max(total_steps, 1))
+    else:  # a straight line from lr at the first step to 0 after the last
+        schedule = tf.keras.optimizers.schedules.PolynomialDecay(
+            lr, max(total_steps, 1), end_learning_rate=0.0, power=1.0
+        )
     return WarmupSchedule(schedule, warmup) if warmup else schedule
 
 

@@ -17,6 +17,9 @@ Sources:
       Binary Neural Networks": ``binary_densenet_imagenet``, ``resnet_e18_imagenet``.
     * Wu, Wu, Zhao 2016, "Binarized Neural Networks on the ImageNet Classification Task":
       ``wu_bnn13_imagenet`` and the two-stage distillation schedule.
+    * Liu, Shen, Savvides, Cheng 2020, "ReActNet: Towards Precise Binary Neural Network with
+      Generalized Activation Functions": ``reactnet_imagenet``, ``reactnet_fashion_mnist`` (run
+      by ``bnnzoo two-step``) and ``DISTRIBUTION_LOSS``.
 
 Example:
     >>> config = resolve("binary_densenet_imagenet", ["optimizer.lr=0.002"], quick=True)
@@ -91,18 +94,29 @@ def defaults() -> Config:
             "bop_gamma": 1e-4,
         },
         "schedule": {
-            "name": "constant",  # constant | multistep | cosine
+            "name": "constant",  # constant | multistep | cosine | linear (to 0)
             "milestones": [],  # epochs at which multistep multiplies the rate by gamma
             "gamma": 0.1,
             "warmup_epochs": 0,
         },
         "label_smoothing": 0.0,  # epsilon of the training targets; evaluation uses plain labels
         "clip_value": None,  # t_clip of the binary layers; None keeps the model's own
+        # false: the binary layers train real-valued weights, their inputs stay binary
+        # (kernel quantizers and weight clips removed: step 1 of ReActNet's two-step training)
+        "binary_weights": True,
         "distillation": {
             "teacher": None,  # a saved Keras model (.keras/.h5) with the same inputs and classes
             "temperature": 4.0,
             "alpha": 0.5,  # weight of the soft targets in the combined stage
             "soft_epochs": 0,  # first stage: soft targets only (Wu, Wu, Zhao 2016, §2.3)
+        },
+        # `bnnzoo two-step` (ReActNet's two steps): step 1 trains this config with
+        # binary_weights=false, step 2 with binary weights from step 1's, both distilled
+        "two_step": {
+            # trained first as the teacher, when distillation.teacher is None
+            "teacher_recipe": None,
+            # step 1's optimizer.weight_decay; None: the same as step 2's
+            "step1_weight_decay": None,
         },
         "monitor": {
             "first_conv_gradient": False,  # mean L2 norm of the first conv's gradient per epoch
@@ -223,11 +237,13 @@ NUMBERS = {
     "distillation.alpha": (-1e-300, 1.0, 0.5),  # [0, 1]
     "clip_value": (0.0, None, 1.25),
     "label_smoothing": (-1e-300, 1.0, 0.1),  # [0, 1]
+    "optimizer.weight_decay": (-1e-300, None, 1e-5),  # >= 0
+    "two_step.step1_weight_decay": (-1e-300, None, 1e-5),  # >= 0
 }
 OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size"}  # keys with a CLI option
 NONE_ALLOWED = ("max_train_examples", "max_test_examples", "checkpoint_every_steps",
                 "distillation.soft_epochs", "distillation.temperature", "distillation.alpha",
-                "clip_value")  # fmt: skip
+                "clip_value", "two_step.step1_weight_decay", "two_step.teacher_recipe")  # fmt: skip
 
 
 def check(config: Config) -> Config:
@@ -253,11 +269,17 @@ def check(config: Config) -> Config:
             continue
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or not value > low or (high is not None and value > high):
-            expected = f"a number > {low}" if high is None else f"a number in [0, {high}]"
+            expected = (f"a number in [0, {high}]" if high is not None
+                        else "a number >= 0" if low < 0 else f"a number > {low}")  # fmt: skip
             raise ValueError(
                 f"Expected {key} to be {expected}. Received: {key}={value!r}. Pass e.g. --set "
                 f"{key}={example}."
             )
+    if not isinstance(config.get("binary_weights", True), bool):
+        raise ValueError(
+            f"Expected binary_weights to be true or false. Received: "
+            f"binary_weights={config['binary_weights']!r}. Pass --set binary_weights=false."
+        )
     if config.get("channels") not in (None, 1, 3):
         raise ValueError(
             f"Expected channels to be 1, 3 or null (the dataset's own). Received: "
@@ -267,7 +289,8 @@ def check(config: Config) -> Config:
 
     check_dataset_name(config["dataset"])
     for key, option in (("model", "--model binary_resnet_e18"), ("data_dir", "--data-dir DIR"),
-                        ("distillation.teacher", "--teacher FILE")):  # fmt: skip
+                        ("distillation.teacher", "--teacher FILE"),
+                        ("two_step.teacher_recipe", "--teacher-recipe R")):  # fmt: skip
         value = _get(config, key)
         if not (isinstance(value, str) and value) and (key == "model" or value is not None):
             raise ValueError(
@@ -538,3 +561,82 @@ def quickstart() -> Config:
     config = resnet_e_fashion_mnist()
     config.update(model_kwargs={"blocks_per_stage": [2, 2, 2], "filters": [32, 64, 128]}, epochs=3)
     return config
+
+
+# ReActNet's distribution loss (Liu et al. 2020, their "distributional loss") is the distillation
+# loss at temperature 1, KL(teacher's softmax ‖ student's softmax), with no hard-label term
+DISTRIBUTION_LOSS: Config = {"temperature": 1.0, "alpha": 1.0, "soft_epochs": 0}
+# the smallest ReActNet-A of the quick variants (two blocks at 32 px)
+_QUICK_REACTNET = {
+    "model_kwargs": {"widths": [16, 32], "stem_width": 16},
+    "two_step": {"teacher_recipe": "wide_resnet_fashion_mnist"},
+}
+
+
+@recipe("reactnet_imagenet", quick=_QUICK_REACTNET)
+def reactnet_imagenet() -> Config:
+    """ReActNet-A on ImageNet in two steps (Liu et al. 2020): `bnnzoo two-step --teacher FILE`.
+
+    Each step: Adam 5e-4 decayed linearly to 0, batch 256, 256 epochs, the distribution loss
+    from a real-valued teacher (soft targets at temperature 1, no labels). Step 1 trains binary
+    activations with real weights and weight decay 1e-5, step 2 binary weights too, from step
+    1's, without weight decay. The paper's teacher is a ResNet-34, which the zoo does not hold:
+    ``bnnzoo two-step`` needs ``--teacher FILE``, a trained real-valued model of the same inputs
+    and 1000 classes (or ``--teacher-recipe R`` to train one first).
+    """
+    return {
+        "model": "reactnet_a",
+        "dataset": "tfds:imagenet2012",
+        "input_size": 224,
+        "augment": "imagenet",
+        "epochs": 256,
+        "batch_size": 256,
+        "optimizer": {"name": "adam", "lr": 5e-4, "weight_decay": 0.0},
+        "schedule": {"name": "linear"},
+        "distillation": DISTRIBUTION_LOSS,
+        "two_step": {"step1_weight_decay": 1e-5},
+    }
+
+
+@recipe("wide_resnet_fashion_mnist", quick={"model_kwargs": {"d": 1, "n": 1}})
+def wide_resnet_fashion_mnist() -> Config:
+    """A real-valued Wide ResNet on Fashion-MNIST: the teacher of ``reactnet_fashion_mnist``.
+
+    WRN-10-2 (``wide_resnet_cifar`` with d=2, n=1: one block of 32, 64 and 128 channels, 0.3M
+    parameters, 34M MACs at 28×28), Adam 1e-3 with cosine decay over 5 epochs, batch 128.
+    """
+    return {
+        "model": "wide_resnet_cifar",
+        "model_kwargs": {"d": 2, "n": 1},
+        "dataset": "fashion_mnist",
+        "input_size": 28,
+        "epochs": 5,
+        "batch_size": 128,
+        "optimizer": {"name": "adam", "lr": 1e-3},
+        "schedule": {"name": "cosine"},
+        "precision": "auto",
+    }
+
+
+@recipe("reactnet_fashion_mnist", quick=_QUICK_REACTNET)
+def reactnet_fashion_mnist() -> Config:
+    """ReActNet's two steps on Fashion-MNIST for 2 CPU cores (`bnnzoo two-step`).
+
+    A ReActNet-A of the paper's first seven blocks at half width (stem 16, blocks of 32, 64, 64,
+    128, 128, 256, 256 channels: 1.1M parameters, 36M binary MACs at 28×28), distilled from the
+    ``wide_resnet_fashion_mnist`` teacher, trained first. Each step: Adam 5e-4 decayed linearly
+    to 0 over 5 epochs, batch 128; weight decay 1e-5 in step 1, 0 in step 2, as the paper.
+    """
+    return {
+        "model": "reactnet_a",
+        "model_kwargs": {"widths": [32, 64, 64, 128, 128, 256, 256], "stem_width": 16},
+        "dataset": "fashion_mnist",
+        "input_size": 28,
+        "epochs": 5,
+        "batch_size": 128,
+        "optimizer": {"name": "adam", "lr": 5e-4, "weight_decay": 0.0},
+        "schedule": {"name": "linear"},
+        "distillation": DISTRIBUTION_LOSS,
+        "two_step": {"teacher_recipe": "wide_resnet_fashion_mnist", "step1_weight_decay": 1e-5},
+        "precision": "auto",
+    }

@@ -99,6 +99,10 @@ CASES = [
     ([*QUICK, "--dataset", "folder:{t}/none"], "Image folder not found: '{t}/none'"),
     ([*QUICK, "--dataset", "fashion_mnist", "--data-dir", "{t}/none"], "Fashion-MNIST not found"),
     (["train", "--recipe", "nope", "--out", "{t}/run"], "Unknown recipe 'nope'"),
+    (
+        ["train", "--recipe", "reactnet_fashion_mnist", "--quick", "--out", "{t}/run"],
+        "trains a teacher first and then two steps: run it with `bnnzoo two-step",
+    ),
     ([*QUICK, "--teacher", "{t}/bad.keras"], f"Teacher: '{{t}}/bad.keras' {NOT_READABLE}"),
     ([*QUICK, "--teacher", "{t}/missing.keras"], "Teacher: No saved model at"),
     ([*QUICK, "--teacher", "{tiny}"], "The teacher expects inputs (16, 16, 3)"),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bnnzoo.training import TrainingError
+from bnnzoo.training import TrainingError, jobs
 from bnnzoo.training import dwr as pipeline
 
 TINY = ["input_size=16", "max_train_examples=128", "max_test_examples=64", "batch_size=32"]
@@ -23,7 +23,7 @@ class KilledError(Exception):
 
 def test_pipeline_runs_every_stage_and_resumes_where_it_was_killed(tmp_path, monkeypatch):
     out = tmp_path / "dwr"
-    real_train = pipeline.train
+    real_train = jobs.train  # every run of the pipeline starts or resumes through jobs
     calls = []
 
     def train(config, run_dir, **kwargs):
@@ -32,7 +32,7 @@ def test_pipeline_runs_every_stage_and_resumes_where_it_was_killed(tmp_path, mon
             raise KilledError  # the process dies when the final training starts
         return real_train(config, run_dir, **kwargs)
 
-    monkeypatch.setattr(pipeline, "train", train)
+    monkeypatch.setattr(jobs, "train", train)
     with pytest.raises(KilledError):
         pipeline.run_pipeline(_plan(), out, verbose=0)
     state = json.loads((out / "dwr.json").read_text())

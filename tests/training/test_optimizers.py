@@ -53,7 +53,7 @@ def test_optimizers_of_a_config_and_their_current_rate():
     "override, message",
     [
         ("optimizer.name=rmsprop", r"optimizer.name to be one of \('adam', 'sgd', 'bop'\)"),
-        ("schedule.name=linear", r"schedule.name to be one of \('constant', 'multistep'"),
+        ("schedule.name=exponential", r"schedule.name to be one of \('constant', 'multistep'"),
     ],
 )
 def test_unknown_optimizer_or_schedule_is_refused(override, message):

@@ -6,7 +6,7 @@ from bnnzoo.training.rundir import RunDir
 
 def test_every_recipe_resolves_with_its_quick_variant():
     names = recipes.list_recipes()
-    assert len(names) == 9 and not any(name.endswith("_quick") for name in names)
+    assert len(names) == 12 and not any(name.endswith("_quick") for name in names)
     for name in names:
         assert recipes.resolve(name)["recipe"] == name
         quick = recipes.resolve(name, quick=True)
