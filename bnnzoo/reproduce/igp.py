@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from bnnzoo._text import format_table
 from bnnzoo.analysis import count_model, gradient_paths
+from bnnzoo.reproduce._bounds import figure_status, relative_diff
 from bnnzoo.zoo import create_model
 from bnnzoo.zoo.registry import IMAGENET_SHAPE
 
@@ -119,18 +120,12 @@ class ReproducedRow:
 
     def diff(self, figure: str) -> float | None:
         """Built / printed − 1 for ``"storage"`` or ``"ops"``; None where nothing is printed."""
-        printed = getattr(self.paper, figure)
-        return None if printed is None else getattr(self, figure) / printed - 1
+        return relative_diff(getattr(self.paper, figure), getattr(self, figure))
 
     def status(self, figure: str) -> str:
-        """``"ok"`` within bounds, ``"deviation"`` if documented, ``"OFF"`` otherwise, ``""``
-        where the paper prints nothing."""
-        diff = self.diff(figure)
-        if diff is None:
-            return ""
-        if abs(diff) <= TOLERANCE:
-            return "ok"
-        return "deviation" if (self.paper.model, figure) in DEVIATIONS else "OFF"
+        """``"ok"``, ``"deviation"``, ``"OFF"`` or ``""`` (``_bounds.figure_status``)."""
+        documented = (self.paper.model, figure) in DEVIATIONS
+        return figure_status(self.diff(figure), TOLERANCE, documented)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from bnnzoo.zoo.registry import register_model
 PAPER = BETHGE_2019
 
 
+@_common.builder
 def BinaryDenseNet(
     *,
     layers_per_stage: Sequence[int],

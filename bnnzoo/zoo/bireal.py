@@ -226,6 +226,7 @@ def _residual(x, filters, strides, spec: BiRealSpec, binarization: Binarization,
     return y
 
 
+@_common.builder
 def BiRealResNet(
     *,
     spec: BiRealSpec | None = None,

@@ -136,6 +136,7 @@ def _bitnet(
 # ---------------------------------------------------------------------------------- models
 
 
+@_common.builder
 def BitNetCifar(
     *,
     d: int,
@@ -191,6 +192,7 @@ def BitNetCifar(
     )
 
 
+@_common.builder
 def WideResNetCifar(
     *,
     d: int,
@@ -262,6 +264,7 @@ def WideResNetCifar(
     return _head(x, x_in, inputs, name=name)
 
 
+@_common.builder
 def BitNetImageNet(
     *,
     blocks: Sequence[tuple[int, int]],

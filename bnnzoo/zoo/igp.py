@@ -117,6 +117,7 @@ def _join(x, y, filters, binarization, name, counter):
     return tf.keras.layers.Add(name=f"{conv}_add")([y, p])
 
 
+@_common.builder
 def IGPResNet(
     *,
     width: int = 41,
@@ -231,6 +232,7 @@ def igp_dense_block(
     return tf.keras.layers.Concatenate(name=f"{name}_concat")([x, joined])
 
 
+@_common.builder
 def IGPDenseNet(
     *,
     blocks_per_stage: Sequence[int],

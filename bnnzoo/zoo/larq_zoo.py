@@ -88,6 +88,7 @@ MODELS = (
 )
 
 
+@_common.builder
 def build(
     spec: LarqZooModel,
     *,

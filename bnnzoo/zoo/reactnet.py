@@ -118,6 +118,7 @@ def ReActNetA(
     return _common.finish(x_in, x, inputs, name=name)
 
 
+@_common.builder
 def ReActNetBiReal(
     *,
     blocks: Sequence[int] = (2, 2, 2, 2),

@@ -107,8 +107,8 @@ def register_model(
             if kwargs.get("num_classes") is None:
                 kwargs["num_classes"] = num_classes
             token = _BUILDING.set(tuple(input_shape))
-            try:
-                return factory(**kwargs)
+            try:  # AutoGraph off while the model is built (zoo._common.builder says why)
+                return tf.autograph.experimental.do_not_convert(factory)(**kwargs)
             finally:
                 _BUILDING.reset(token)
 

@@ -28,6 +28,7 @@ from bnnzoo.zoo.registry import register_model
 PAPER = BETHGE_2019
 
 
+@_common.builder
 def BinaryResNetE(
     *,
     blocks_per_stage: Sequence[int] = (4, 4, 4, 4),

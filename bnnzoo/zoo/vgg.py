@@ -60,6 +60,7 @@ class VGGSpec(_common.WidthSpec):
         return BinaryVGG(spec=self, **kwargs)
 
 
+@_common.builder
 def BinaryVGG(
     *,
     spec: VGGSpec,
