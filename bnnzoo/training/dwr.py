@@ -39,7 +39,7 @@ from bnnzoo._text import format_table
 from bnnzoo.analysis import count_model
 from bnnzoo.training import data as data_lib
 from bnnzoo.training import recipes
-from bnnzoo.training.jobs import open_job, run_or_resume, save_job
+from bnnzoo.training.jobs import open_job, run_or_resume, run_summary, save_job
 from bnnzoo.training.pruning import prune_to_budget
 from bnnzoo.training.rundir import RunDir
 from bnnzoo.zoo import dwr as dwr_zoo
@@ -145,7 +145,7 @@ def run_pipeline(
             say(f"[pretrain] {plan['pretrain_epochs']} epochs in {out / 'pretrain'}")
             result = _train(plan, original_name, done["reshape"], plan["pretrain_epochs"],
                             out / "pretrain", verbose)  # fmt: skip
-            done["pretrain"] = _run_summary(result)
+            done["pretrain"] = run_summary(result)
             save_job(state_path, state)
         if "prune" not in done:
             done["prune"] = _prune(plan, original, reshaped, out, say)
@@ -156,12 +156,12 @@ def run_pipeline(
     if "train" not in done:
         say(f"[train] {plan['epochs']} epochs in {out / 'train'}")
         result = _train(plan, original_name, final_kwargs, plan["epochs"], out / "train", verbose)
-        done["train"] = _run_summary(result)
+        done["train"] = run_summary(result)
         save_job(state_path, state)
     if plan["train_original"] and "original" not in done:
         say(f"[original] {original_name}, {plan['epochs']} epochs in {out / 'original'}")
         result = _train(plan, original_name, {}, plan["epochs"], out / "original", verbose)
-        done["original"] = _run_summary(result)
+        done["original"] = run_summary(result)
         save_job(state_path, state)
 
     summary = _summarize(plan, state, out)
@@ -178,11 +178,6 @@ def _train(plan, model_name, model_kwargs, epochs, run_dir: Path, verbose):
     config["model_kwargs"] = dict(model_kwargs)
     config["clip_value"] = None  # the DWR binarization keeps its own clip
     return run_or_resume(config, run_dir, verbose=verbose)
-
-
-def _run_summary(run: RunDir) -> dict:
-    results = json.loads(run.results_path.read_text())
-    return {"dir": str(run.path), **results}
 
 
 def _prune(plan, original, reshaped, out: Path, say) -> dict:

@@ -72,3 +72,8 @@ def run_or_resume(config: dict, run_dir: Path, *, verbose: int) -> RunDir:
     else:
         train(config, run_dir, verbose=verbose, command=" ".join(["bnnzoo", *sys.argv[1:]]))
     return run
+
+
+def run_summary(run: RunDir, **extra) -> dict:
+    """What a job records of a finished run: its folder, ``extra``, then its ``results.json``."""
+    return {"dir": str(run.path), **extra, **json.loads(run.results_path.read_text())}

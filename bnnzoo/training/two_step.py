@@ -37,7 +37,7 @@ from bnnzoo._text import format_table
 from bnnzoo.training import data as data_lib
 from bnnzoo.training import recipes
 from bnnzoo.training.distillation import check_teacher
-from bnnzoo.training.jobs import open_job, run_or_resume, save_job
+from bnnzoo.training.jobs import open_job, run_or_resume, run_summary, save_job
 from bnnzoo.training.loop import build_model
 from bnnzoo.training.rundir import RunDir
 
@@ -205,8 +205,7 @@ def _run_step(state: dict, name: str, config: dict, out: Path, verbose: int) -> 
         print(f"[{name}] {STEPS[name]}: {config['recipe']} ({config['model']}), "
               f"{config['epochs']} epochs in {run.path}", flush=True)  # fmt: skip
     run_or_resume(config, run.path, verbose=verbose)  # read back if it finished unrecorded
-    results = json.loads(run.results_path.read_text())
-    done[name] = {"dir": str(run.path), "epochs": config["epochs"], **results}
+    done[name] = run_summary(run, epochs=config["epochs"])
     save_job(out / PLAN_FILE, state)
 
 
