@@ -1,6 +1,7 @@
 """Larq-style building blocks shared by every model family in the zoo."""
 
 from bnnzoo.layers.bitnet import bit_block, dense_bit_block, wide_residual_block
+from bnnzoo.layers.channels import AddToLastChannels, ChannelSplit
 from bnnzoo.layers.conv import (
     DOWNSAMPLING,
     PAD_VALUES,
@@ -16,6 +17,8 @@ from bnnzoo.layers.resnet import shortcut_block
 from bnnzoo.layers.scaling import FixedScaling, XnorScaling
 
 __all__ = [
+    "AddToLastChannels",
+    "ChannelSplit",
     "DOWNSAMPLING",
     "PAD_VALUES",
     "FixedScaling",

@@ -19,12 +19,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from dataclasses import dataclass
 
 import larq_zoo
 import tensorflow as tf
 
+from bnnzoo.layers import AddToLastChannels, ChannelSplit
 from bnnzoo.zoo import _common
 from bnnzoo.zoo import weights as weights_lib
 from bnnzoo.zoo.papers import (
@@ -144,6 +146,7 @@ def build(
             include_top=include_top,
             num_classes=inputs.num_classes,
         )
+    model = without_lambdas(model)
     if inputs.weights_path is not None:
         weights_lib.load_weights(model, inputs.weights_path)
     outputs = model.outputs[0]
@@ -153,6 +156,60 @@ def build(
         outputs = _common.global_pool(outputs, pooling)
     model = tf.keras.Model(model.inputs, outputs, name=name)
     return model if inputs.tensor is None else _connect(model, inputs.tensor)
+
+
+def without_lambdas(model: tf.keras.Model) -> tf.keras.Model:
+    """``model`` rebuilt with each of larq-zoo's ``Lambda`` layers replaced by a registered layer
+    that computes the same with the same TensorFlow ops; every other layer is a copy with the
+    same config and weights.
+
+    A ``Lambda`` holds Python code: Keras' safe mode refuses to load it from a ``.keras`` file,
+    and an exporter cannot tell what it computes. larq-zoo 2.4 uses four: MeliusNet's
+    ``tf.split`` and ``tf.concat`` around its grouped convolutions and dense blocks
+    (``ChannelSplit``, ``Concatenate``), its improvement block's ``x + pad(y)``
+    (``AddToLastChannels``), and Real-to-Binary Net's identity that names each block's output
+    (``Identity``, same name). A ``Lambda`` of another kind is kept as it is.
+    """
+    if not any(isinstance(layer, tf.keras.layers.Lambda) for layer in model.layers):
+        return model
+    copies = []
+
+    def replace(layer):
+        if isinstance(layer, tf.keras.layers.Lambda):
+            registered = _registered(layer)
+            if registered is not None:
+                return registered
+        copy = layer.__class__.from_config(layer.get_config())
+        copies.append((layer, copy))
+        return copy
+
+    rebuilt = tf.keras.models.clone_model(model, clone_function=replace)
+    for layer, copy in copies:
+        copy.set_weights(layer.get_weights())
+    return rebuilt
+
+
+def _registered(layer: tf.keras.layers.Lambda) -> tf.keras.layers.Layer | None:
+    """The registered layer computing what larq-zoo's ``layer`` computes, or None."""
+    captured = inspect.getclosurevars(layer.function).nonlocals
+    op, args, kwargs = captured.get("tf_op"), captured.get("args", ()), captured.get("kwargs", {})
+    if op is tf.split and len(args) == 1 and kwargs == {"axis": -1}:
+        return ChannelSplit(int(args[0]), name=layer.name)
+    if op is tf.concat and not args and kwargs == {"axis": -1}:
+        return tf.keras.layers.Concatenate(axis=-1, name=layer.name)
+    if set(captured) == {"f_in"} and "pad" in layer.function.__code__.co_names:
+        return AddToLastChannels(name=layer.name)  # x_[0] + tf.pad(x_[1], channels in front)
+    probe = object()
+    if not captured and _identity(layer.function, probe):
+        return tf.keras.layers.Identity(name=layer.name)
+    return None
+
+
+def _identity(function, probe) -> bool:
+    try:
+        return function(probe) is probe
+    except Exception:  # noqa: BLE001  (any other function fails on a bare object)
+        return False
 
 
 def _check_flat_imagenet_head(spec, weights, include_top, input_shape, input_tensor) -> None:

@@ -57,6 +57,8 @@ def test_builds_with_larq_zoos_code_at_a_small_input(name, rng):
     shape = (side, side, 3)
     model = zoo.create_model(name, input_shape=shape, num_classes=7)
     assert model.name == name and model.output_shape == (None, 7)
+    # registered layers only: Python lambdas do not load in safe mode nor export
+    assert not [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Lambda)]
     theirs = SPECS[name].function()(input_shape=shape, num_classes=7, weights=None)
     assert model.count_params() == theirs.count_params()
     randomize(theirs, rng)
@@ -135,14 +137,32 @@ def test_weights_files_load_through_the_strict_loader(tmp_path, rng):
         zoo.create_model("quicknet", input_shape=shape, num_classes=5, weights=path)
 
 
-def test_save_and_load_with_plain_keras(tmp_path, rng):
+@pytest.mark.parametrize("name", ["quicknet_small", "meliusnet22", "real_to_binary_net"])
+def test_save_and_load_with_plain_keras_in_safe_mode(name, tmp_path, rng):
     """QuickNet's blur-pool initializer is registered when bnnzoo.zoo is imported. (The legacy
-    .h5 format cannot name that plain-function initializer: use .keras.)"""
-    model = zoo.create_model("quicknet_small", input_shape=(32, 32, 3), num_classes=3)
+    .h5 format cannot name that plain-function initializer: use .keras.) MeliusNet22's and
+    Real-to-Binary Net's Lambda layers are registered layers, so their files load with Keras'
+    safe mode on."""
+    model = zoo.create_model(name, input_shape=(32, 32, 3), num_classes=3)
+    assert not [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Lambda)]
     x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
     model.save(tmp_path / "model.keras")
-    loaded = tf.keras.models.load_model(tmp_path / "model.keras")
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    loaded = tf.keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
+
+
+def test_a_saved_real_to_binary_net_exports_from_the_command_line(capsys, tmp_path):
+    """The path a user takes: save the model, then ``bnnzoo export FILE`` (which loads it in
+    safe mode) to OpenVINO, its conversion check passing."""
+    model = zoo.create_model("real_to_binary_net", input_shape=(32, 32, 3), num_classes=3)
+    model.save(tmp_path / "r2b.keras")
+    code, out, err = run(
+        capsys, "export", str(tmp_path / "r2b.keras"), "--format", "openvino",
+        "--out", str(tmp_path / "ir"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "conversion check, tie-free weights" in out and ": passed" in out
+    assert [p.name for p in (tmp_path / "ir").glob("*.xml")] == ["real_to_binary_net.xml"]
 
 
 def test_commands_take_the_models_by_name(capsys, tmp_path, rng):

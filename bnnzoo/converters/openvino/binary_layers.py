@@ -59,33 +59,49 @@ def quant_conv(graph, layer, inputs, output) -> ov.Output:
     pad_value = float(getattr(layer, "pad_values", 0.0))
     if magnitude is None:
         return float_conv(graph, layer, inputs[0], quantized, pad_value)
-    # OpenVINO 2026.4's CPU plugin packs a channel count that is not a multiple of 8
-    # wrongly (measured); pad with constant +1 channels whose contributions cancel
-    extra = -inputs[0].shape[-1] % 8
-    bits_in = binarize(graph, layer, inputs[0], extra)
-    bits = np.transpose(quantized > 0, (3, 2, 0, 1))  # O, I, kh, kw
-    if extra:
-        o, _, kh, kw = bits.shape
-        alternating = (np.arange(extra) % 2 == 0)[None, :, None, None]  # +1, -1, +1, ...
-        bits = np.concatenate([bits, np.broadcast_to(alternating, (o, extra, kh, kw))], 1)
     pads_begin, pads_end = same_pads(layer, inputs[0].shape)
-    y = ops.binary_convolution(
-        bits_in,
-        u1_constant(bits),
+    geometry = dict(
         strides=list(layer.strides),
         pads_begin=pads_begin,
         pads_end=pads_end,
         dilations=list(layer.dilation_rate),
-        mode="xnor-popcount",
         pad_value=pad_value,
-        name=layer.name,
+    )
+    y = bitwise(
+        graph,
+        layer,
+        inputs[0],
+        np.transpose(quantized > 0, (3, 2, 0, 1)),  # O, I, kh, kw
+        magnitude,
+        geometry,
+        taps=lambda: taps_per_output(layer, inputs[0].shape, output.shape, pad_value),
+    )
+    return bias_and_activation(layer, y)
+
+
+def bitwise(graph, layer, x_tensor, bits, magnitude, geometry: dict, taps) -> ov.Output:
+    """``BinaryConvolution`` of the signs of ``x_tensor`` (binarized by ``binarize``) with the
+    kernel ``bits`` (O, I, kh, kw; True for +1), times the per-output-channel ``magnitude``.
+
+    ``geometry``: strides, pads, dilations and pad value of ``ops.binary_convolution``;
+    ``taps()``: per output position, the taps inside the image (see ``taps_per_output``).
+    """
+    # OpenVINO 2026.4's CPU plugin packs a channel count that is not a multiple of 8
+    # wrongly (measured); pad with constant +1 channels whose contributions cancel
+    extra = -x_tensor.shape[-1] % 8
+    bits_in = binarize(graph, layer, x_tensor, extra)
+    if extra:
+        o, _, kh, kw = bits.shape
+        alternating = (np.arange(extra) % 2 == 0)[None, :, None, None]  # +1, -1, +1, ...
+        bits = np.concatenate([bits, np.broadcast_to(alternating, (o, extra, kh, kw))], 1)
+    y = ops.binary_convolution(
+        bits_in, u1_constant(bits), mode="xnor-popcount", name=layer.name, **geometry
     ).output(0)
     if extra % 2:  # one unpaired +1 channel added +1 per tap inside the image (or pad 1)
-        taps = taps_per_output(layer, inputs[0].shape, output.shape, count_padding=pad_value)
-        y = ops.subtract(y, taps, name=f"{layer.name}/channel_padding").output(0)
+        y = ops.subtract(y, taps(), name=f"{layer.name}/channel_padding").output(0)
     if not np.all(magnitude == 1.0):
         y = ops.multiply(y, per_channel(magnitude), name=f"{layer.name}/magnitude").output(0)
-    return bias_and_activation(layer, y)
+    return y
 
 
 def check_quant_conv(layer, inputs) -> tuple[np.ndarray, np.ndarray | None]:
@@ -122,22 +138,17 @@ def check_quant_conv(layer, inputs) -> tuple[np.ndarray, np.ndarray | None]:
 def binarize(graph, conv, x_tensor, extra: int = 0) -> ov.Output:
     """``FakeQuantize`` giving bit 1 exactly where Keras computes ``sign(...) = +1``.
 
-    ``extra`` constant channels of +1 are appended (see ``quant_conv``).
+    ``extra`` constant channels of +1 are appended (see ``bitwise``). A rank-2 input (a dense
+    layer's) is binarized as a 1x1 image of its features.
     """
-    channels = x_tensor.shape[-1]
-    quantizer = conv.input_quantizer
-    source, folded = folded_into_threshold(x_tensor)
-
-    def oracle(x: np.ndarray) -> np.ndarray:
-        y = tf.constant(x[None, :, None, :])
-        for layer in folded:
-            y = layer(y, training=False)
-        return quantizer(y).numpy()[0, :, 0, :] > 0
-
-    threshold, high = sign_thresholds(oracle, channels)
+    source, threshold, high = _sign_thresholds(conv, x_tensor)
     x = graph.get(source)
+    spatial = tuple(x_tensor.shape[1:3])
+    if len(x_tensor.shape) == 2:  # a dense layer's input: its features as a 1x1 image
+        x = ops.reshape(x, np.array([0, -1, 1, 1], np.int64), True).output(0)
+        spatial = (1, 1)
     if extra:
-        ones = np.ones((graph.batch_size, extra, *x_tensor.shape[1:3]), np.float32)
+        ones = np.ones((graph.batch_size, extra, *spatial), np.float32)
         x = ops.concat([x, ops.constant(ones)], 1, name=f"{conv.name}/pad_channels").output(0)
         threshold = np.concatenate([threshold, np.full(extra, -FLOAT_MIN, np.float32)])
         high = np.concatenate([high, np.ones(extra, np.float32)])
@@ -156,6 +167,80 @@ def binarize(graph, conv, x_tensor, extra: int = 0) -> ov.Output:
         levels=2,
         name=f"{conv.name}/sign",
     ).output(0)
+
+
+def _sign_thresholds(layer, x_tensor) -> tuple:
+    """The tensor that ``layer``'s input quantizer reads after folding (see
+    ``folded_into_threshold``), and per channel the threshold and the bit above it."""
+    quantizer = layer.input_quantizer
+    source, folded = folded_into_threshold(x_tensor)
+    rank = len(x_tensor.shape)
+
+    def oracle(x: np.ndarray) -> np.ndarray:
+        y = tf.constant(x[None, :, None, :] if rank == 4 else x)
+        for folded_layer in folded:
+            y = folded_layer(y, training=False)
+        y = quantizer(y).numpy()
+        return (y[0, :, 0, :] if rank == 4 else y) > 0
+
+    threshold, high = sign_thresholds(oracle, x_tensor.shape[-1])
+    return source, threshold, high
+
+
+def quant_dense(graph, layer, inputs, output) -> ov.Output:
+    """larq's ``QuantDense``. With a sign input quantizer and a binary kernel (Wu et al.'s head)
+    it is a 1x1 ``BinaryConvolution`` of the features as a 1x1 image (1-bit weights, bitwise,
+    exact like a binary conv); with a sign input and another kernel, a float MatMul of the
+    quantized kernel on the input compared with the thresholds of ``sign`` (``+-1``); without
+    an input quantizer, a float MatMul of the quantized kernel."""
+    quantized = check_quant_dense(layer, inputs)
+    magnitude = binary_magnitude(quantized) if layer.input_quantizer is not None else None
+    if magnitude is not None:
+        geometry = dict(strides=[1, 1], pads_begin=[0, 0], pads_end=[0, 0], dilations=[1, 1])
+        bits = np.transpose(quantized > 0)[:, :, None, None]  # O, I, 1, 1
+        y = bitwise(
+            graph,
+            layer,
+            inputs[0],
+            bits,
+            magnitude,
+            {**geometry, "pad_value": 0.0},
+            taps=lambda: np.ones((1, 1, 1, 1), np.float32),
+        )
+        y = ops.reshape(y, np.array([0, -1], np.int64), True).output(0)
+        return bias_and_activation(layer, y)
+    if layer.input_quantizer is None:
+        x = graph.get(inputs[0])
+    else:
+        source, threshold, high = _sign_thresholds(layer, inputs[0])
+        # Greater/Select, not a FakeQuantize: the CPU plugin cannot fuse a two-level
+        # FakeQuantize into the fully connected layer before it ("could not append an
+        # elementwise post-op", OpenVINO 2026.4)
+        above = ops.greater(graph.get(source), threshold[None, :].astype(np.float32))
+        x = ops.select(
+            above,
+            (2.0 * high - 1.0)[None, :].astype(np.float32),
+            (1.0 - 2.0 * high)[None, :].astype(np.float32),
+            name=f"{layer.name}/sign",
+        ).output(0)
+    y = ops.matmul(x, quantized.astype(np.float32), False, False, name=layer.name).output(0)
+    return bias_and_activation(layer, y)
+
+
+def check_quant_dense(layer, inputs) -> np.ndarray:
+    """The quantized kernel of a ``QuantDense`` on a rank-2 input whose input quantizer is None
+    or a sign; a ValueError naming the layer otherwise."""
+    if len(inputs) != 1 or len(inputs[0].shape) != 2:
+        raise unsupported(layer, "only a dense layer of one rank-2 input (flatten it first)")
+    if layer.input_quantizer is not None and not is_sign(layer.input_quantizer):
+        raise unsupported(
+            layer,
+            f"input_quantizer {quantizer_name(layer.input_quantizer)}"
+            f"{_bits(layer.input_quantizer)} is not a sign quantizer "
+            f"({', '.join(SIGN_QUANTIZERS)}) or None",
+        )
+    kernel = tf.constant(latent(layer.kernel))
+    return (layer.kernel_quantizer(kernel) if layer.kernel_quantizer else kernel).numpy()
 
 
 def xnor_scaling(graph, layer, inputs, output) -> ov.Output:
@@ -180,16 +265,23 @@ def xnor_scaling(graph, layer, inputs, output) -> ov.Output:
 
 
 def binary_conv_layers(model: tf.keras.Model) -> list[str]:
-    """Names of the layers the exporter turns into ``BinaryConvolution``.
+    """Names of the layers the exporter turns into ``BinaryConvolution``: binary convolutions,
+    and dense layers with a sign input quantizer and a binary kernel.
 
     Example:
         >>> missing = set(binary_conv_layers(model)) - set(binary_ops_in_runtime(compiled))
     """
-    return [
-        layer.name
-        for layer in model.layers
-        if isinstance(layer, lq.layers.QuantConv2D) and is_sign(layer.input_quantizer)
-    ]
+    return [layer.name for layer in model.layers if _runs_bitwise(layer)]
+
+
+def _runs_bitwise(layer) -> bool:
+    if isinstance(layer, lq.layers.QuantConv2D):
+        return is_sign(layer.input_quantizer)
+    if isinstance(layer, lq.layers.QuantDense) and is_sign(layer.input_quantizer):
+        kernel = tf.constant(latent(layer.kernel))
+        quantized = layer.kernel_quantizer(kernel) if layer.kernel_quantizer else kernel
+        return binary_magnitude(quantized.numpy()) is not None
+    return False
 
 
 def taps_per_output(layer, input_shape, output_shape, count_padding: float) -> np.ndarray:
@@ -243,12 +335,13 @@ def binary_magnitude(quantized: np.ndarray) -> np.ndarray | None:
     return alpha.astype(np.float32)
 
 
-def foldable_batch_norm(layer) -> bool:
-    """True for a BatchNorm over the channel axis, which folds into the sign threshold."""
+def foldable_batch_norm(layer, rank: int = 4) -> bool:
+    """True for a BatchNorm over the last (channel) axis of its rank-``rank`` input, which folds
+    into the sign threshold."""
     if not isinstance(layer, tf.keras.layers.BatchNormalization):
         return False
     axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
-    return len(axis) == 1 and axis[0] in (-1, 3)
+    return len(axis) == 1 and axis[0] % rank == rank - 1
 
 
 def folded_into_threshold(x_tensor) -> tuple:
@@ -263,7 +356,9 @@ def folded_into_threshold(x_tensor) -> tuple:
         ['stem_bn', 'block1_conv3x3_rsign']
     """
     folded, tensor = [], x_tensor
-    for foldable in (lambda layer: isinstance(layer, RSign), foldable_batch_norm):
+    rank = len(x_tensor.shape)
+    is_rsign = lambda layer: isinstance(layer, RSign)  # noqa: E731
+    for foldable in (is_rsign, lambda layer: foldable_batch_norm(layer, rank)):
         producer = tensor._keras_history.layer
         if foldable(producer):
             folded.insert(0, producer)

@@ -116,12 +116,6 @@ def quant_depthwise_conv(graph, layer, inputs, output) -> ov.Output:
     return depthwise_conv(graph, layer, inputs, output)
 
 
-def quant_dense(graph, layer, inputs, output) -> ov.Output:
-    """larq's ``QuantDense`` without quantizers: a float dense layer."""
-    check_float_quant_layer(layer, inputs)
-    return dense(graph, layer, inputs, output)
-
-
 def batch_norm(graph, layer, inputs, output) -> ov.Output:
     rank = len(inputs[0].shape)
     axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
@@ -174,6 +168,16 @@ def activation(layer, x: ov.Output, fn) -> ov.Output:
     if name not in makers:
         raise unsupported(layer, f"activation {name!r} is not supported")
     return makers[name]()
+
+
+def softmax(graph, layer, inputs, output) -> ov.Output:
+    """Keras' ``Softmax`` layer over the last axis (the channels, NCHW axis 1 of a 4-D tensor)."""
+    rank = len(inputs[0].shape)
+    axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    if [a % rank for a in axes] != [rank - 1]:
+        raise unsupported(layer, f"axis={layer.axis}; only the last axis (-1)")
+    axis = 1 if rank == 4 else rank - 1
+    return ops.softmax(graph.get(inputs[0]), axis, name=layer.name).output(0)
 
 
 def relu(graph, layer, inputs, output) -> ov.Output:
@@ -303,15 +307,26 @@ def concatenate(graph, layer, inputs, output) -> ov.Output:
 
 
 def merge(graph, layer, inputs, output) -> ov.Output:
-    shapes = {tuple(t.shape) for t in inputs}
-    if len(shapes) != 1:
-        raise unsupported(layer, f"inputs of different shapes {sorted(shapes)}")
+    shapes = [tuple(1 if d is None else d for d in t.shape) for t in inputs]
+    if len({len(shape) for shape in shapes}) != 1 or not _broadcastable(shapes):
+        listed = sorted({tuple(t.shape) for t in inputs})
+        raise unsupported(layer, f"inputs of shapes {listed} that do not broadcast")
     combine = ops.add if isinstance(layer, tf.keras.layers.Add) else ops.multiply
     y = graph.get(inputs[0])
     for i, t in enumerate(inputs[1:], start=1):
         last = i == len(inputs) - 1
         y = combine(y, graph.get(t), name=layer.name if last else None).output(0)
     return y
+
+
+def _broadcastable(shapes) -> bool:
+    """Same rank, and per axis one size or 1 (Keras' and OpenVINO's numpy broadcasting; the
+    layouts are transposed alike, so the NCHW tensors broadcast as the NHWC ones do)."""
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return False
+    return True
 
 
 # TensorFlow functions applied to Keras tensors (``TFOpLambda`` layers) that the exporter runs
@@ -345,6 +360,31 @@ def tf_op(graph, layer, inputs, output) -> ov.Output:
 
 def identity(graph, layer, inputs, output) -> ov.Output:
     return graph.get(inputs[0])
+
+
+def fixed_scaling(graph, layer, inputs, output) -> ov.Output:
+    """``bnnzoo.layers.FixedScaling``: times a constant."""
+    return ops.multiply(graph.get(inputs[0]), np.float32(layer.scale), name=layer.name).output(0)
+
+
+def channel_split(graph, layer, inputs, outputs) -> list[ov.Output]:
+    """``bnnzoo.layers.ChannelSplit``: ``groups`` equal parts of the channels (NCHW axis 1 of a
+    4-D tensor); one OpenVINO output per Keras output."""
+    axis = 1 if len(inputs[0].shape) == 4 else len(inputs[0].shape) - 1
+    split = ops.split(graph.get(inputs[0]), np.int64(axis), layer.groups, name=layer.name)
+    return list(split.outputs())
+
+
+def add_to_last_channels(graph, layer, inputs, output) -> ov.Output:
+    """``bnnzoo.layers.AddToLastChannels``: ``x + y`` with ``y`` zero-padded in front along the
+    channels (NCHW axis 1 of a 4-D tensor)."""
+    x_tensor, y_tensor = inputs
+    rank = len(x_tensor.shape)
+    axis = 1 if rank == 4 else rank - 1
+    pads_begin = np.zeros(rank, np.int64)
+    pads_begin[axis] = x_tensor.shape[-1] - y_tensor.shape[-1]
+    y = ops.pad(graph.get(y_tensor), pads_begin, np.zeros(rank, np.int64), "constant").output(0)
+    return ops.add(graph.get(x_tensor), y, name=layer.name).output(0)
 
 
 def channel_pad_shortcut(graph, layer, inputs, output) -> ov.Output:

@@ -24,7 +24,14 @@ import tensorflow as tf
 
 from bnnzoo.converters.openvino import binary_layers, float_layers, reactnet_layers
 from bnnzoo.converters.openvino.nodes import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose, unsupported
-from bnnzoo.layers import RPReLU, RSign, XnorScaling
+from bnnzoo.layers import (
+    AddToLastChannels,
+    ChannelSplit,
+    FixedScaling,
+    RPReLU,
+    RSign,
+    XnorScaling,
+)
 
 _layers = tf.keras.layers
 # (Keras layer class, emitter), the first match wins; see ``emitter_for`` on subclasses
@@ -32,14 +39,18 @@ EMITTERS: tuple[tuple[type, Callable], ...] = (
     (XnorScaling, binary_layers.xnor_scaling),
     (RSign, reactnet_layers.rsign),
     (RPReLU, reactnet_layers.rprelu),
+    (FixedScaling, float_layers.fixed_scaling),
+    (ChannelSplit, float_layers.channel_split),
+    (AddToLastChannels, float_layers.add_to_last_channels),
     (lq.layers.QuantConv2D, binary_layers.quant_conv),
     (lq.layers.QuantDepthwiseConv2D, float_layers.quant_depthwise_conv),
-    (lq.layers.QuantDense, float_layers.quant_dense),
+    (lq.layers.QuantDense, binary_layers.quant_dense),
     (_layers.DepthwiseConv2D, float_layers.depthwise_conv),
     (_layers.Conv2D, float_layers.conv),
     (_layers.BatchNormalization, float_layers.batch_norm),
     (_layers.Activation, float_layers.activation_layer),
     (_layers.ReLU, float_layers.relu),
+    (_layers.Softmax, float_layers.softmax),
     (_layers.PReLU, float_layers.prelu),
     (_layers.MaxPooling2D, float_layers.pool),
     (_layers.AveragePooling2D, float_layers.pool),
@@ -52,7 +63,10 @@ EMITTERS: tuple[tuple[type, Callable], ...] = (
     (_layers.Add, float_layers.merge),
     (_layers.Multiply, float_layers.merge),
     (_layers.Dropout, float_layers.identity),
+    (_layers.Identity, float_layers.identity),
 )
+# emitters of layers with several outputs: they return one OpenVINO output per Keras output
+MULTI_OUTPUT = (float_layers.channel_split,)
 # layers matched by class name: Keras does not export their classes
 NAMED_EMITTERS: dict[str, Callable] = {
     "TFOpLambda": float_layers.tf_op,
@@ -64,8 +78,8 @@ CHECKS: dict[Callable, Callable] = {
     binary_layers.quant_conv: lambda layer, node: binary_layers.check_quant_conv(
         layer, list(node.keras_inputs)
     ),
-    float_layers.quant_dense: lambda layer, node: float_layers.check_float_quant_layer(
-        layer, node.keras_inputs
+    binary_layers.quant_dense: lambda layer, node: binary_layers.check_quant_dense(
+        layer, list(node.keras_inputs)
     ),
     float_layers.quant_depthwise_conv: lambda layer, node: float_layers.check_float_quant_layer(
         layer, node.keras_inputs
@@ -100,7 +114,7 @@ def check_supported(model: tf.keras.Model) -> None:
         try:
             emitter = emitter_for(layer)
             outputs = tf.nest.flatten(node.outputs)
-            if len(outputs) != 1:
+            if len(outputs) != 1 and emitter not in MULTI_OUTPUT:
                 raise unsupported(layer, f"it has {len(outputs)} outputs; one is supported")
             CHECKS.get(emitter, lambda *_: None)(layer, node)
             float_layers.check_activation(layer)
@@ -168,9 +182,12 @@ class Graph:
         if isinstance(layer, tf.keras.layers.InputLayer) or node.is_input:
             self.values[id(outputs[0])] = self._input(layer, outputs[0])
             return
-        if len(outputs) != 1:
-            raise unsupported(layer, f"it has {len(outputs)} outputs; one is supported")
-        self.values[id(outputs[0])] = emitter_for(layer)(self, layer, inputs, outputs[0])
+        emitter = emitter_for(layer)
+        if emitter in MULTI_OUTPUT:
+            for tensor, value in zip(outputs, emitter(self, layer, inputs, outputs), strict=True):
+                self.values[id(tensor)] = value
+            return
+        self.values[id(outputs[0])] = emitter(self, layer, inputs, outputs[0])
 
     def _input(self, layer, tensor) -> ov.Output:
         shape = tuple(tensor.shape)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import larq as lq
 import numpy as np
+import openvino.opset13 as ov_ops
 import pytest
 import tensorflow as tf
 
-from bnnzoo import zoo
+from bnnzoo import layers, zoo
 from bnnzoo.converters import openvino as ovx
+from bnnzoo.converters.exact import check_conversion
 from bnnzoo.layers import binary_conv2d
 from tests.conftest import randomize
 from tests.converters.openvino._models import ATOL, CONFIGS, RTOL, randomized
@@ -236,7 +238,7 @@ def test_every_layer_is_checked_before_any_op_is_emitted(monkeypatch):
     x = tf.math.multiply(x, 3.0)  # a TFOpLambda other than a + b
     x = tf.keras.layers.Flatten()(x)
     x = lq.layers.QuantDense(
-        3, input_quantizer="ste_sign", kernel_quantizer="ste_sign", name="binary_dense"
+        3, input_quantizer=lq.quantizers.DoReFa(k_bit=2), name="two_bit_dense"
     )(x)
     emitted = []
     monkeypatch.setattr(ovx.graph.Graph, "_emit", lambda self, node: emitted.append(node))
@@ -245,12 +247,110 @@ def test_every_layer_is_checked_before_any_op_is_emitted(monkeypatch):
     message = str(info.value)
     assert message.startswith("Cannot export layer 'doubled' (Lambda)")
     assert "2 more layers cannot be exported either: tf.math.multiply" in message
-    assert message.endswith(", binary_dense.")
+    assert message.endswith(", two_bit_dense.")
     assert emitted == []
 
 
-def test_quantized_dense_is_refused_naming_the_quantizers():
+def test_multi_bit_dense_is_refused_naming_the_quantizer():
     inputs = tf.keras.Input((6,))
-    x = lq.layers.QuantDense(3, kernel_quantizer="ste_sign", name="binary_kernel")(inputs)
-    with pytest.raises(ValueError, match=r"'binary_kernel' \(QuantDense\).*kernel_quantizer set"):
+    x = lq.layers.QuantDense(3, input_quantizer=lq.quantizers.DoReFa(k_bit=2), name="dorefa")(
+        inputs
+    )
+    with pytest.raises(
+        ValueError, match=r"'dorefa' \(QuantDense\).*DoReFa \(2-bit\) is not a sign"
+    ):
         ovx.to_openvino(tf.keras.Model(inputs, x))
+
+
+def _binary_dense_head() -> tf.keras.Model:
+    """Wu et al.'s kind of head: BatchNorm -> flatten -> binary dense (sign input, binary kernel,
+    13 units: the next input is not a multiple of 8 channels) -> BatchNorm -> binary dense with a
+    magnitude-aware kernel -> BatchNorm -> dense with a sign input and a float kernel -> fixed
+    scaling."""
+    inputs = tf.keras.Input((6, 6, 8))
+    x = tf.keras.layers.Flatten()(tf.keras.layers.BatchNormalization()(inputs))
+    kernels = (("ste_sign", 13), (lq.quantizers.MagnitudeAwareSign(), 16), (None, 5))
+    for i, (kernel, units) in enumerate(kernels):
+        if i:
+            x = tf.keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = lq.layers.QuantDense(
+            units, input_quantizer="ste_sign", kernel_quantizer=kernel, use_bias=False,
+            name=f"dense{i}",
+        )(x)  # fmt: skip
+    return tf.keras.Model(inputs, layers.FixedScaling(0.25)(x))
+
+
+def test_binary_dense_is_exact_with_its_batch_norm_folded_into_the_sign():
+    model = _binary_dense_head()
+    randomize(model, np.random.default_rng(5))
+    report, margins = check_conversion(
+        model, lambda m: _engine(ovx.compile(ovx.to_openvino(m))), n=4
+    )
+    assert report.passed and report.rounding_exact == 4, report.failure_message()
+    assert margins.smallest > 0
+    compiled = ovx.compile(ovx.to_openvino(model))
+    assert ovx.binary_conv_layers(model) == ["dense0", "dense1"]  # binary kernels: bitwise
+    assert sorted(ovx.binary_ops_in_runtime(compiled)) == ["dense0", "dense1"]
+    # a BatchNorm directly before the sign folds into its threshold. Ties: with mean 0 and
+    # beta = -(k * a) in float32 (a = gamma / sqrt(var + eps), k an even integer, what 288
+    # terms of +-1 sum to), Keras' BatchNorm is 0 at x = k to rounding, and its own rounding
+    # decides the sign; the same BatchNorm computed in another order (a fused multiply-add)
+    # lands on either side.
+    bn = model.get_layer("bn1")
+    scale = bn.gamma.numpy() / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
+    k = 2.0 * np.round(np.random.default_rng(2).normal(size=scale.shape) * 3.0)
+    bn.moving_mean.assign(np.zeros_like(scale))
+    bn.beta.assign(-(k.astype(np.float32) * scale.astype(np.float32)))
+    x = np.random.default_rng(1).normal(size=(64, 6, 6, 8)).astype(np.float32)
+    sums = tf.keras.Model(model.inputs, bn.input)(x).numpy()
+    assert np.sum(sums == k) >= 5  # ties on several channels and inputs
+    assert np.abs(bn(sums, training=False).numpy()[sums == k]).max() < 1e-5
+    compiled = ovx.compile(ovx.to_openvino(model))
+    np.testing.assert_allclose(ovx.predict(compiled, x), model(x).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def _channel_layers_model() -> tf.keras.Model:
+    """MeliusNet's and Real-to-Binary Net's layers: a grouped conv as ChannelSplit -> one conv
+    per group -> Concatenate, AddToLastChannels, Identity, a broadcast Multiply, Softmax."""
+    inputs = tf.keras.Input((6, 6, 8))
+    groups = layers.ChannelSplit(2)(inputs)
+    x = tf.keras.layers.Concatenate()(
+        [tf.keras.layers.Conv2D(6, 3, padding="same")(g) for g in groups]
+    )
+    new = tf.keras.layers.Conv2D(4, 1)(x)
+    x = layers.AddToLastChannels()([x, new])
+    x = tf.keras.layers.Identity(name="block_out")(x)
+    gate = tf.keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    x = tf.keras.layers.Multiply()([gate, x])  # (1, 1, 12) times (6, 6, 12)
+    x = tf.keras.layers.Softmax()(x)
+    return tf.keras.Model(inputs, tf.keras.layers.Flatten()(x))
+
+
+def test_channel_layers_match_keras_and_a_wrong_merge_fails(monkeypatch):
+    model = _channel_layers_model()
+    randomize(model, np.random.default_rng(7))
+
+    def convert(m):
+        return _engine(ovx.compile(ovx.to_openvino(m)))
+
+    report, _ = check_conversion(model, convert, n=4)
+    assert report.passed and report.rounding_exact == 4, report.failure_message()
+
+    def padded_behind(graph, layer, inputs, output):  # the new channels added to the first ones
+        x, y = (graph.get(t) for t in inputs)
+        front = np.zeros(4, np.int64)
+        behind = np.array([0, inputs[0].shape[-1] - inputs[1].shape[-1], 0, 0], np.int64)
+        padded = ov_ops.pad(y, front, behind, "constant").output(0)
+        return ov_ops.add(x, padded).output(0)
+
+    emitters = tuple(
+        (cls, padded_behind if cls is layers.AddToLastChannels else emitter)
+        for cls, emitter in ovx.graph.EMITTERS
+    )
+    monkeypatch.setattr(ovx.graph, "EMITTERS", emitters)
+    broken, _ = check_conversion(model, convert, n=4)
+    assert not broken.passed
+
+
+def _engine(compiled):
+    return lambda batch: ovx.predict(compiled, batch)
