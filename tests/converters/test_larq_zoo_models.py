@@ -36,17 +36,14 @@ CASES = {
         [],
         r"'quant_conv2d(_\d+)?' \(QuantConv2D\).*DoReFa \(2-bit\) is not a sign quantizer",
     ),
-    # grouped convs of the stem are tf.split → Conv2D per group → tf.concat in Lambda layers
-    "meliusnet22": (32, 100.0, [], r"'stem_s1_groupconv_split' \(Lambda\).*no OpenVINO converter"),
-    "real_to_binary_net": (
-        32,
-        100.0,
-        [],
-        r"'r2b_bnn_block_2_out' \(Lambda\).*no OpenVINO converter",
-    ),
-    # 217 px is its smallest input; LCE leaves the 6x6 conv of 4096 filters (37.7 M weights)
-    # in float: it does not fold that layer's XNOR weight scaling into constants
-    "xnornet": (217, 96.3, ["QuantConv2D"], EXACT),
+    # grouped convs: ChannelSplit -> Conv2D per group -> Concatenate (larq-zoo's Lambdas,
+    # replaced by registered layers); the improvement block's merge is AddToLastChannels
+    "meliusnet22": (32, 100.0, [], EXACT),
+    "real_to_binary_net": (32, 100.0, [], EXACT),  # its identity Lambdas are Identity layers
+    # 217 px is its smallest input; its 6x6 conv of 4096 filters (37.7 M weights) runs in
+    # LceBconv2d because bnnzoo folds its XNOR weight scaling into the kernel first (LCE alone
+    # leaves that layer in float: bnnzoo.converters.lce.upstream_kernels)
+    "xnornet": (217, 100.0, [], EXACT),
 }
 
 

@@ -44,7 +44,9 @@ def to_tflite(
 
     **LCE defects.** A binary conv that LCE 0.16 would convert wrongly (``same`` zero padding on
     an input smaller than the kernel) is first rewritten into an exact equivalent that it
-    converts correctly, or refused; see ``bnnzoo.converters.lce.upstream``.
+    converts correctly, or refused; every quantized kernel is given to LCE as the constant its
+    quantizer computes (above a size LCE 0.16 crashes on it, or leaves a binary conv in
+    float); see ``bnnzoo.converters.lce.upstream`` and ``upstream_kernels``.
 
     Args:
         model: a built Keras 2 model with a fixed input shape (batch size may be None).
@@ -89,8 +91,8 @@ def to_tflite(
         int8_range = check_int8_range(int8_range)
     destination = _check_destination(path) if path is not None else None
 
-    if target == "arm":  # LCE's zero-padding defect (see upstream.py); xcore keeps float convs
-        model = avoid_upstream_defects(model)
+    # LCE's defects (upstream.py); for xcore only the kernel folding: it keeps binary convs float
+    model = avoid_upstream_defects(model, target=target)
 
     import larq_compute_engine as lce
 

@@ -148,8 +148,11 @@ def _binary_layer_calls(model: tf.keras.Model):
 
 def _layer_signature(layer, output_shape) -> tuple:
     """The shape signature an ``LceBconv2d`` of this layer would have (None: not a conv)."""
+    if isinstance(layer, tf.keras.layers.Dense) and output_shape is not None:
+        # a binary dense layer is converted as a 1x1 LceBconv2d (lce.upstream_kernels)
+        return (1, 1, int(layer.kernel.shape[0]), int(layer.kernel.shape[1]), 1, 1)
     if output_shape is None or not isinstance(layer, tf.keras.layers.Conv2D):
-        return (type(layer).__name__, layer.name)  # dense/depthwise: no bconv can match
+        return (type(layer).__name__, layer.name)  # depthwise: no bconv can match
     if isinstance(layer, tf.keras.layers.DepthwiseConv2D):
         return (type(layer).__name__, layer.name)
     kh, kw, in_per_group, filters = (int(d) for d in layer.kernel.shape)

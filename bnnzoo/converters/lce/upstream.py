@@ -1,5 +1,10 @@
 """Known defects of Larq Compute Engine 0.16 and how bnnzoo avoids them before converting.
 
+Two defects, one module each: zero padding on an input smaller than the kernel (here), and the
+quantized kernel of a layer LCE computes in float, which its converter folds into a constant
+only up to a size and crashes on beyond it (``upstream_kernels``). ``avoid_upstream_defects``
+(here) rewrites both in one copy of the model.
+
 **Zero padding on an input smaller than the kernel.** A binary convolution with padding
 ``same`` and pad value 0 computes the ``±1`` convolution with every padded position read as
 ``+1`` and then subtracts, at the border of the output, the kernel taps that stuck out (LCE's
@@ -27,6 +32,10 @@ into a float ``SUB``; a BatchNorm after the layer stays a float op instead of fu
 other layer and weight is copied unchanged. The sums are integers (times the kernel scale of a
 magnitude-aware kernel), so the rewritten layer equals the original to float rounding.
 
+A conv with a multi-bit or no input quantizer (DoReFa's) is not affected: LCE computes it as a
+float ``CONV_2D`` with ordinary ``same`` padding, after ``upstream_kernels`` has folded its
+kernel.
+
 Example:
     >>> zero_padding_defects(zoo.BinaryResNetE18(input_shape=(64, 64, 3)))[0]
     ZeroPaddingDefect(layer='stage4_block2_conv', input_size=(2, 2), kernel=(3, 3), strides=(1, 1))
@@ -39,6 +48,14 @@ from dataclasses import dataclass
 
 import larq as lq
 import tensorflow as tf
+
+from bnnzoo.converters.lce.upstream_kernels import (
+    fill_folded,
+    has_one_bit_input,
+    kernel_attribute,
+    quantized_kernels,
+    without_kernel_quantizer,
+)
 
 LCE_VERSION = "0.16"
 
@@ -63,13 +80,13 @@ class ZeroPaddingDefect:
 
 def is_zero_padded_binary_conv(layer: tf.keras.layers.Layer) -> bool:
     """True for a larq ``QuantConv2D`` that LCE makes an ``LceBconv2d`` with ``same``-zero
-    padding: quantized input and kernel, padding ``same``, pad value 0."""
+    padding: 1-bit input quantizer, quantized kernel, padding ``same``, pad value 0."""
     return (
         isinstance(layer, lq.layers.QuantConv2D)
         and layer.padding == "same"
         and not tf.is_tensor(layer.pad_values)
         and float(layer.pad_values) == 0.0
-        and layer.input_quantizer is not None
+        and has_one_bit_input(layer)
         and layer.kernel_quantizer is not None
     )
 
@@ -164,48 +181,70 @@ def _fill_border(original, rewritten: OnePaddedWithBorderCorrection) -> None:
     rewritten.border.assign(tf.cast(border[0], rewritten.border.dtype))
 
 
-def avoid_upstream_defects(model: tf.keras.Model) -> tf.keras.Model:
-    """``model`` itself when LCE 0.16 converts it correctly; otherwise a copy in which every
-    layer of ``zero_padding_defects`` is rewritten exactly (see the module docstring) and every
+def avoid_upstream_defects(model: tf.keras.Model, *, target: str = "arm") -> tf.keras.Model:
+    """``model`` itself when it has neither defect; otherwise a copy in which every layer of
+    ``zero_padding_defects`` is rewritten exactly (see the module docstring), every layer of
+    ``upstream_kernels.quantized_kernels`` has its quantized kernel folded in, and every
     other layer and weight is the same.
 
+    ``target="xcore"`` folds the kernels only: LCE makes no ``LceBconv2d`` for XMOS, so the
+    zero-padding defect does not arise, while its converter fails on large kernels the same way.
+
     Raises:
-        ValueError: an affected layer that cannot be rewritten (called on several input sizes,
-            or inside a subclassed model), before anything is converted.
+        ValueError: a zero-padding layer that cannot be rewritten (called on several input
+            sizes, or inside a subclassed model), before anything is converted.
 
     Example:
         >>> lce.convert_keras_model(avoid_upstream_defects(model))
     """
-    defects = zero_padding_defects(model)
-    if not defects:
+    padding = target == "arm"
+    if not _needs_rewrite(model, padding):
         return model
-    return _rewrite(model, prefix="")
+    return _rewrite(model, prefix="", padding=padding)
 
 
-def _rewrite(model: tf.keras.Model, *, prefix: str) -> tf.keras.Model:
-    """A copy of a functional or Sequential model with its affected layers rewritten."""
+def _needs_rewrite(model: tf.keras.Model, padding: bool) -> bool:
+    kernels = quantized_kernels(model, binary_convs=padding)
+    return bool(kernels or (padding and zero_padding_defects(model)))
+
+
+def _rewrite(model: tf.keras.Model, *, prefix: str, padding: bool) -> tf.keras.Model:
+    """A copy of a functional or Sequential model with its affected layers rewritten (zero
+    padding only where ``padding``); a subclassed model as it is when only its kernels would be
+    folded."""
     if not (isinstance(model, tf.keras.Sequential) or getattr(model, "_is_graph_network", False)):
-        defect = zero_padding_defects(model, _prefix=prefix)[0]
-        _refuse(defect, f"it sits in the subclassed model {model.name!r}")
+        defects = zero_padding_defects(model, _prefix=prefix) if padding else []
+        if not defects:
+            return model  # its layers cannot be replaced; LCE folds their kernels as it can
+        _refuse(defects[0], f"it sits in the subclassed model {model.name!r}")
     pairs = []
 
     def clone(layer):
-        if isinstance(layer, tf.keras.Model) and zero_padding_defects(layer):
-            return _rewrite(layer, prefix=f"{prefix}{layer.name}/")  # built, weights set
-        affected = _layer_defects(layer, f"{prefix}{layer.name}")
+        if isinstance(layer, tf.keras.Model) and _needs_rewrite(layer, padding):
+            return _rewrite(layer, prefix=f"{prefix}{layer.name}/", padding=padding)
+        affected = _layer_defects(layer, f"{prefix}{layer.name}") if padding else []
+        if kernel_attribute(layer, binary_convs=padding) is not None and not affected:
+            new = without_kernel_quantizer(layer, binary_dense_as_conv=padding)
+            pairs.append((layer, new, fill_folded))
+            return new
         if affected and len(_input_sizes(layer)) > 1:
             _refuse(affected[0], "it is called on several input sizes")
-        new = _one_padded(layer) if affected else layer.__class__.from_config(layer.get_config())
-        pairs.append((layer, new, bool(affected)))
+        if affected:
+            new = _one_padded(layer)
+            pairs.append((layer, new, _fill_border))
+        else:
+            new = layer.__class__.from_config(layer.get_config())
+            pairs.append((layer, new, _copy_weights))
         return new
 
     rewritten = tf.keras.models.clone_model(model, clone_function=clone)
-    for original, new, affected in pairs:
-        if affected:
-            _fill_border(original, new)
-        else:
-            new.set_weights(original.get_weights())
+    for original, new, fill in pairs:  # nested models come back built, with their weights
+        fill(original, new)
     return rewritten
+
+
+def _copy_weights(original, new) -> None:
+    new.set_weights(original.get_weights())
 
 
 def _refuse(defect: ZeroPaddingDefect, reason: str):
