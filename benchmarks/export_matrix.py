@@ -5,7 +5,10 @@ models at 224, the CIFAR families at 32) and each engine of ``--engines``:
 
 * ``lce``: ``to_tflite(model)`` (Larq Compute Engine, target arm, float32 with binary ops), run
   in LCE's interpreter;
-* ``openvino``: ``openvino.to_openvino(model)`` compiled in f32 on the CPU plugin.
+* ``openvino``: ``openvino.to_openvino(model)`` compiled in f32 on the CPU plugin;
+* ``openvino-bf16``: the same model compiled with its float layers in bfloat16 (a lossy
+  conversion: compared by ``verify.tolerance("bf16")``, reported and not judged; its
+  conversion is the f32 row's).
 
 A row gives: whether the engine took the model (else the one line it refused it with), the
 exact conversion check (``exact.check_conversion``: the model with tie-free weights, ``--n``
@@ -72,14 +75,15 @@ def _lce(args):
     return convert, details
 
 
-def _openvino(args):
+def _openvino(args, precision: str = "f32"):
     from bnnzoo.converters import openvino as ov
 
     built = {}
 
     def convert(model):
-        built["compiled"] = ov.compile(ov.to_openvino(model), threads=args.threads)
-        return lambda batch: ov.predict(built["compiled"], batch)
+        compiled = ov.compile(ov.to_openvino(model), threads=args.threads, precision=precision)
+        built["compiled"] = compiled
+        return lambda batch: ov.predict(compiled, batch)
 
     def details(model):
         layers = ov.binary_conv_layers(model)
@@ -90,7 +94,13 @@ def _openvino(args):
     return convert, details
 
 
-ENGINES = {"lce": _lce, "openvino": _openvino}
+ENGINES = {
+    "lce": _lce,
+    "openvino": _openvino,
+    "openvino-bf16": lambda args: _openvino(args, precision="bf16"),
+}
+# the criteria of each engine's check: exact, or a lossy conversion's figures (reported)
+PRECISION = {"openvino-bf16": "bf16"}
 
 
 def latency_ms(engine, model, runs: int) -> float:
@@ -117,7 +127,10 @@ def row(name: str, engine_name: str, args) -> str:
         return engines[-1]
 
     try:
-        report, margins = check_conversion(model, keep, n=args.n, engine_name=engine_name)
+        precision = PRECISION.get(engine_name, "exact")
+        report, margins = check_conversion(
+            model, keep, n=args.n, engine_name=engine_name, precision=precision
+        )
     except Exception as err:  # a refusal: the engine's own one line
         message = " ".join(str(err).split())[:160]
         return (
@@ -127,6 +140,8 @@ def row(name: str, engine_name: str, args) -> str:
     bitwise, size = details(model)
     relative = report.max_abs_diff / max(report.max_abs_reference, 1e-30)
     verdict = "pass" if report.passed else "FAIL"
+    if precision != "exact":  # lossy: stated, not judged (the f32 row checks the conversion)
+        verdict = f"{precision}: {'within' if report.passed else 'outside'} its criteria"
     latency = latency_ms(engines[-1], model, args.runs)
     return (
         f"| {name} | {shape} | {engine_name} | yes | {verdict} | {report.rounding_exact}/"
@@ -151,7 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pattern", nargs="?", default="*")
     parser.add_argument("--family", default=None)
-    parser.add_argument("--engines", default="lce,openvino")
+    parser.add_argument("--engines", default="lce,openvino,openvino-bf16")
     parser.add_argument("--n", type=int, default=4)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)

@@ -175,13 +175,16 @@ def check_conversion(
     n: int = 8,
     seed: int = 0,
     engine_name: str = "engine",
+    precision: str = "exact",
 ) -> tuple[VerifyReport, Margins]:
     """Convert ``model`` with tie-free weights and compare it with Keras on every input.
 
     ``convert`` turns a Keras model into an engine (e.g. ``lambda m: lce_engine(to_tflite(m))``)
     and is called while the model holds tie-free weights; the model's own weights are put back
     afterwards, also when ``convert`` raises. The comparison uses ``verify.tolerance("exact")``:
-    every input must agree to float rounding.
+    every input must agree to float rounding. ``precision="bf16"`` (an engine that rounds its
+    float layers to bfloat16) compares by ``tolerance("bf16")`` instead: a lossy conversion is
+    not exact, so its report is a figure to state, not a proof of the conversion.
 
     Returns:
         The ``VerifyReport`` (it does not raise on disagreement) and the ``Margins``.
@@ -203,7 +206,7 @@ def check_conversion(
             inputs=batch,
             raise_on_failure=False,
             engine_name=engine_name,
-            **tolerance("exact").kwargs(),
+            **tolerance(precision).kwargs(),
         )
     finally:
         model.set_weights(own)
