@@ -334,15 +334,18 @@ TF_OPS = ("__operators__.add", "math.add")
 
 
 def check_tf_op(layer, node) -> None:
-    """A ``TFOpLambda`` must be ``a + b`` of two Keras tensors of the same shape."""
+    """A ``TFOpLambda`` must be ``a + b`` of two Keras tensors of the same shape: ``(a, b)``, or
+    ``(a, y=b)`` as Keras writes it in a saved ``.keras`` file and reads it back."""
     symbol = getattr(layer, "symbol", "?")
     tensors = list(node.keras_inputs)
     extra = {k: v for k, v in (node.call_kwargs or {}).items() if k != "name" and v is not None}
+    operands = (len(node.call_args) == 2 and not extra) or (
+        len(node.call_args) == 1 and set(extra) == {"y"}
+    )
     if (
         symbol not in TF_OPS
         or len(tensors) != 2
-        or len(node.call_args) != 2
-        or extra
+        or not operands
         or tuple(tensors[0].shape) != tuple(tensors[1].shape)
     ):
         raise unsupported(

@@ -230,6 +230,23 @@ def test_larq_float_layers_reshape_and_tf_add_match_keras():
     assert len(ovx.binary_ops_in_runtime(compiled)) == 1
 
 
+def test_a_tf_add_read_back_from_a_keras_file_exports(tmp_path):
+    """Keras saves ``a + b`` on Keras tensors as ``tf.__operators__.add(a, y=b)``; a trained
+    model loaded from its ``.keras`` file must export as the model it was built as."""
+    inputs = tf.keras.Input((4, 4, 8))
+    x = tf.keras.layers.Conv2D(8, 3, padding="same")(inputs)
+    model = tf.keras.Model(inputs, tf.keras.layers.Flatten()(x + inputs))
+    randomize(model, np.random.default_rng(8))
+    model.save(tmp_path / "m.keras")
+    loaded = tf.keras.models.load_model(tmp_path / "m.keras")
+    node = next(n for layer in loaded.layers for n in layer.inbound_nodes if "add" in layer.name)
+    assert len(node.call_args) == 1 and "y" in node.call_kwargs  # the form read back
+    report = ovx.verify_openvino(
+        loaded, ovx.compile(ovx.to_openvino(loaded)), n=2, atol=ATOL, rtol=RTOL
+    )
+    assert report.passed, report.failure_message()
+
+
 def test_every_layer_is_checked_before_any_op_is_emitted(monkeypatch):
     """The first layer that cannot be exported is named, with the others; nothing is emitted."""
     inputs = tf.keras.Input((8, 8, 4))
