@@ -34,6 +34,40 @@ def randomize(model: tf.keras.Model, rng) -> list[np.ndarray]:
     return values
 
 
+# The small quickstart of tests/test_quickstart.py: digits, a two-stage ResNetE, 256 training
+# images, 16×16 (the whole path in well under a minute).
+QUICKSTART_SMALL = (
+    'model_kwargs={"blocks_per_stage": [1, 1], "filters": [32, 64]}',
+    "max_train_examples=256",
+    "input_size=16",
+)
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory):
+    """One whole quickstart on a machine without Fashion-MNIST (a data dir without its files),
+    as ``make demo`` runs it: "auto" dataset, printing to a file (not a terminal); its folder,
+    its result and what it printed.
+
+    tests/test_quickstart.py checks the run; tests/test_examples.py runs the export and engine
+    examples on the model it trained (``run/model.keras``: two epochs on digits, 16×16×1). Both
+    modules are in the xdist group "quickstart", so one worker makes the run once for both.
+    """
+    import contextlib
+    import io
+
+    from bnnzoo import quickstart
+
+    out = tmp_path_factory.mktemp("quickstart")
+    no_fashion_mnist = tmp_path_factory.mktemp("no-fashion-mnist")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = quickstart.quickstart(out, dataset="auto", data_dir=no_fashion_mnist, epochs=2,
+                                       overrides=QUICKSTART_SMALL, runs=2, eval_images=48,
+                                       verbose=1)  # fmt: skip
+    return out, result, printed.getvalue()
+
+
 @pytest.fixture
 def tiny_model_factory():
     """A small ResNetE that builds in well under a second, for weight-file tests."""

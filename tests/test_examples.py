@@ -13,7 +13,9 @@ from PIL import Image
 from bnnzoo.converters.bench.engines import ENGINES
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-pytestmark = pytest.mark.xdist_group("examples")  # the module fixtures are built once
+# the export and engine examples run on the model of tests/conftest.py's session fixture
+# `quickstart_run`, which tests/test_quickstart.py checks: one group, one worker, one run
+pytestmark = pytest.mark.xdist_group("quickstart")
 
 
 def run_example(script: str, *args) -> subprocess.CompletedProcess:
@@ -39,27 +41,22 @@ def image_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained_model(tmp_path_factory):
-    """A small binary ResNetE trained for two epochs on digits (16×16×1), saved by the run."""
-    from bnnzoo.training import recipes, train
-
-    overrides = (
-        'model_kwargs={"blocks_per_stage": [1, 1], "filters": [32, 64]}',
-        "max_train_examples=256",
-        "input_size=16",
-    )
-    config = recipes.resolve("quickstart", overrides, dataset="digits", epochs=2)
-    result = train(config, tmp_path_factory.mktemp("run") / "run", verbose=0)
-    return result.out_dir / "model.keras"
+def trained_model(quickstart_run):
+    """A small binary ResNetE trained for two epochs on digits (16×16×1), saved by the run: the
+    quickstart's (its ``quickstart`` recipe at tests/conftest.py's QUICKSTART_SMALL sizes)."""
+    out, result, _ = quickstart_run
+    assert result["dataset"] == "digits" and result["input_shape"] == [16, 16, 1]
+    return out / "run" / "model.keras"
 
 
 def test_finetune_image_folder_trains_and_saves(image_folder, tmp_path):
     out = tmp_path / "finetuned.keras"
-    # the DWR paper's CIFAR ResNet-20 (0.27 M parameters) instead of the default ResNetE18 (11 M):
-    # the same script, a smaller model to fit and a smaller file to write
+    # DWR's released ResNet-20 at s=3 (one binary block per stage: 29 Keras layers, 0.41 M
+    # parameters at 2 classes) instead of the default ResNetE18 (66 layers, 11 M): the same
+    # script, fewer layers to build and to trace for each of the two fits (most of its time)
     result = run_example(
         "finetune_image_folder.py", image_folder, "--out", out, "--weights", "none",
-        "--model", "resnet20_bireal", "--image-size", 32, "--epochs", 2, "--finetune-epochs", 1,
+        "--model", "dwr_resnet20_s3", "--image-size", 32, "--epochs", 2, "--finetune-epochs", 1,
         "--batch-size", 8,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,33 +1,20 @@
-import contextlib
-import io
 import json
 
 import pytest
 
 from bnnzoo import quickstart as qs
 
-# digits, a two-stage ResNetE, 256 training images: the whole path in well under a minute
-SMALL = (
-    'model_kwargs={"blocks_per_stage": [1, 1], "filters": [32, 64]}',
-    "max_train_examples=256",
-    "input_size=16",
-)
-
-# its module fixture runs a whole quickstart: keep the module on one xdist worker
+# the run itself is tests/conftest.py's session fixture `quickstart_run` (digits, a two-stage
+# ResNetE, 256 training images: the whole path in well under a minute), which
+# tests/test_examples.py shares: keep both modules on one xdist worker, in one group
 pytestmark = pytest.mark.xdist_group("quickstart")
 
 
 @pytest.fixture(scope="module")
-def printed_report(tmp_path_factory):
+def printed_report(quickstart_run):
     """A run on a machine without Fashion-MNIST (a data dir without its files), as ``make demo``
     runs it: "auto" dataset, printing to a file (not a terminal)."""
-    out = tmp_path_factory.mktemp("quickstart")
-    no_fashion_mnist = tmp_path_factory.mktemp("no-fashion-mnist")
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        result = qs.quickstart(out, dataset="auto", data_dir=no_fashion_mnist, epochs=2,
-                               overrides=SMALL, runs=2, eval_images=48, verbose=1)  # fmt: skip
-    return out, result, printed.getvalue()
+    return quickstart_run
 
 
 @pytest.fixture(scope="module")

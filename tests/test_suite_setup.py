@@ -22,6 +22,7 @@ CHEAP_MODULE_FIXTURES = {
     "tests/converters/test_verify.py": "builds one 16×16 ResNetE of two blocks",
     "tests/converters/openvino/test_int8_stem.py": "200 digit images and one 16×16 ResNetE",
     "tests/cli/test_bench_images.py": "saves one 16×16 ResNetE of one block and five small files",
+    "tests/converters/lce/test_upstream_defects.py": "builds one 4×4 model of six small layers",
 }
 
 

@@ -9,8 +9,13 @@ pytestmark = pytest.mark.xdist_group("dwr_reproduction")  # the table is built o
 
 
 @pytest.fixture(scope="module")
-def rows():
-    return {row.dwr.name: row for row in dwr.reproduce_dwr()}
+def reproduced():
+    return dwr.reproduce_dwr()
+
+
+@pytest.fixture(scope="module")
+def rows(reproduced):
+    return {row.dwr.name: row for row in reproduced}
 
 
 def test_imagenet_pair_matches_table_8_as_the_authors_count(rows):
@@ -46,6 +51,8 @@ def test_report_lists_every_pair_and_marks_the_one_under_budget(rows):
     assert report.count(" under ") == 1 and " OVER " not in report and "Table 8" in report
 
 
-def test_cli_exits_0_with_every_row_within_the_budget(capsys):
+def test_cli_exits_0_with_every_row_within_the_budget(reproduced, capsys, monkeypatch):
+    monkeypatch.setattr(dwr, "reproduce_dwr", lambda: reproduced)  # what the command runs
     code, out, _ = run(capsys, "reproduce", "dwr")
     assert code == 0 and "dwr_vgg11 (vgg11)" in out
+    assert out.strip() == dwr.format_dwr_report(reproduced).strip()

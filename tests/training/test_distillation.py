@@ -6,8 +6,9 @@ from bnnzoo.training import recipes, train
 from bnnzoo.training.distillation import distillation_stage, soft_target_loss
 from bnnzoo.training.rundir import RunDir
 
-# its module fixture is expensive: keep the module on one xdist worker
-pytestmark = pytest.mark.xdist_group("distillation_teacher")
+# the teacher is tests/training/conftest.py's quick_run, which other modules share: keep the
+# module on the worker that trains it
+pytestmark = pytest.mark.xdist_group("quick_run")
 
 QUICK = "resnet_e18_imagenet_quick"
 
@@ -31,10 +32,9 @@ def test_two_stage_schedule():
 
 
 @pytest.fixture(scope="module")
-def teacher_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("teacher")
-    train(recipes.resolve(QUICK, ["optimizer.lr=0.01"], epochs=2), out, verbose=0)
-    return out
+def teacher_run(quick_run):
+    """QUICK trained at lr 0.01 for two epochs (tests/training/conftest.py)."""
+    return quick_run[0]
 
 
 def test_distillation_from_a_trained_teacher(teacher_run, tmp_path):

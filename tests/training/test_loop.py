@@ -1,6 +1,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +17,9 @@ from tests.training._weights import read_weights
 QUICK = "resnet_e18_imagenet_quick"
 
 
-def test_a_run_writes_everything(tmp_path):
-    config = recipes.resolve(QUICK, ["optimizer.lr=0.01"], epochs=2)
-    result = train(config, tmp_path / "run", verbose=0, command="test")
-    run = tmp_path / "run"
+@pytest.mark.xdist_group("quick_run")  # the run is tests/training/conftest.py's, trained once
+def test_a_run_writes_everything(quick_run, tmp_path):
+    run, result = quick_run  # resolve(QUICK, ["optimizer.lr=0.01"], epochs=2), float32
     for name in ("config.json", "metrics.csv", "curves.png", "model.keras", "model.weights.h5",
                  "model_card.md", "results.json"):  # fmt: skip
         assert (run / name).is_file(), name
@@ -42,9 +42,12 @@ def test_a_run_writes_everything(tmp_path):
     loss, accuracy = evaluate_run(run)  # the saved model and preprocessing reproduce the result
     assert accuracy == pytest.approx(result.test_accuracy)
     assert loss == pytest.approx(result.test_loss, rel=1e-5)
-    # resuming a finished run trains nothing and evaluates the saved state once more
-    again = train({}, run, resume=True, verbose=0)
-    assert again.test_accuracy == result.test_accuracy and len(RunDir(run).read_metrics()) == 2
+    # resuming a finished run trains nothing and evaluates the saved state once more (on a copy:
+    # the other tests of the run read it)
+    shutil.copytree(run, tmp_path / "run")
+    again = train({}, tmp_path / "run", resume=True, verbose=0)
+    assert again.test_accuracy == result.test_accuracy
+    assert len(RunDir(tmp_path / "run").read_metrics()) == 2
 
 
 def test_existing_run_directory_is_not_overwritten(tmp_path):

@@ -34,11 +34,13 @@ def test_dtype_policy_builds_16_bit_layers_and_restores_the_global_policy():
     assert tf.keras.mixed_precision.global_policy().name == "float32"
 
 
-def test_mixed_bfloat16_run_trains_and_saves_a_float32_model(tmp_path):
-    runs = {}
-    for precision in ("float32", "mixed_bfloat16"):
-        config = recipes.resolve(QUICK, ["optimizer.lr=0.01", f"precision={precision}"], epochs=2)
-        runs[precision] = train(config, tmp_path / precision, verbose=0)
+@pytest.mark.xdist_group("quick_run")  # the float32 run is tests/training/conftest.py's
+def test_mixed_bfloat16_run_trains_and_saves_a_float32_model(quick_run, tmp_path):
+    float32_run, float32_result = quick_run  # QUICK at lr 0.01 for 2 epochs, in float32
+    assert RunDir(float32_run).read_config()["precision"] == "float32"
+    runs = {"float32": float32_result}
+    config = recipes.resolve(QUICK, ["optimizer.lr=0.01", "precision=mixed_bfloat16"], epochs=2)
+    runs["mixed_bfloat16"] = train(config, tmp_path / "mixed_bfloat16", verbose=0)
     run = tmp_path / "mixed_bfloat16"
     rows = RunDir(run).read_metrics()
     assert rows[1]["train_loss"] < rows[0]["train_loss"]

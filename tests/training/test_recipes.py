@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from bnnzoo.training import recipes, train
@@ -81,12 +83,42 @@ def test_unknown_recipe_suggests_names():
         recipes.resolve("resnet_e18_imagenett")
 
 
-@pytest.mark.parametrize("name", recipes.list_recipes())
-def test_every_quick_recipe_trains_on_real_data(name, tmp_path):
-    # one batch of 32 digits seen in each of three epochs at the recipe's own rate: each
-    # epoch's training loss is the loss on that batch, which two optimizer steps must lower
-    overrides = ["max_train_examples=32", "max_test_examples=32", "schedule.milestones=[]"]
-    config = recipes.resolve(name, overrides, quick=True, epochs=3)
+# one batch of 32 digits seen in each of three epochs at the recipe's own rate: each epoch's
+# training loss is the loss on that batch, which two optimizer steps must lower
+SWEEP = ["max_train_examples=32", "max_test_examples=32", "schedule.milestones=[]"]
+
+
+def _quick_sweep_config(name: str) -> dict:
+    return recipes.resolve(name, SWEEP, quick=True, epochs=3)
+
+
+def _same_run(config: dict) -> str:
+    """What `train` trains: the whole configuration but the recipe's name (only written down)."""
+    return json.dumps({key: value for key, value in config.items() if key != "recipe"},
+                      sort_keys=True)  # fmt: skip
+
+
+def _recipes_by_run() -> list[list[str]]:
+    """The recipes grouped by the run their quick variant trains (quickstart and
+    resnet_e_fashion_mnist(_deep) shrink to the same ResNetE run, the two ReActNet recipes to
+    the same ReActNet run): training is deterministic, so one run proves each of a group."""
+    groups: dict[str, list[str]] = {}
+    for name in recipes.list_recipes():
+        groups.setdefault(_same_run(_quick_sweep_config(name)), []).append(name)
+    return list(groups.values())
+
+
+def test_the_sweep_covers_every_recipe_once():
+    groups = _recipes_by_run()
+    assert sorted(n for group in groups for n in group) == sorted(recipes.list_recipes())
+    assert len(groups) < len(recipes.list_recipes())  # else the grouping has nothing to share
+
+
+@pytest.mark.parametrize("names", _recipes_by_run(), ids="-".join)
+def test_every_quick_recipe_trains_on_real_data(names, tmp_path):
+    config = _quick_sweep_config(names[0])
+    for other in names[1:]:  # the same run, by the configuration train() receives
+        assert _same_run(_quick_sweep_config(other)) == _same_run(config)
     result = train(config, tmp_path, verbose=0)
     rows = RunDir(tmp_path).read_metrics()
     assert [row["epoch"] for row in rows] == [1, 2, 3]
