@@ -13,8 +13,9 @@ One module per step:
 * ``runtime``: ``lce_engine`` (LCE's interpreter as an engine of ``bnnzoo.converters.verify``)
   and ``verify_tflite``;
 * ``export``: ``export_tflite``, all of the above for the ``bnnzoo export`` command;
-* ``upstream``: known LCE 0.16 defects and how ``to_tflite`` avoids them
-  (``zero_padding_defects``, ``avoid_upstream_defects``).
+* ``upstream`` (with ``upstream_kernels`` and ``upstream_batchnorm``): known LCE 0.16 defects
+  and how ``to_tflite`` avoids them (``zero_padding_defects``, ``imprecise_fused_batchnorms``,
+  ``avoid_upstream_defects``).
 
 What LCE 0.16 does with the zoo's layers (measured, see ``benchmarks/lce_fusion.md``):
 
@@ -62,6 +63,7 @@ from bnnzoo.converters.lce.runtime import lce_engine, verify_tflite
 from bnnzoo.converters.lce.upstream import (
     ZeroPaddingDefect,
     avoid_upstream_defects,
+    imprecise_fused_batchnorms,
     zero_padding_defects,
 )
 
@@ -80,6 +82,7 @@ __all__ = [
     "binary_mac_report",
     "check_int8_range",
     "export_tflite",
+    "imprecise_fused_batchnorms",
     "lce_engine",
     "op_histogram",
     "read_ops",

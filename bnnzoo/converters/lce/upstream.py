@@ -1,9 +1,11 @@
 """Known defects of Larq Compute Engine 0.16 and how bnnzoo avoids them before converting.
 
-Two defects, one module each: zero padding on an input smaller than the kernel (here), and the
+Three defects, one module each: zero padding on an input smaller than the kernel (here); the
 quantized kernel of a layer LCE computes in float, which its converter folds into a constant
-only up to a size and crashes on beyond it (``upstream_kernels``). ``avoid_upstream_defects``
-(here) rewrites both in one copy of the model.
+only up to a size and crashes on beyond it (``upstream_kernels``); and a BatchNorm fused after a
+ReLU into a binary conv's float32 output transform, which loses the offset of nearly dead
+channels (``upstream_batchnorm``). ``avoid_upstream_defects`` (here) rewrites all three in one
+copy of the model.
 
 **Zero padding on an input smaller than the kernel.** A binary convolution with padding
 ``same`` and pad value 0 computes the ``±1`` convolution with every padded position read as
@@ -49,6 +51,11 @@ from dataclasses import dataclass
 import larq as lq
 import tensorflow as tf
 
+from bnnzoo.converters.lce.upstream_batchnorm import (  # noqa: F401  (re-exported)
+    as_depthwise,
+    fill_affine,
+    imprecise_fused_batchnorms,
+)
 from bnnzoo.converters.lce.upstream_kernels import (
     fill_folded,
     has_one_bit_input,
@@ -184,11 +191,13 @@ def _fill_border(original, rewritten: OnePaddedWithBorderCorrection) -> None:
 def avoid_upstream_defects(model: tf.keras.Model, *, target: str = "arm") -> tf.keras.Model:
     """``model`` itself when it has neither defect; otherwise a copy in which every layer of
     ``zero_padding_defects`` is rewritten exactly (see the module docstring), every layer of
-    ``upstream_kernels.quantized_kernels`` has its quantized kernel folded in, and every
-    other layer and weight is the same.
+    ``upstream_kernels.quantized_kernels`` has its quantized kernel folded in, every BatchNorm of
+    ``upstream_batchnorm.imprecise_fused_batchnorms`` is a 1×1 depthwise conv, and every other
+    layer and weight is the same.
 
-    ``target="xcore"`` folds the kernels only: LCE makes no ``LceBconv2d`` for XMOS, so the
-    zero-padding defect does not arise, while its converter fails on large kernels the same way.
+    ``target="xcore"`` folds the kernels only: LCE makes no ``LceBconv2d`` for XMOS, so neither
+    the zero-padding defect nor the fused BatchNorm arises, while its converter fails on large
+    kernels the same way.
 
     Raises:
         ValueError: a zero-padding layer that cannot be rewritten (called on several input
@@ -205,7 +214,8 @@ def avoid_upstream_defects(model: tf.keras.Model, *, target: str = "arm") -> tf.
 
 def _needs_rewrite(model: tf.keras.Model, padding: bool) -> bool:
     kernels = quantized_kernels(model, binary_convs=padding)
-    return bool(kernels or (padding and zero_padding_defects(model)))
+    arm_only = padding and (zero_padding_defects(model) or imprecise_fused_batchnorms(model))
+    return bool(kernels or arm_only)
 
 
 def _rewrite(model: tf.keras.Model, *, prefix: str, padding: bool) -> tf.keras.Model:
@@ -218,10 +228,15 @@ def _rewrite(model: tf.keras.Model, *, prefix: str, padding: bool) -> tf.keras.M
             return model  # its layers cannot be replaced; LCE folds their kernels as it can
         _refuse(defects[0], f"it sits in the subclassed model {model.name!r}")
     pairs = []
+    imprecise = {b.layer for b in imprecise_fused_batchnorms(model)} if padding else set()
 
     def clone(layer):
         if isinstance(layer, tf.keras.Model) and _needs_rewrite(layer, padding):
             return _rewrite(layer, prefix=f"{prefix}{layer.name}/", padding=padding)
+        if layer.name in imprecise:
+            new = as_depthwise(layer)
+            pairs.append((layer, new, fill_affine))
+            return new
         affected = _layer_defects(layer, f"{prefix}{layer.name}") if padding else []
         if kernel_attribute(layer, binary_convs=padding) is not None and not affected:
             new = without_kernel_quantizer(layer, binary_dense_as_conv=padding)
