@@ -14,7 +14,11 @@ channel takes on the check batch (leaving at least 5 % of them on either side, s
 occur). The move
 is a change of the offset (``beta``) of the BatchNorm the values come from, through additions,
 concatenations and pooling (a residual stream's last BatchNorm, a dense block's BatchNorm), or
-of the threshold ``alpha`` of a ReActNet ``RSign`` (``x - alpha``) right before the sign.
+of the threshold ``alpha`` of a ReActNet ``RSign`` (``x - alpha``) right before the sign. The
+input of a DoReFa k-bit activation quantizer (``round(clip(x, 0, 1) * n) / n``, DoReFa-Net's) has
+ties too, at its rounding steps ``(j + 0.5) / n``: its channels are moved the same way, by at
+most half a step, so that the steps fall in the middle of the widest gaps between their values
+(``step_free_shift``).
 The accumulator of a binary convolution is an integer, so a channel fed by one binary
 convolution has gaps of a whole step; a channel that also carries float values (a stem, a
 residual stream) has narrower gaps, still far wider than rounding. Every sign input then stays
@@ -41,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import larq as lq
 import numpy as np
 import tensorflow as tf
 
@@ -82,19 +87,25 @@ class Margins:
         sign_inputs: number of distinct tensors that reach a sign quantizer.
         unadjusted: names of the layers producing sign inputs with no BatchNorm to move
             (the model input itself needs none: no arithmetic precedes its sign).
-        other_quantizers: names of layers whose input quantizer is not a sign (e.g. DoReFa's
-            k-bit quantizer), left as they are.
+        other_quantizers: names of layers whose input quantizer is neither a sign nor a
+            DoReFa k-bit quantizer, left as they are.
+        multibit_inputs: number of distinct tensors that reach a DoReFa k-bit quantizer
+            (kept away from its rounding steps; ``smallest`` counts them too).
     """
 
     smallest: float
     sign_inputs: int
     unadjusted: tuple[str, ...]
     other_quantizers: tuple[str, ...]
+    multibit_inputs: int = 0
 
     def __str__(self) -> str:
-        text = (
-            f"tie-free weights: {self.sign_inputs} sign inputs, each at least "
-            f"{self.smallest:.2g} of its channel's largest value away from 0"
+        text = f"tie-free weights: {self.sign_inputs} sign inputs"
+        if self.multibit_inputs:
+            text += f" and {self.multibit_inputs} k-bit inputs"
+        text += (
+            f", each at least {self.smallest:.2g} of its channel's largest value away from "
+            f"{'a rounding step' if self.multibit_inputs else '0'}"
         )
         if self.unadjusted:
             text += f"; not adjusted: {', '.join(self.unadjusted)}"
@@ -126,10 +137,10 @@ def tie_free_weights(model: tf.keras.Model, inputs: np.ndarray, *, seed: int = 0
     inputs = _check_inputs(model, inputs)
     randomize_weights(model, seed=seed, inputs=inputs)
     plan, others = _plan(model)
-    for tensor, moves in plan:
+    for tensor, levels, moves in plan:
         if moves:
             values = tf.keras.Model(model.inputs, tensor)(inputs, training=False).numpy()
-            threshold, _ = widest_gap(values)
+            threshold = widest_gap(values)[0] if levels is None else step_free_shift(values, levels)
             for norm, norm_channels, channels in moves:
                 _shift(norm, norm_channels, threshold[channels])
     _tame_softmax_head(model, inputs)
@@ -165,6 +176,41 @@ def widest_gap(values: np.ndarray, window: tuple[float, float] | None = None):
     threshold = np.where(constant, v[0] - spread, (low + high) / 2)
     margin = np.where(constant, spread, (high - low) / 2)
     return threshold.astype(np.float32), margin
+
+
+def rounding_steps(levels: int) -> np.ndarray:
+    """Where a DoReFa activation quantizer of ``levels`` steps (``2**k - 1``) jumps:
+    ``round(clip(x, 0, 1) * levels) / levels`` rounds ``x = (j + 0.5) / levels`` either way."""
+    return (np.arange(levels) + 0.5) / levels
+
+
+def step_free_shift(values: np.ndarray, levels: int) -> np.ndarray:
+    """Per channel (last axis): the amount to lower the values by so that every rounding step of
+    a ``levels``-step DoReFa quantizer falls in the middle of the widest gap between them.
+
+    The steps repeat every ``1 / levels`` inside ``[0, 1]``, so a value's distance to them
+    depends on its phase ``(x * levels - 0.5) mod 1``: the shift (at most half a step either
+    way) puts phase 0 in the middle of the widest gap between the phases of the values on a
+    circle. Values more than a step outside ``[0, 1]`` are clipped far from any step whatever
+    the shift, and do not count.
+
+    Example:
+        >>> step_free_shift(np.array([[0.15], [0.2], [0.49]]), levels=3)  # steps at 1/6, 1/2, 5/6
+        array([-0.15833333], dtype=float32)
+    """
+    v = values.reshape(-1, values.shape[-1]).astype(np.float64)
+    shift = np.zeros(v.shape[1])
+    for channel in range(v.shape[1]):
+        x = v[:, channel]
+        x = x[(x > -1.0 / levels) & (x < 1.0 + 1.0 / levels)]
+        if x.size == 0:
+            continue
+        phases = np.sort(np.mod(x * levels - 0.5, 1.0))
+        gaps = np.diff(np.concatenate([phases, phases[:1] + 1.0]))  # the last wraps around
+        widest = int(np.argmax(gaps))
+        middle = phases[widest] + gaps[widest] / 2  # phase 0 goes here: lower by `middle`
+        shift[channel] = (np.mod(middle + 0.5, 1.0) - 0.5) / levels
+    return shift.astype(np.float32)
 
 
 def check_conversion(
@@ -215,35 +261,56 @@ def check_conversion(
 
 def sign_inputs(model: tf.keras.Model) -> tuple[list, list[str]]:
     """The distinct tensors that reach a 1-bit input quantizer, in the order the graph computes
-    them, and the names of layers with another kind of input quantizer."""
-    seen, tensors, others = set(), [], []
+    them, and the names of layers with an input quantizer that is neither a sign nor DoReFa's
+    (``quantizer_inputs`` has those too)."""
+    found, others = quantizer_inputs(model)
+    return [tensor for tensor, levels in found if levels is None], others
+
+
+def quantizer_inputs(model: tf.keras.Model) -> tuple[list, list[str]]:
+    """``[(tensor, levels)]``: the distinct tensors that reach a 1-bit input quantizer
+    (``levels`` None) or a DoReFa activation quantizer (``levels = 2**k - 1``), in the order the
+    graph computes them; and the names of layers with any other kind of input quantizer."""
+    seen, found, others = set(), [], []
     for layer in flat_layers(model):
         quantizer = getattr(layer, "input_quantizer", None)
         if quantizer is None:
             continue
-        # larq's 1-bit quantizers (sign, approx/swish sign, heaviside) all switch at 0; the
-        # same `precision` that analysis.counting counts binary layers by
-        if getattr(quantizer, "precision", None) != 1:
+        levels = _levels(quantizer)
+        if levels == 0:
             others.append(layer.name)
             continue
         for node in layer._inbound_nodes:
             tensor = node.keras_inputs[0]
             if id(tensor) not in seen:
                 seen.add(id(tensor))
-                tensors.append(tensor)
-    return tensors, others
+                found.append((tensor, levels))
+    return found, others
+
+
+def _levels(quantizer) -> int | None:
+    """None for a 1-bit quantizer, ``2**k - 1`` for DoReFa's k-bit activations, else 0."""
+    # larq's 1-bit quantizers (sign, approx/swish sign, heaviside) all switch at 0; the same
+    # `precision` that analysis.counting counts binary layers by
+    precision = getattr(quantizer, "precision", None)
+    if precision == 1:
+        return None
+    if isinstance(quantizer, lq.quantizers.DoReFaQuantizer) and quantizer.mode == "activations":
+        return 2**precision - 1
+    return 0
 
 
 def _plan(model):
-    """Each sign input with the BatchNorm channels whose offset moves it. A BatchNorm upstream
-    of an earlier sign input is never moved (that would undo the earlier one's margin): a
-    residual stream is moved through its newest BatchNorm, not a shortcut's further up."""
-    tensors, others = sign_inputs(model)
-    frozen: set[int] = set()  # layers upstream of the sign inputs placed so far
+    """Each quantizer input with its levels (None: a sign) and the BatchNorm channels whose
+    offset moves it. A BatchNorm upstream of an earlier input is never moved (that would undo
+    the earlier one's margin): a residual stream is moved through its newest BatchNorm, not a
+    shortcut's further up."""
+    found, others = quantizer_inputs(model)
+    frozen: set[int] = set()  # layers upstream of the inputs placed so far
     plan = []
-    for tensor in tensors:
+    for tensor, levels in found:
         tensor = _before_reshapes(tensor)
-        plan.append((tensor, _moves(tensor, frozen, 0, tensor.shape[-1])))
+        plan.append((tensor, levels, _moves(tensor, frozen, 0, tensor.shape[-1])))
         frozen |= _upstream(tensor)
     return plan, others
 
@@ -277,7 +344,7 @@ def _moves(tensor, frozen: set[int], low: int, high: int) -> list:
     channels ``low:high`` one for one."""
     layer = tensor._keras_history.layer
     channels = np.arange(low, high)
-    if isinstance(layer, (tf.keras.layers.BatchNormalization, RSign)):
+    if isinstance(layer, (tf.keras.layers.BatchNormalization, RSign)) or _has_free_bias(layer):
         return [] if id(layer) in frozen else [(layer, channels, channels)]
     inputs = [t for t in tf.nest.flatten(layer._inbound_nodes[0].keras_inputs)]
     if isinstance(layer, _SHIFT_THROUGH) or _is_linear_activation(layer):
@@ -312,6 +379,14 @@ def _is_add(layer) -> bool:
     return symbol in ("__operators__.add", "math.add")
 
 
+def _has_free_bias(layer) -> bool:
+    """A conv or dense layer whose bias is the last thing it adds (no activation after it)."""
+    bias = getattr(layer, "bias", None)
+    kinds = (tf.keras.layers.Conv2D, tf.keras.layers.DepthwiseConv2D, tf.keras.layers.Dense)
+    linear = getattr(layer, "activation", None) is tf.keras.activations.linear
+    return isinstance(layer, kinds) and bias is not None and linear
+
+
 def _is_linear_activation(layer) -> bool:
     return isinstance(layer, tf.keras.layers.Activation) and layer.activation is (
         tf.keras.activations.linear
@@ -321,11 +396,17 @@ def _is_linear_activation(layer) -> bool:
 def _shift(norm, channels: np.ndarray, amount: np.ndarray) -> None:
     """Lower the output of ``norm``'s ``channels`` by ``amount``: through its offset, or, for a
     BatchNorm without one, through its moving mean (``amount * sqrt(var + eps) / gamma``), or,
-    for a ReActNet ``RSign`` (``x - alpha``), through its threshold ``alpha``."""
+    for a ReActNet ``RSign`` (``x - alpha``), through its threshold ``alpha``, or, for a conv or
+    dense layer with a bias and no activation, through its bias."""
     if isinstance(norm, RSign):
         alpha = norm.alpha.numpy()
         alpha[channels] += amount
         norm.alpha.assign(alpha)
+        return
+    if _has_free_bias(norm):
+        bias = norm.bias.numpy()
+        bias[channels] -= amount
+        norm.bias.assign(bias)
         return
     if norm.center:
         beta = norm.beta.numpy()
@@ -374,23 +455,33 @@ def _ends_in_softmax(model: tf.keras.Model) -> bool:
 
 
 def _measure(model, inputs, plan, others) -> Margins:
-    adjusted = [tensor for tensor, moves in plan if moves]
+    adjusted = [(tensor, levels) for tensor, levels, moves in plan if moves]
     unadjusted = tuple(
         tensor._keras_history.layer.name
-        for tensor, moves in plan
+        for tensor, _, moves in plan
         if not moves and not isinstance(tensor._keras_history.layer, tf.keras.layers.InputLayer)
     )
     smallest = 0.0
     if adjusted:
-        values = tf.keras.Model(model.inputs, adjusted)(inputs, training=False)
+        values = tf.keras.Model(model.inputs, [t for t, _ in adjusted])(inputs, training=False)
         ratios = []
-        for value in tf.nest.flatten(values):
-            v = np.abs(value.numpy().reshape(-1, value.shape[-1]))
-            ratios.append(float((v.min(axis=0) / np.maximum(v.max(axis=0), 1e-30)).min()))
+        for value, (_, levels) in zip(tf.nest.flatten(values), adjusted):
+            v = value.numpy().reshape(-1, value.shape[-1]).astype(np.float64)
+            distance = np.abs(v) if levels is None else _distance_to_steps(v, levels)
+            largest = np.maximum(np.abs(v).max(axis=0), 1e-30)
+            ratios.append(float((distance.min(axis=0) / largest).min()))
         smallest = min(ratios)
+    multibit = sum(levels is not None for _, levels, _ in plan)
     return Margins(
         smallest=smallest,
-        sign_inputs=len(plan),
+        sign_inputs=len(plan) - multibit,
         unadjusted=unadjusted,
         other_quantizers=tuple(others),
+        multibit_inputs=multibit,
     )
+
+
+def _distance_to_steps(values: np.ndarray, levels: int) -> np.ndarray:
+    """How far each value lies from the nearest rounding step of a DoReFa quantizer."""
+    steps = rounding_steps(levels)
+    return np.abs(values[..., None] - steps).min(axis=-1)

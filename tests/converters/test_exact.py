@@ -13,21 +13,28 @@ import tensorflow as tf
 from bnnzoo import zoo
 from bnnzoo.analysis import flat_layers
 from bnnzoo.converters import lce_engine, to_tflite
-from bnnzoo.converters.exact import check_conversion, sign_inputs, widest_gap
+from bnnzoo.converters.exact import (
+    check_conversion,
+    quantizer_inputs,
+    rounding_steps,
+    step_free_shift,
+    widest_gap,
+)
 from bnnzoo.converters.verify import tolerance
 from tests.zoo.test_models import FAMILY_SAMPLES, _sample
 
 ov = pytest.importorskip("bnnzoo.converters.openvino")
 
 SMALL = (32, 32, 3)
-KINDS = sorted(FAMILY_SAMPLES) + ["quicknet", "binary_alexnet"]
+KINDS = sorted(FAMILY_SAMPLES) + ["quicknet", "binary_alexnet", "dorefanet"]
 
 
 def _build(kind: str) -> tf.keras.Model:
     if kind in FAMILY_SAMPLES:
         return _sample(kind, input_shape=SMALL, num_classes=10)
     # larq-zoo's own layers: QuickNet (one-padding, ReLU inside the binary conv, a BatchNorm
-    # without offset in the stem) and BinaryAlexNet (binary convs on pooled float values)
+    # without offset in the stem), BinaryAlexNet (binary convs on pooled float values) and
+    # DoReFa-Net (2-bit activations, whose rounding steps are its ties)
     return zoo.create_model(kind, input_shape=(64, 64, 3), num_classes=10)
 
 
@@ -38,7 +45,8 @@ def _lce(model):
 # Wu's binary dense head, which the OpenVINO exporter refuses today, goes through LCE: it also
 # shows the wrong padding failing through LCE (tests/converters/lce/test_upstream_defects.py
 # shows LCE's own zero-padding defect failing the same check)
-LCE_ONLY = {"wu": _lce}
+# (and DoReFa-Net, whose 2-bit activations OpenVINO's exporter refuses)
+LCE_ONLY = {"wu": _lce, "dorefanet": _lce}
 
 
 def _openvino(model):
@@ -94,8 +102,9 @@ def test_a_correct_conversion_agrees_exactly_and_a_wrong_padding_fails_on_every_
     convert = LCE_ONLY.get(kind, _openvino)
     right, margins = check_conversion(model, convert, n=2, engine_name="engine")
     assert right.passed and right.rounding_exact == 2, right
-    tensors, _ = sign_inputs(model)
-    assert margins.sign_inputs == len(tensors) > 0 and not margins.unadjusted, margins
+    found, _ = quantizer_inputs(model)  # sign inputs, and DoReFa's k-bit inputs
+    inputs = margins.sign_inputs + margins.multibit_inputs
+    assert inputs == len(found) > 0 and not margins.unadjusted, margins
     assert margins.smallest > 1e-6  # float32 rounds to ~1e-7 of the largest value
     wrong, _ = check_conversion(model, _padded_otherwise(convert), n=2)
     assert not wrong.passed and wrong.exact, wrong
@@ -108,3 +117,21 @@ def test_the_exact_criteria_demand_rounding_on_every_input():
     exact = tolerance("exact")
     assert exact.min_rounding_exact == 1.0 and exact.min_top1_agreement == 1.0
     assert exact.rtol == exact.rounding_rtol == 1e-4
+
+
+def test_step_free_shift_puts_every_rounding_step_in_the_middle_of_a_gap():
+    """DoReFa's 2-bit activations round at 1/6, 1/2 and 5/6: after the shift every value in
+    range lies as far from them as the widest gap between the values' phases allows."""
+    values = np.random.default_rng(0).uniform(-0.2, 1.2, size=(500, 3))
+    values[:5, 0] = 0.5 + 1e-7  # ties: within float rounding of a step
+    steps = rounding_steps(3)
+    np.testing.assert_allclose(steps, [1 / 6, 1 / 2, 5 / 6])
+    shift = step_free_shift(values, 3)
+    assert np.all(np.abs(shift) <= 0.5 / 3 + 1e-7)  # at most half a step either way
+    before = np.abs(values[..., None] - steps).min(axis=(0, 2))
+    after = np.abs((values - shift)[..., None] - steps).min(axis=(0, 2))
+    assert before[0] < 1e-6 and np.all(after > 2e-4)
+    # the best possible: half the widest gap between phases, on a circle of one step
+    phases = np.sort(np.mod(values * 3 - 0.5, 1.0), axis=0)
+    gaps = np.diff(np.concatenate([phases, phases[:1] + 1]), axis=0)
+    np.testing.assert_allclose(after, gaps.max(axis=0) / 2 / 3, rtol=1e-4)
