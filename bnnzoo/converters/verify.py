@@ -10,7 +10,8 @@ The run passes when all three hold:
 
 1. every sample is within ``atol + rtol * max |keras|`` (``max |engine - keras|`` over the
    sample; the relative part uses the sample's largest output, because errors scale with the
-   size of the values and a logit near 0 is no reason for a tighter bound; NaN never passes);
+   size of the values and a logit near 0 is no reason for a tighter bound; NaN never passes),
+   but for ``max_outside`` of them (float32: one in 1,000, so none of a few random inputs);
 2. the top-1 class agrees on at least ``min_top1_agreement`` of the samples (2-D outputs);
 3. at least ``min_rounding_exact`` of the samples (and at least one) agree to float rounding,
    ``max |diff| <= 1e-6 + rounding_rtol * max |keras|`` (``rounding_rtol`` 1e-4 in float32).
@@ -86,6 +87,7 @@ class Tolerance:
     min_top1_agreement: float
     min_rounding_exact: float
     rounding_rtol: float
+    max_outside: float = 0.0
 
     def kwargs(self) -> dict[str, float]:
         """The criteria as keyword arguments of ``compare_outputs`` and ``verify_engine``."""
@@ -93,12 +95,19 @@ class Tolerance:
 
 
 TOLERANCES = {
+    # On trained weights a value within rounding of 0 before a sign now and then takes the
+    # other sign in an exact conversion, and that input can differ by more than rule 1's 20 %:
+    # benchmarks/trained_export.md, 10,000 Fashion-MNIST test images, OpenVINO f32 (each
+    # conversion exact under tie-free weights): 6 images for a trained Bi-Real ResNet, 4 for an
+    # IGP ResNet, with top-1 agreement 99.97-99.99 %. So one input in a thousand may lie outside
+    # rule 1 (none of fewer than 1,000 inputs).
     "f32": Tolerance(
         atol=DEFAULT_ATOL,
         rtol=DEFAULT_RTOL,
         min_top1_agreement=DEFAULT_MIN_TOP1,
         min_rounding_exact=DEFAULT_MIN_ROUNDING_EXACT,
         rounding_rtol=ROUNDING_RTOL,
+        max_outside=0.001,
     ),
     # Float layers in bfloat16 (8 significant bits) move the logits of a trained model by a
     # few % and flip more signs. Measured with OpenVINO 2026.4 on an AMD EPYC with AVX512_BF16
@@ -195,6 +204,9 @@ class VerifyReport:
             docstring).
         engine: name of the engine, for messages.
         rounding_rtol: the relative bound of "agree to float rounding".
+        outside: samples beyond ``atol + rtol * max |keras|`` (rule 1), NaN ones included.
+        max_outside: the share of samples that may be (``allowed_outside``, rounded down; a
+            NaN output never passes).
     """
 
     max_abs_diff: float
@@ -212,6 +224,13 @@ class VerifyReport:
     min_rounding_exact: float = DEFAULT_MIN_ROUNDING_EXACT
     engine: str = "engine"
     rounding_rtol: float = ROUNDING_RTOL
+    outside: int = 0
+    max_outside: float = 0.0
+
+    @property
+    def allowed_outside(self) -> int:
+        """Samples that may lie outside rule 1: ``max_outside`` of ``n``, rounded down."""
+        return math.floor(self.max_outside * self.n + 1e-9)
 
     @property
     def exact(self) -> bool:
@@ -240,9 +259,11 @@ class VerifyReport:
         if self.passed:
             return ""
         problems = []
-        if not self.worst_diff <= self.worst_tolerance:
+        if self.outside > self.allowed_outside or math.isnan(self.max_abs_diff):
+            allowed = f" ({self.allowed_outside} allowed)" if self.allowed_outside else ""
             problems.append(
-                f"sample {self.worst_sample} differs by max |diff| {self.worst_diff:.3g} > "
+                f"{self.outside}/{self.n} samples beyond tolerance{allowed}: sample "
+                f"{self.worst_sample} differs by max |diff| {self.worst_diff:.3g} > "
                 f"tolerance {self.worst_tolerance:.3g} (atol {self.atol:g} + rtol {self.rtol:g} "
                 f"x max |output| of that sample); max |diff| over all {self.n} samples "
                 f"{self.max_abs_diff:.3g}"
@@ -286,6 +307,7 @@ def compare_outputs(
     min_rounding_exact: float = DEFAULT_MIN_ROUNDING_EXACT,
     engine: str = "engine",
     rounding_rtol: float = ROUNDING_RTOL,
+    max_outside: float = 0.0,
 ) -> VerifyReport:
     """Compare an engine's outputs with the Keras model's on the same batch.
 
@@ -302,6 +324,8 @@ def compare_outputs(
         engine: name used in messages.
         rounding_rtol: a sample agrees to float rounding when ``max |diff| <= 1e-6 +
             rounding_rtol * max |reference|`` (``tolerance(precision)`` gives it per precision).
+        max_outside: share of samples that may fail the ``atol``/``rtol`` bound (rounded down:
+            with ``0.001``, one in 1,000 samples, none of fewer); a NaN output always fails.
 
     Returns:
         A ``VerifyReport``; it does not raise on disagreement.
@@ -318,6 +342,7 @@ def compare_outputs(
     rounding_rtol = _non_negative("rounding_rtol", rounding_rtol)
     _share("min_top1_agreement", min_top1_agreement)
     _share("min_rounding_exact", min_rounding_exact)
+    _share("max_outside", max_outside)
     reference = np.asarray(reference, dtype=np.float64)
     candidate = np.asarray(candidate, dtype=np.float64)
     if reference.shape != candidate.shape:
@@ -360,9 +385,12 @@ def compare_outputs(
         min_rounding_exact=float(min_rounding_exact),
         engine=engine,
         rounding_rtol=rounding_rtol,
+        outside=int(np.sum(~ok)),
+        max_outside=float(max_outside),
     )
     passed = (
-        bool(ok.all())
+        report.outside <= report.allowed_outside
+        and not np.isnan(sample_diff).any()
         and (top1 is None or top1 >= min_top1_agreement)
         and report.rounding_exact >= report.required_rounding_exact
     )
@@ -528,6 +556,7 @@ def verify_engine(
     min_top1_agreement: float = DEFAULT_MIN_TOP1,
     min_rounding_exact: float = DEFAULT_MIN_ROUNDING_EXACT,
     rounding_rtol: float = ROUNDING_RTOL,
+    max_outside: float = 0.0,
     seed: int = 0,
     raise_on_failure: bool = True,
     engine_name: str = "engine",
@@ -539,8 +568,8 @@ def verify_engine(
         engine: function from a batch ``(n, *input_shape)`` to the outputs ``(n, ...)``.
         inputs: the batch to use; None draws ``n`` standard-normal inputs from ``seed``.
         n, seed: size and seed of the random batch (ignored when ``inputs`` is given).
-        atol, rtol, min_top1_agreement, min_rounding_exact, rounding_rtol: the criteria of
-            ``compare_outputs`` (``tolerance(precision).kwargs()`` per engine precision).
+        atol, rtol, min_top1_agreement, min_rounding_exact, rounding_rtol, max_outside: the
+            criteria of ``compare_outputs`` (``tolerance(precision).kwargs()`` per precision).
         raise_on_failure: raise ``VerificationError`` when the check fails.
         engine_name: name of the engine in messages.
 
@@ -581,6 +610,7 @@ def verify_engine(
         min_rounding_exact=min_rounding_exact,
         engine=engine_name,
         rounding_rtol=rounding_rtol,
+        max_outside=max_outside,
     )
     if raise_on_failure and not report.passed:
         raise VerificationError(report.failure_message(), report=report)
