@@ -14,7 +14,9 @@ channel takes on the check batch (leaving at least 5 % of them on either side, s
 occur). The move
 is a change of the offset (``beta``) of the BatchNorm the values come from, through additions,
 concatenations and pooling (a residual stream's last BatchNorm, a dense block's BatchNorm), or
-of the threshold ``alpha`` of a ReActNet ``RSign`` (``x - alpha``) right before the sign. The
+of the threshold ``alpha`` of a ReActNet ``RSign`` (``x - alpha``) right before the sign, or of
+a conv's bias; a sign after a PReLU (DWR's ResNet-18) is moved through the PReLU's input, which
+is 0 exactly where its output is. The
 input of a DoReFa k-bit activation quantizer (``round(clip(x, 0, 1) * n) / n``, DoReFa-Net's) has
 ties too, at its rounding steps ``(j + 0.5) / n``: its channels are moved the same way, by at
 most half a step, so that the steps fall in the middle of the widest gaps between their values
@@ -310,6 +312,8 @@ def _plan(model):
     plan = []
     for tensor, levels in found:
         tensor = _before_reshapes(tensor)
+        if levels is None:  # a sign: its ties are those of a PReLU's input
+            tensor = _before_prelu(tensor)
         plan.append((tensor, levels, _moves(tensor, frozen, 0, tensor.shape[-1])))
         frozen |= _upstream(tensor)
     return plan, others
@@ -336,6 +340,16 @@ def _before_reshapes(tensor):
     while isinstance(layer, (tf.keras.layers.Flatten, tf.keras.layers.Reshape)):
         tensor = layer._inbound_nodes[0].keras_inputs[0]
         layer = tensor._keras_history.layer
+    return tensor
+
+
+def _before_prelu(tensor):
+    """The input of a Keras PReLU whose slopes are all non-zero: ``prelu(x)`` is 0 only where
+    ``x`` is, so ``x`` away from 0 keeps the sign of ``prelu(x)`` away from a tie (by
+    ``min(1, |slope|)`` of ``x``'s margin), and ``x`` can be moved through an offset upstream."""
+    layer = tensor._keras_history.layer
+    if isinstance(layer, tf.keras.layers.PReLU) and np.all(layer.alpha.numpy() != 0):
+        return layer._inbound_nodes[0].keras_inputs[0]
     return tensor
 
 

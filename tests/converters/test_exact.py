@@ -6,6 +6,7 @@ Keras pads with 0, 0 where it pads with 1): it changes only the border pixels, t
 a check that tolerates sign flips on some inputs cannot see. It must fail on every model kind.
 """
 
+import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -135,3 +136,22 @@ def test_step_free_shift_puts_every_rounding_step_in_the_middle_of_a_gap():
     phases = np.sort(np.mod(values * 3 - 0.5, 1.0), axis=0)
     gaps = np.diff(np.concatenate([phases, phases[:1] + 1]), axis=0)
     np.testing.assert_allclose(after, gaps.max(axis=0) / 2 / 3, rtol=1e-4)
+
+
+def test_a_sign_after_a_prelu_is_moved_through_the_prelus_input():
+    """DWR's ResNet-18 signs the output of a PReLU after the residual add: prelu(x) is 0 only
+    where x is, so the BatchNorm before the add moves x (it was left unadjusted, and LCE then
+    differed from Keras on 1 of 4 inputs of dwr_resnet18_imagenet_s2 at 224)."""
+    inputs = tf.keras.Input((8, 8, 8))
+    x = tf.keras.layers.Conv2D(8, 3, padding="same")(inputs)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.PReLU(shared_axes=[1, 2], name="prelu")(tf.keras.layers.Add()([x, inputs]))
+    x = lq.layers.QuantConv2D(
+        8, 3, padding="same", input_quantizer="ste_sign", kernel_quantizer="ste_sign",
+        use_bias=False,
+    )(x)  # fmt: skip
+    x = tf.keras.layers.Dense(4)(tf.keras.layers.GlobalAveragePooling2D()(x))
+    model = tf.keras.Model(inputs, x)
+    report, margins = check_conversion(model, _lce, n=4)
+    assert margins.sign_inputs == 1 and margins.unadjusted == () and margins.smallest > 1e-6
+    assert report.passed and report.rounding_exact == 4, report
