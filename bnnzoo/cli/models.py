@@ -94,7 +94,9 @@ def cmd_predict(args) -> int:
             f"predict decodes ImageNet's 1000 classes; {args.model} with these weights has "
             f"{model.output_shape[-1]} outputs."
         )
-    probabilities = model.predict(imagenet.preprocess_input(images), verbose=0)
+    from bnnzoo.converters.verify import keras_outputs
+
+    probabilities = keras_outputs(model, imagenet.preprocess_input(images))
     class_index = args.class_index
     if class_index is None:
         try:

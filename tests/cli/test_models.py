@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from bnnzoo import zoo
+from bnnzoo.converters.verify import keras_outputs
 from tests.cli._run import run
 from tests.conftest import randomize
 
@@ -75,7 +76,7 @@ def test_predict_prints_the_models_top_5(capsys, imagenet_files):
     )  # fmt: skip
     assert code == 0
     pixels = np.asarray(Image.open(image).convert("RGB"))
-    probabilities = model.predict(preprocess_input(pixels)[None], verbose=0)[0]
+    probabilities = keras_outputs(model, preprocess_input(pixels)[None])[0]
     expected = [f"class_{i}" for i in probabilities.argsort()[::-1][:5]]
     printed = [line.split()[1] for line in out.splitlines()[1:]]
     assert printed == expected

@@ -9,6 +9,7 @@ from bnnzoo.converters.verify import (
     VerificationError,
     compare_outputs,
     judged_checks,
+    keras_outputs,
     looks_untrained,
     random_inputs,
     randomize_weights,
@@ -29,7 +30,7 @@ def model():
 
 
 def keras_engine(model):
-    return lambda x: model.predict(x, verbose=0)
+    return lambda x: keras_outputs(model, x)
 
 
 def test_untrained_models_are_recognised():
@@ -48,7 +49,7 @@ def test_inputs_are_used_as_given(model):
 
     def recording(batch):
         seen.append(batch)
-        return model.predict(batch, verbose=0)
+        return keras_outputs(model, batch)
 
     assert verify_engine(model, recording, inputs=x).n == 3 and np.array_equal(seen[0], x)
     with pytest.raises(ValueError, match=r"Add a batch axis"):
@@ -203,3 +204,23 @@ def test_rounding_rtol_sets_what_agrees_to_rounding():
     assert loose.rounding_exact == 4 and loose.passed and loose.rounding_rtol == 0.02
     with pytest.raises(ValueError, match="rounding_rtol to be a non-negative number"):
         compare_outputs(ref, ref, rounding_rtol=-1.0)
+
+
+def test_the_reference_is_what_keras_computes_in_graph_mode_too(model):
+    """``keras_outputs`` calls the model eagerly, a few inputs at a time; ``predict`` (a graph)
+    gives the same outputs to float rounding on a model with tie-free weights."""
+    from bnnzoo.converters.exact import tie_free_weights
+
+    x = random_inputs(model, 5, seed=3)
+    own = model.get_weights()
+    try:
+        tie_free_weights(model, x)
+        eager = keras_outputs(model, x, batch_size=2)
+        assert eager.shape == (5, 10)
+        np.testing.assert_array_equal(eager[:2], keras_outputs(model, x[:2]))
+        graph = model.predict(x, verbose=0)
+        assert np.abs(eager - graph).max() <= 1e-5 * np.abs(graph).max()
+    finally:
+        model.set_weights(own)
+    with pytest.raises(ValueError, match="batch_size"):
+        keras_outputs(model, x, batch_size=0)

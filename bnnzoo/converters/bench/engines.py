@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from bnnzoo._checks import one_of
 from bnnzoo.converters.lce import binary_mac_report, lce_engine, to_tflite
+from bnnzoo.converters.lce.convert import serving_saved_model
 
 ENGINES = ("keras", "tflite", "lce", "openvino")  # bench's default selection
 # OpenVINO in a fixed float precision, to time both side by side
@@ -71,7 +72,8 @@ def _keras(model: tf.keras.Model, threads: int, batch: int) -> PreparedEngine:
 
 
 def _tflite(model: tf.keras.Model, threads: int, batch: int) -> PreparedEngine:
-    flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    with serving_saved_model(model) as saved_model:
+        flatbuffer = tf.lite.TFLiteConverter.from_saved_model(saved_model).convert()
     interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads)
     input_index = interpreter.get_input_details()[0]["index"]
     shape = interpreter.get_input_details()[0]["shape"]

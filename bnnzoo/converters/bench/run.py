@@ -45,6 +45,7 @@ from bnnzoo.converters.verify import (
     VerifyReport,
     compare_outputs,
     judged_checks,
+    keras_outputs,
     looks_untrained,
     random_inputs,
     tolerance,
@@ -275,8 +276,8 @@ class _Check:
 
     @classmethod
     def measure(cls, model, inputs, batch, *, real: bool, untrained: bool) -> _Check:
-        """Keras' outputs on ``inputs`` (graph mode, the one closer to the engines)."""
-        reference = model.predict(inputs, batch_size=min(len(inputs), 32), verbose=0)
+        """Keras' outputs on ``inputs`` (``verify.keras_outputs``)."""
+        reference = keras_outputs(model, inputs)
         return cls(inputs, reference, batch, "real images" if real else "random inputs", untrained)
 
     @property

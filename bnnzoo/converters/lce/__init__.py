@@ -4,7 +4,8 @@ LCE fuses ``sign(x)`` followed by a binary-kernel convolution (and the BatchNorm
 one ``LceBconv2d`` op that runs as xnor-popcount on ARM; everything else stays a TFLite builtin.
 One module per step:
 
-* ``convert``: ``to_tflite`` (``larq_compute_engine.convert_keras_model``) and its argument
+* ``convert``: ``to_tflite`` (``larq_compute_engine.convert_saved_model`` of a SavedModel of
+  the model's call alone, ``serving_saved_model``) and its argument
   checks, ``check_int8_range`` among them;
 * ``flatbuffer``: ``read_ops``, ``op_histogram``, ``bconv_ops``: what the file holds;
 * ``report``: ``binary_mac_report`` (which share of the Keras model's binary MACs LCE runs in

@@ -7,6 +7,7 @@ softmax) keep the numeric check from hiding behind a saturated softmax.
 
 from bnnzoo import zoo
 from bnnzoo.converters.lce import to_tflite
+from bnnzoo.converters.lce.convert import serving_saved_model
 from bnnzoo.converters.verify import randomize_weights
 
 TINY = {
@@ -36,3 +37,13 @@ def converted(family: str, variant: str, target: str = "arm"):
         randomize_weights(model, seed=len(_CACHE))
         _CACHE[key] = (model, to_tflite(model, target=target))
     return _CACHE[key]
+
+
+def lce_alone(model, **options) -> bytes:
+    """LCE's own conversion of ``model``, without bnnzoo's rewrites: the bytes
+    ``larq_compute_engine.convert_keras_model`` writes (test_convert.py shows they are the
+    same), from ``serving_saved_model``'s lighter SavedModel."""
+    import larq_compute_engine as lce
+
+    with serving_saved_model(model) as folder:
+        return lce.convert_saved_model(folder, **options)

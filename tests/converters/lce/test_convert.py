@@ -82,3 +82,27 @@ def test_bad_model_and_path(tmp_path):
     unknown = tf.keras.Model(free_size, tf.keras.layers.Conv2D(2, 3)(free_size))
     with pytest.raises(ValueError, match="fixed input shape"):
         to_tflite(unknown)
+
+
+def test_lce_gets_the_file_of_its_own_keras_path_and_falls_back_to_it(monkeypatch):
+    """``to_tflite`` hands LCE a SavedModel of the model's call alone (``serving_saved_model``):
+    the bytes are those of ``lce.convert_keras_model``, which saves Keras' own SavedModel; and
+    where that SavedModel cannot be made, LCE's own path converts the model."""
+    import larq_compute_engine as lce
+
+    from bnnzoo.converters.lce import convert
+    from bnnzoo.converters.lce.upstream import avoid_upstream_defects
+
+    model, flatbuffer = converted("densenet", "plain")
+    assert flatbuffer == lce.convert_keras_model(avoid_upstream_defects(model))
+
+    def cannot_save(model):
+        raise RuntimeError("no SavedModel")
+
+    calls = []
+    keras_path = lce.convert_keras_model
+    monkeypatch.setattr(convert, "serving_saved_model", cannot_save)
+    monkeypatch.setattr(
+        lce, "convert_keras_model", lambda m, **kw: calls.append(m) or keras_path(m, **kw)
+    )
+    assert to_tflite(model) == flatbuffer and len(calls) == 1

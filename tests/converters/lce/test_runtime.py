@@ -5,7 +5,12 @@ import pytest
 
 from bnnzoo import zoo
 from bnnzoo.converters.lce import lce_engine, to_tflite, verify_tflite
-from bnnzoo.converters.verify import VerificationError, random_inputs, randomize_weights
+from bnnzoo.converters.verify import (
+    VerificationError,
+    keras_outputs,
+    random_inputs,
+    randomize_weights,
+)
 
 pytestmark = pytest.mark.xdist_group("lce_runtime")  # the model is converted once
 
@@ -72,7 +77,7 @@ def test_lce_engine_runs_a_batch(pair):
     x = random_inputs(model, 3)
     outputs = lce_engine(flatbuffer)(x)
     assert outputs.shape == (3, 10)
-    np.testing.assert_allclose(outputs, model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(outputs, keras_outputs(model, x), rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match=r"expects inputs of shape \(n, 16, 16, 3\)"):
         lce_engine(flatbuffer)(np.zeros((1, 8, 8, 3), "float32"))
     with pytest.raises(ValueError, match="Received: str"):

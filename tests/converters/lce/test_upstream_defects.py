@@ -8,7 +8,6 @@ is too costly for a test (seconds and gigabytes); ``benchmarks/lce_defects.py`` 
 """
 
 import larq as lq
-import larq_compute_engine as lce
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,7 +19,8 @@ from bnnzoo.converters.exact import check_conversion
 from bnnzoo.converters.lce import binary_mac_report, lce_engine, op_histogram, to_tflite
 from bnnzoo.converters.lce.upstream import avoid_upstream_defects, zero_padding_defects
 from bnnzoo.converters.lce.upstream_kernels import quantized_kernels
-from bnnzoo.converters.verify import verify_engine
+from bnnzoo.converters.verify import keras_outputs, verify_engine
+from tests.converters.lce._tiny import lce_alone
 
 
 def binary_conv(filters=8, kernel=3, *, strides=1, dilation=1, pad_value=0.0, name=None):
@@ -39,7 +39,7 @@ def one_conv(size, kernel=3, *, channels=8, **options):
 
 def max_diff_per_input(model, flatbuffer, n=4):
     inputs = np.random.default_rng(1).normal(size=(n, *model.input_shape[1:])).astype("float32")
-    diff = lce_engine(flatbuffer)(inputs) - model.predict(inputs, verbose=0)
+    diff = lce_engine(flatbuffer)(inputs) - keras_outputs(model, inputs)
     return np.abs(diff).reshape(n, -1).max(axis=1)
 
 
@@ -69,7 +69,7 @@ CASES = [
 @pytest.mark.parametrize("size, kernel, strides, dilation, wrong", CASES)
 def test_lce_computes_small_input_zero_padded_convs_wrongly(size, kernel, strides, dilation, wrong):
     model = one_conv(size, kernel, strides=strides, dilation=dilation)
-    raw = lce.convert_keras_model(model)  # LCE itself, without bnnzoo's rewrite
+    raw = lce_alone(model)  # LCE itself, without bnnzoo's rewrite
     diff = max_diff_per_input(model, raw)
     assert bool(zero_padding_defects(model)) == wrong
     if wrong:  # off by integers on every input: the border correction depends on the kernel only
@@ -81,7 +81,7 @@ def test_lce_computes_small_input_zero_padded_convs_wrongly(size, kernel, stride
 def test_pad_value_one_is_not_affected():
     model = one_conv((2, 2), pad_value=1.0)
     assert zero_padding_defects(model) == []
-    assert max_diff_per_input(model, lce.convert_keras_model(model)).max() == 0.0
+    assert max_diff_per_input(model, lce_alone(model)).max() == 0.0
 
 
 def _conv_bn_conv(size, channels, kernel_quantizer="ste_sign"):
@@ -107,7 +107,7 @@ def test_to_tflite_rewrites_affected_convs_exactly(size, channels, kernel_quanti
     assert op_histogram(flatbuffer)["LceBconv2d"] == 2  # still binary
     assert binary_mac_report(model, flatbuffer).share_percent == pytest.approx(100.0)
     assert_exact(model, flatbuffer)
-    assert max_diff_per_input(model, lce.convert_keras_model(model)).min() >= 1e-2  # raw: wrong
+    assert max_diff_per_input(model, lce_alone(model)).min() >= 1e-2  # raw: wrong
 
 
 def test_rewrite_reaches_nested_and_sequential_models_and_leaves_the_original_alone():
@@ -146,14 +146,14 @@ def test_a_resnet_e_whose_last_stage_is_2x2_converts_exactly():
     assert {d.input_size for d in defects} == {(2, 2)} and len(defects) == 1
     report, _ = check_conversion(model, lambda m: lce_engine(to_tflite(m)), n=4)
     assert report.passed and report.rounding_exact == 4, report
-    raw, _ = check_conversion(model, lambda m: lce_engine(lce.convert_keras_model(m)), n=4)
+    raw, _ = check_conversion(model, lambda m: lce_engine(lce_alone(m)), n=4)
     assert not raw.passed  # the same check sees LCE's own conversion fail
 
 
 def test_model_without_the_padding_defect_converts_as_lce_alone_converts_it():
     # its kernel is folded (upstream_kernels), which LCE does itself at this size
     model = one_conv((3, 3))
-    flatbuffer, raw = to_tflite(model), lce.convert_keras_model(model)
+    flatbuffer, raw = to_tflite(model), lce_alone(model)
     assert op_histogram(flatbuffer) == op_histogram(raw) == {"LceBconv2d": 1, "LceQuantize": 1}
     assert abs(len(flatbuffer) - len(raw)) < 64  # the same constants but for their names
     assert max_diff_per_input(model, flatbuffer).max() == 0.0
@@ -162,7 +162,7 @@ def test_model_without_the_padding_defect_converts_as_lce_alone_converts_it():
 def test_xcore_target_is_not_rewritten():
     model = one_conv((2, 2))  # LCE leaves binary convs in float for xcore: right as it is
     flatbuffer = to_tflite(model, target="xcore")
-    assert flatbuffer == lce.convert_keras_model(model, target="xcore")
+    assert flatbuffer == lce_alone(model, target="xcore")
     assert max_diff_per_input(model, flatbuffer).max() == 0.0
 
 
@@ -241,8 +241,8 @@ def test_folding_quantized_kernels_is_bit_exact(float_kernel_model):
     assert np.array_equal(new_conv.get_weights()[0], np.where(latent >= 0, 1.0, -1.0))
     assert model.get_layer("depthwise").depthwise_quantizer is not None  # original untouched
     inputs = np.random.default_rng(1).normal(size=(4, 4, 4, 8)).astype("float32")
-    expected = model.predict(inputs, verbose=0)
-    assert np.array_equal(rewritten.predict(inputs, verbose=0), expected)  # bit for bit
+    expected = keras_outputs(model, inputs)
+    assert np.array_equal(keras_outputs(rewritten, inputs), expected)  # bit for bit
 
 
 def test_folded_model_converts_exactly_with_lce_and_keeps_its_lce_bconv2d(float_kernel_model):
@@ -274,7 +274,7 @@ def test_lce_folds_small_quantized_kernels_itself():
     x = lq.layers.QuantDense(8, kernel_quantizer=magnitude_aware_sign_unclipped)(x)
     model = randomize_weights(tf.keras.Model(inputs, x), seed=0)
     assert len(quantized_kernels(model)) == 3
-    flatbuffer, raw = to_tflite(model), lce.convert_keras_model(model)
+    flatbuffer, raw = to_tflite(model), lce_alone(model)
     assert op_histogram(raw) == op_histogram(flatbuffer)  # no SIGN, no ABS: folded
     assert abs(len(flatbuffer) - len(raw)) < 64  # the same constants but for their names
 
