@@ -13,6 +13,10 @@ from bnnzoo._environment import select_legacy_keras
 
 select_legacy_keras()
 
+from bnnzoo._autograph import skip_tf_keras  # noqa: E402
+
+skip_tf_keras()
+
 from bnnzoo import analysis, layers, zoo  # noqa: E402
 
 __version__ = "0.1.0"

@@ -38,3 +38,23 @@ def test_import_after_tensorflow_with_keras_3_explains_the_fix(code):
     assert "ImportError" in result.stderr
     assert "TF_USE_LEGACY_KERAS=1" in result.stderr
     assert "before importing" in result.stderr
+
+
+def test_autograph_leaves_keras_2_alone_and_converts_the_rest():
+    """After ``import bnnzoo`` AutoGraph skips tf_keras' code, as it skips Keras 3's (bnnzoo's
+    ``_autograph``), and still converts larq's and bnnzoo's; the rule is added once."""
+    import larq as lq
+    import tensorflow as tf
+    from tensorflow.python.autograph.core import config
+    from tensorflow.python.autograph.impl import conversion
+
+    from bnnzoo import layers
+    from bnnzoo._autograph import skip_tf_keras
+
+    assert conversion.is_allowlisted(tf.keras.Model.train_step)
+    assert conversion.is_allowlisted(tf.keras.layers.Conv2D.call)
+    assert not conversion.is_allowlisted(lq.layers.QuantConv2D.call)
+    assert not conversion.is_allowlisted(layers.RSign.call)
+    rules = config.CONVERSION_RULES
+    assert skip_tf_keras() is False and rules == config.CONVERSION_RULES
+    assert sum(rule.matches("tf_keras") for rule in rules) == 1

@@ -55,8 +55,8 @@ from bnnzoo.analysis import flat_layers
 from bnnzoo.converters.verify import (
     Engine,
     VerifyReport,
-    _check_inputs,
-    _check_single_io,
+    check_inputs,
+    check_single_io,
     random_inputs,
     randomize_weights,
     tolerance,
@@ -135,8 +135,8 @@ def tie_free_weights(model: tf.keras.Model, inputs: np.ndarray, *, seed: int = 0
         >>> print(tie_free_weights(model, x))
         tie-free weights: 16 sign inputs, each at least 3.2e-04 of its channel's largest ...
     """
-    _check_single_io(model)
-    inputs = _check_inputs(model, inputs)
+    check_single_io(model)
+    inputs = check_inputs(model, inputs)
     randomize_weights(model, seed=seed, inputs=inputs)
     plan, others = _plan(model)
     for tensor, levels, moves in plan:
@@ -242,8 +242,8 @@ def check_conversion(
         >>> report.passed, report.rounding_exact == report.n
         (True, True)
     """
-    _check_single_io(model)
-    batch = random_inputs(model, n, seed) if inputs is None else _check_inputs(model, inputs)
+    check_single_io(model)
+    batch = random_inputs(model, n, seed) if inputs is None else check_inputs(model, inputs)
     own = model.get_weights()
     try:
         margins = tie_free_weights(model, batch, seed=seed)

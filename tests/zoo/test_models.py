@@ -155,10 +155,6 @@ def _run(model, x):
     return model(x, training=False).numpy()  # no predict(): it traces a function per model
 
 
-# Keras' fit traces its train step with AutoGraph, which converts Keras' own training code
-# (train_step, the loss, the optimizer) once per process: 10-15 s of CPU that the first fit of
-# a worker pays and later fits reuse. One worker runs every family's fit, so it is paid once.
-@pytest.mark.xdist_group("keras_fit")
 @pytest.mark.parametrize("family", FAMILY_SAMPLES)
 def test_plain_keras_compile_fit_save_and_load(family, tmp_path, rng):
     """What a Keras user does with any model: compile, fit, save, load (no custom_objects),
