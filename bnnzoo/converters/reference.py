@@ -142,6 +142,8 @@ def check_single_io(model) -> None:
 
 
 def check_inputs(model: tf.keras.Model, inputs) -> np.ndarray:
+    """``inputs`` as an array of the model's input dtype, or a ValueError unless it is a batch
+    (n >= 1) of the model's input shape."""
     expected = tuple(model.inputs[0].shape[1:])
     array = np.asarray(inputs, dtype=model.inputs[0].dtype.as_numpy_dtype)
     if array.ndim != len(expected) + 1 or tuple(array.shape[1:]) != expected or not len(array):
