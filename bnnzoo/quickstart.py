@@ -203,7 +203,7 @@ def _run_on_test_images(model, out: Path, openvino, threads: int, count: int, sa
     from bnnzoo.converters import lce_engine
     from bnnzoo.converters.openvino import compile as ov_compile
     from bnnzoo.converters.openvino import predict
-    from bnnzoo.converters.verify import keras_outputs
+    from bnnzoo.converters.reference import keras_outputs
 
     say(f"[3/4] Keras, LCE and OpenVINO on {count} real test images")
     images, labels, test_size = _test_images(out / "run", count)

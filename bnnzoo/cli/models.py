@@ -94,7 +94,7 @@ def cmd_predict(args) -> int:
             f"predict decodes ImageNet's 1000 classes; {args.model} with these weights has "
             f"{model.output_shape[-1]} outputs."
         )
-    from bnnzoo.converters.verify import keras_outputs
+    from bnnzoo.converters.reference import keras_outputs
 
     probabilities = keras_outputs(model, imagenet.preprocess_input(images))
     class_index = args.class_index

@@ -37,14 +37,16 @@ from bnnzoo.converters.lce import (
     to_tflite,
     verify_tflite,
 )
-from bnnzoo.converters.verify import (
-    VerificationError,
-    VerifyReport,
-    compare_outputs,
+from bnnzoo.converters.reference import (
     keras_outputs,
     looks_untrained,
     random_inputs,
     randomize_weights,
+)
+from bnnzoo.converters.verify import (
+    VerificationError,
+    VerifyReport,
+    compare_outputs,
     verify_engine,
 )
 from bnnzoo.zoo.loading import load_or_build

@@ -52,16 +52,13 @@ import numpy as np
 import tensorflow as tf
 
 from bnnzoo.analysis import flat_layers
-from bnnzoo.converters.verify import (
-    Engine,
-    VerifyReport,
+from bnnzoo.converters.reference import (
     check_inputs,
     check_single_io,
     random_inputs,
     randomize_weights,
-    tolerance,
-    verify_engine,
 )
+from bnnzoo.converters.verify import Engine, VerifyReport, tolerance, verify_engine
 from bnnzoo.layers import RSign
 
 # layers through which a BatchNorm's offset reaches a later tensor unchanged, channel by channel

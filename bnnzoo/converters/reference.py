@@ -36,7 +36,7 @@ def keras_outputs(model: tf.keras.Model, inputs: np.ndarray, batch_size: int = 3
     model it is given, once, and a check runs each model once, so it would pay that every
     time (BinaryDenseNet28 at 32×32, 4 inputs: 9.9 s of CPU against 0.32 s eagerly, on a
     2-core AMD EPYC). The two round differently only where a value is within rounding of
-    a sign's threshold (the module docstring).
+    a sign's threshold (``verify``'s module docstring).
 
     Example:
         >>> keras_outputs(model, random_inputs(model, n=4)).shape
@@ -54,13 +54,13 @@ def keras_outputs(model: tf.keras.Model, inputs: np.ndarray, batch_size: int = 3
 def looks_untrained(model: tf.keras.Model) -> bool:
     """True when every BatchNorm of the model still has its initial statistics (moving mean
     0 and variance 1): the weights have never been trained or loaded, and a numeric check
-    between engines is meaningless (see the module docstring).
+    between engines is meaningless (see ``verify``'s module docstring).
 
     Example:
         >>> looks_untrained(zoo.BinaryResNetE18())
         True
     """
-    norms = [l for l in flat_layers(model) if isinstance(l, tf.keras.layers.BatchNormalization)]
+    norms = _batch_norms(model)
     return bool(norms) and all(
         np.all(layer.moving_mean.numpy() == 0) and np.all(layer.moving_variance.numpy() == 1)
         for layer in norms
@@ -106,11 +106,7 @@ def randomize_weights(
     model.set_weights(
         [rng.normal(size=w.shape).astype(w.dtype.as_numpy_dtype) for w in model.weights]
     )
-    norms = [
-        layer
-        for layer in flat_layers(model)
-        if isinstance(layer, tf.keras.layers.BatchNormalization)
-    ]
+    norms = _batch_norms(model)
     momenta = [layer.momentum for layer in norms]
     try:
         for layer in norms:
@@ -120,6 +116,10 @@ def randomize_weights(
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum
     return model
+
+
+def _batch_norms(model: tf.keras.Model) -> list:
+    return [l for l in flat_layers(model) if isinstance(l, tf.keras.layers.BatchNormalization)]
 
 
 def check_single_io(model) -> None:

@@ -41,15 +41,8 @@ from bnnzoo.converters.bench.limit import FLOAT_PRECISIONS, measure_limit
 from bnnzoo.converters.bench.report import BenchReport, EngineTimes
 from bnnzoo.converters.bench.timing import cpu_seconds, other_load, time_interleaved
 from bnnzoo.converters.exact import tie_free_weights
-from bnnzoo.converters.verify import (
-    VerifyReport,
-    compare_outputs,
-    judged_checks,
-    keras_outputs,
-    looks_untrained,
-    random_inputs,
-    tolerance,
-)
+from bnnzoo.converters.reference import keras_outputs, looks_untrained, random_inputs
+from bnnzoo.converters.verify import VerifyReport, compare_outputs, judged_checks, tolerance
 from bnnzoo.zoo.loading import load_or_build
 
 CHECK_INPUTS = 4  # random inputs of the agreement check

@@ -25,7 +25,8 @@ from bnnzoo.converters.lce.report import (
     size_report,
 )
 from bnnzoo.converters.lce.runtime import lce_engine, verify_tflite
-from bnnzoo.converters.verify import VerificationError, VerifyReport, looks_untrained
+from bnnzoo.converters.reference import looks_untrained
+from bnnzoo.converters.verify import VerificationError, VerifyReport
 from bnnzoo.zoo.loading import load_or_build
 
 UNTRAINED_NOTE = (

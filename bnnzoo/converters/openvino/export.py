@@ -28,13 +28,8 @@ from bnnzoo.converters.openvino.runtime import (
     predict,
     resolve_precision,
 )
-from bnnzoo.converters.verify import (
-    VerificationError,
-    VerifyReport,
-    looks_untrained,
-    tolerance,
-    verify_engine,
-)
+from bnnzoo.converters.reference import looks_untrained
+from bnnzoo.converters.verify import VerificationError, VerifyReport, tolerance, verify_engine
 from bnnzoo.zoo.loading import load_or_build
 
 STEM_CHECK_IMAGES = 64  # the int8 stem's check runs on at most this many calibration images
