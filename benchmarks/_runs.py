@@ -46,3 +46,59 @@ def train(run: dict) -> dict:
     }
     timing_file.write_text(json.dumps(timing, indent=2))
     return timing
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command that reproduces a benchmark's runs: its arguments without ``--report-only``
+    and ``--notes FILE`` (they rewrite the report of the same runs)."""
+    given, skip = [], False
+    for arg in argv if argv is not None else sys.argv[1:]:
+        if skip or arg == "--report-only" or arg.startswith("--notes"):
+            skip = arg == "--notes"
+            continue
+        given.append(arg)
+    return f"TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/{script} " + shlex.join(given)
+
+
+def train_or_read(run: dict, report_only: bool) -> dict:
+    """``train(run)``, or with ``report_only`` the timing an earlier ``train`` kept."""
+    if not report_only:
+        return train(run)
+    timing_file = run["dir"] / "bench_timing.json"
+    return json.loads(timing_file.read_text()) if timing_file.exists() else {}
+
+
+def finished(run: dict, timing: dict) -> dict:
+    """``run`` with what its directory holds: per-epoch metrics, results, config, and timing."""
+    from bnnzoo.training.rundir import RunDir
+
+    if not (run["dir"] / "results.json").exists():
+        raise SystemExit(f"{run['dir']} has no results.json; train it first.")
+    run_dir = RunDir(run["dir"])
+    return {
+        **run,
+        "metrics": run_dir.read_metrics(),
+        "results": json.loads((run["dir"] / "results.json").read_text()),
+        "config": run_dir.read_config(),
+        "timing": timing,
+    }
+
+
+def timing_cell(timing: dict) -> str:
+    """A run's "wall s (CPU s, load before→after)" table cell ("n/a" without a timing)."""
+    if not timing:
+        return "n/a"
+    resumed = " resumed" if timing.get("resumed") else ""
+    return (
+        f"{timing['wall_seconds']:.0f} ({timing['cpu_seconds']:.0f}, "
+        f"{timing['load_before']:.1f}→{timing['load_after']:.1f}){resumed}"
+    )
+
+
+def report_tail(
+    caveats: str, notes: str | None, argvs, title: str = "The training commands"
+) -> list[str]:
+    """The end of a training benchmark's report: its caveats, the notes file's text (if any),
+    then every run's command line in a code block."""
+    out = ["", caveats, *(["", Path(notes).read_text().strip()] if notes else [])]
+    return [*out, "", f"## {title}", "", "```", *(shlex.join(a) for a in argvs), "```", ""]

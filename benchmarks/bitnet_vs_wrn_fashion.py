@@ -30,7 +30,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from _runs import train  # benchmarks/_runs.py (the script's folder is on sys.path)
+from _runs import report_tail, timing_cell, train
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -232,15 +232,7 @@ def write_report(args, run_list: list[dict], rows: list[dict], png: Path, comman
     for row in rows:
         metrics = row["metrics"]
         best = max(m["test_accuracy"] for m in metrics)
-        timing = row["timing"]
-        wall = (
-            f"{timing['wall_seconds']:.0f} ({timing['cpu_seconds']:.0f}, "
-            f"{timing['load_before']:.1f}→{timing['load_after']:.1f})"
-            if timing
-            else "n/a"
-        )
-        if timing.get("resumed"):
-            wall += " resumed"
+        wall = timing_cell(row["timing"])
         norms = " → ".join(f"{m['first_conv_grad_norm']:.3g}" for m in metrics)
         macs = _fmt_macs(row["binary_macs"], row["float_macs"])
         out.append(
@@ -293,19 +285,12 @@ def write_report(args, run_list: list[dict], rows: list[dict], png: Path, comman
         "## What it shows",
         "",
         *findings(rows, args.precisions),
-        "",
-        CAVEATS,
-    ]
-    if args.notes:
-        out += ["", Path(args.notes).read_text().strip()]
-    out += [
-        "",
-        "## The training commands (one per run, as a user would type them)",
-        "",
-        "```",
-        *(shlex.join(run["argv"]) for run in run_list),
-        "```",
-        "",
+        *report_tail(
+            CAVEATS,
+            args.notes,
+            [run["argv"] for run in run_list],
+            "The training commands (one per run, as a user would type them)",
+        ),
         "Run directories: " + ", ".join(f"`{run['dir']}`" for run in run_list) + ".",
         "",
     ]

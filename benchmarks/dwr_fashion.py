@@ -40,7 +40,7 @@ import sys
 import time
 from pathlib import Path
 
-from _runs import bnnzoo_executable  # benchmarks/_runs.py
+from _runs import bnnzoo_executable, command_line  # benchmarks/_runs.py
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -314,16 +314,7 @@ def main(argv=None) -> int:
     parser.add_argument("--notes", help="markdown added as 'What it shows'")
     parser.add_argument("--report-only", action="store_true", help="no training; report runs")
     args = parser.parse_args(argv)
-    # the command that reproduces the runs: without --report-only and --notes (report text)
-    given, skip = [], False
-    for a in argv if argv is not None else sys.argv[1:]:
-        if skip or a == "--report-only" or a.startswith("--notes"):
-            skip = a == "--notes"
-            continue
-        given.append(a)
-    command = "TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/dwr_fashion.py " + shlex.join(
-        given
-    )
+    command = command_line("dwr_fashion.py", argv)
     rows = []
     for run in runs(args):
         timing_file = run["dir"] / "bench_timing.json"

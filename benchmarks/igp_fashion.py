@@ -38,12 +38,11 @@ import functools
 import json
 import os
 import platform
-import shlex
 import statistics
 import sys
 from pathlib import Path
 
-from _runs import train  # benchmarks/_runs.py (the script's folder is on sys.path)
+from _runs import command_line, finished, report_tail, timing_cell, train_or_read
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -293,13 +292,7 @@ def write_report(args, run_list, rows, figs, png: Path, command: str) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        t = r["timing"]
-        wall = (
-            f"{t['wall_seconds']:.0f} ({t['cpu_seconds']:.0f}, {t['load_before']:.1f}→"
-            f"{t['load_after']:.1f})" + (" resumed" if t.get("resumed") else "")
-            if t
-            else "n/a"
-        )
+        wall = timing_cell(r["timing"])
         best = max(m["test_accuracy"] for m in r["metrics"])
         out.append(
             f"| {r['label']} | {r['seed']} | {r['results']['test_accuracy']:.4f} | {best:.4f} "
@@ -326,19 +319,7 @@ def write_report(args, run_list, rows, figs, png: Path, command: str) -> str:
         "## What it shows",
         "",
         *findings(rows, figs, args),
-        "",
-        CAVEATS,
-    ]
-    if args.notes:
-        out += ["", Path(args.notes).read_text().strip()]
-    out += [
-        "",
-        "## The training commands",
-        "",
-        "```",
-        *(shlex.join(run["argv"]) for run in run_list),
-        "```",
-        "",
+        *report_tail(CAVEATS, args.notes, [run["argv"] for run in run_list]),
     ]
     return "\n".join(out)
 
@@ -360,43 +341,14 @@ def main(argv=None) -> int:
     parser.add_argument("--notes", help="markdown appended under 'What it shows'")
     parser.add_argument("--report-only", action="store_true", help="no training; report runs")
     args = parser.parse_args(argv)
-    # --report-only and --notes rewrite the report of the same runs: not part of the command
-    given, skip = [], False
-    for a in argv if argv is not None else sys.argv[1:]:
-        if skip or a == "--report-only" or a.startswith("--notes"):
-            skip = a == "--notes"
-            continue
-        given.append(a)
-    command = "TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/igp_fashion.py " + shlex.join(
-        given
-    )
+    command = command_line("igp_fashion.py", argv)
 
     target = cost(args.igp, args.width, args.match)
     widths = {args.igp: args.width, BASELINE: matching_width(target, args.match)}
     print(f"widths: {widths} (IGP {MATCH[args.match][0]} {target / 1e6:.3f}M)", flush=True)
     figs = {m: figures(m, w) for m, w in widths.items()}
     run_list = runs(args, widths)
-    timings = {}
-    for run in run_list:
-        if args.report_only:
-            path = run["dir"] / "bench_timing.json"
-            timings[run["dir"]] = json.loads(path.read_text()) if path.exists() else {}
-        else:
-            timings[run["dir"]] = train(run)
-
-    from bnnzoo.training.rundir import RunDir
-
-    rows = []
-    for run in run_list:
-        if not (run["dir"] / "results.json").exists():
-            raise SystemExit(f"{run['dir']} has no results.json; train it first.")
-        rows.append({
-            **run,
-            "metrics": RunDir(run["dir"]).read_metrics(),
-            "results": json.loads((run["dir"] / "results.json").read_text()),
-            "config": RunDir(run["dir"]).read_config(),
-            "timing": timings[run["dir"]],
-        })  # fmt: skip
+    rows = [finished(run, train_or_read(run, args.report_only)) for run in run_list]
     png = Path(args.png)
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, png, MATCH[args.match][0])

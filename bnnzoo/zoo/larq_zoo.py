@@ -19,11 +19,11 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
 import logging
 from dataclasses import dataclass
 
-import larq_zoo
 import tensorflow as tf
 
 from bnnzoo.layers import AddToLastChannels, ChannelSplit
@@ -43,6 +43,41 @@ from bnnzoo.zoo.pretrained import IMAGENET
 from bnnzoo.zoo.registry import IMAGENET_SHAPE, register_model
 
 FAMILY = "larq_zoo"
+
+# What importing larq-zoo registers with Keras (``lq.utils.register_keras_custom_object``), by
+# name: the module that defines it and its ``precision`` (larq's ``set_precision``). A saved
+# QuickNet, XNOR-Net or DoReFa-Net names them; larq-zoo is imported only when one of its models
+# is built (``LarqZooModel.function``), so every name gets a stand-in at import that imports
+# larq-zoo on its first call and calls larq-zoo's own function. Importing larq-zoo replaces
+# the stand-ins with its own functions.
+LARQ_ZOO_OBJECTS = {
+    "blurpool_initializer": ("larq_zoo.sota.quicknet", None),
+    "xnor_weight_scale": ("larq_zoo.literature.xnornet", 1),
+    "magnitude_aware_sign_unclipped": ("larq_zoo.literature.dorefanet", 1),
+    "clip_by_value_activation": ("larq_zoo.literature.dorefanet", None),
+}
+
+
+def _stand_in(name: str, module: str, precision: int | None):
+    def stand_in(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    stand_in.__name__ = stand_in.__qualname__ = name
+    stand_in.__module__ = module  # what Keras writes when it saves a model that uses it
+    stand_in.__doc__ = f"larq-zoo's ``{module}.{name}``, imported on the first call."
+    if precision is not None:
+        stand_in.precision = precision
+    return stand_in
+
+
+def register_stand_ins() -> None:
+    """Register a stand-in for every name of ``LARQ_ZOO_OBJECTS`` that Keras does not know yet."""
+    objects = tf.keras.utils.get_custom_objects()
+    for name, (module, precision) in LARQ_ZOO_OBJECTS.items():
+        objects.setdefault(name, _stand_in(name, module, precision))
+
+
+register_stand_ins()
 
 
 @dataclass(frozen=True)
@@ -69,6 +104,8 @@ class LarqZooModel:
 
     def function(self):
         """larq-zoo's model function."""
+        import larq_zoo  # here, not at import: it costs every process ~1.8 s of CPU
+
         for package in (larq_zoo.sota, larq_zoo.literature):
             if hasattr(package, self.larq_zoo_name):
                 return getattr(package, self.larq_zoo_name)

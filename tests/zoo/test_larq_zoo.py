@@ -151,6 +151,62 @@ def test_save_and_load_with_plain_keras_in_safe_mode(name, tmp_path, rng):
     np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
 
 
+# a fresh process: bnnzoo imported, larq-zoo not; the file names larq-zoo's four objects
+LOAD_WITHOUT_LARQ_ZOO = """
+import sys
+import numpy as np
+import bnnzoo
+import tensorflow as tf
+assert "larq_zoo" not in sys.modules, "import bnnzoo imported larq-zoo"
+model = tf.keras.models.load_model(sys.argv[1], safe_mode=True)
+np.save(sys.argv[3], model(np.load(sys.argv[2])).numpy())
+print("larq_zoo" in sys.modules)  # the stand-ins import it when they are first called
+"""
+
+
+def test_a_file_naming_larq_zoos_objects_loads_before_larq_zoo_is_imported(tmp_path, rng):
+    """``import bnnzoo`` does not import larq-zoo (1.8 s of CPU in every process): a stand-in for
+    each object larq-zoo registers lets Keras load a file that names it, and computes what
+    larq-zoo's own function computes."""
+    import subprocess
+    import sys
+
+    import larq as lq
+    from larq_zoo.literature.dorefanet import (
+        clip_by_value_activation,
+        magnitude_aware_sign_unclipped,
+    )
+    from larq_zoo.literature.xnornet import xnor_weight_scale
+    from larq_zoo.sota.quicknet import blurpool_initializer
+
+    assert set(lz.LARQ_ZOO_OBJECTS) == {"blurpool_initializer", "xnor_weight_scale",
+                                        "magnitude_aware_sign_unclipped",
+                                        "clip_by_value_activation"}  # fmt: skip
+    for name, (module, precision) in lz.LARQ_ZOO_OBJECTS.items():
+        real = getattr(sys.modules[module], name)
+        assert getattr(real, "precision", None) == precision
+        stand_in = lz._stand_in(name, module, precision)
+        assert (stand_in.__name__, stand_in.__module__) == (real.__name__, real.__module__)
+    inputs = tf.keras.Input((8, 8, 4))
+    x = lq.layers.QuantConv2D(8, 3, kernel_quantizer=xnor_weight_scale, input_quantizer="ste_sign",
+                              activation=clip_by_value_activation)(inputs)  # fmt: skip
+    x = tf.keras.layers.DepthwiseConv2D(3, depthwise_initializer=blurpool_initializer)(x)
+    x = lq.layers.QuantConv2D(4, 3, kernel_quantizer=magnitude_aware_sign_unclipped)(x)
+    model = tf.keras.Model(inputs, x)
+    randomize(model, rng)
+    model.save(tmp_path / "m.keras")
+    images = rng.normal(size=(2, 8, 8, 4)).astype("float32")
+    np.save(tmp_path / "x.npy", images)
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_WITHOUT_LARQ_ZOO, str(tmp_path / "m.keras"),
+         str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["True"]
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), model(images).numpy())
+
+
 def test_a_saved_real_to_binary_net_exports_from_the_command_line(capsys, tmp_path):
     """The path a user takes: save the model, then ``bnnzoo export FILE`` (which loads it in
     safe mode) to OpenVINO, its conversion check passing."""
