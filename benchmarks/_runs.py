@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+TIMING_FILE = "bench_timing.json"  # wall and CPU seconds of the command that trained the run
+
 
 def bnnzoo_executable() -> str:
     """The ``bnnzoo`` script next to this interpreter (the venv's), else the one on PATH."""
@@ -24,10 +26,9 @@ def train(run: dict) -> dict:
     ``run`` holds the run directory (``dir``) and the command line (``argv``, starting with
     ``bnnzoo``); the timing is kept in the directory's ``bench_timing.json``."""
     run_dir = run["dir"]
-    timing_file = run_dir / "bench_timing.json"
     if (run_dir / "results.json").exists():
         print(f"reusing {run_dir}", flush=True)
-        return json.loads(timing_file.read_text()) if timing_file.exists() else {}
+        return kept_timing(run_dir)
     resume = (run_dir / "config.json").exists()
     argv = ["bnnzoo", "train", "--resume", str(run_dir), "--quiet"] if resume else run["argv"]
     print(("resuming: " if resume else "running: ") + shlex.join(argv), flush=True)
@@ -44,8 +45,14 @@ def train(run: dict) -> dict:
         "load_after": os.getloadavg()[0],
         "resumed": resume,
     }
-    timing_file.write_text(json.dumps(timing, indent=2))
+    (run_dir / TIMING_FILE).write_text(json.dumps(timing, indent=2))
     return timing
+
+
+def kept_timing(run_dir: Path) -> dict:
+    """The timing ``train`` kept in ``run_dir`` ({} for a run it did not make)."""
+    timing_file = run_dir / TIMING_FILE
+    return json.loads(timing_file.read_text()) if timing_file.exists() else {}
 
 
 def command_line(script: str, argv: list[str] | None) -> str:
@@ -62,10 +69,7 @@ def command_line(script: str, argv: list[str] | None) -> str:
 
 def train_or_read(run: dict, report_only: bool) -> dict:
     """``train(run)``, or with ``report_only`` the timing an earlier ``train`` kept."""
-    if not report_only:
-        return train(run)
-    timing_file = run["dir"] / "bench_timing.json"
-    return json.loads(timing_file.read_text()) if timing_file.exists() else {}
+    return kept_timing(run["dir"]) if report_only else train(run)
 
 
 def finished(run: dict, timing: dict) -> dict:

@@ -26,11 +26,10 @@ import datetime
 import json
 import os
 import platform
-import shlex
 import sys
 from pathlib import Path
 
-from _runs import report_tail, timing_cell, train
+from _runs import command_line, report_tail, timing_cell, train_or_read
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -320,19 +319,9 @@ def main(argv=None) -> int:
             f"{6 * args.n + 2}; they have the same depth only with k=2.",
             file=sys.stderr,
         )
-    # --report-only rewrites the same report from the same runs; it is left out of the command
-    given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
-    command = "TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/bitnet_vs_wrn_fashion.py " + (
-        shlex.join(given)
-    )
+    command = command_line("bitnet_vs_wrn_fashion.py", argv)
     run_list = runs(args)
-    timings = {}
-    for run in run_list:
-        if args.report_only:
-            path = run["dir"] / "bench_timing.json"
-            timings[run["dir"]] = json.loads(path.read_text()) if path.exists() else {}
-        else:
-            timings[run["dir"]] = train(run)
+    timings = {run["dir"]: train_or_read(run, args.report_only) for run in run_list}
 
     rows = []
     for run in run_list:

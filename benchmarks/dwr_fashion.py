@@ -40,7 +40,7 @@ import sys
 import time
 from pathlib import Path
 
-from _runs import bnnzoo_executable, command_line  # benchmarks/_runs.py
+from _runs import TIMING_FILE, bnnzoo_executable, command_line, kept_timing  # benchmarks/_runs.py
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -105,10 +105,9 @@ def runs_of_seed(args, seed: int) -> list[dict]:
 def execute(run: dict) -> dict:
     """Run, resume or reuse one run; its wall-clock seconds (this invocation's)."""
     run_dir: Path = run["dir"]
-    timing_file = run_dir / "bench_timing.json"
-    if (run_dir / "results.json").exists() and timing_file.exists():
+    if (run_dir / "results.json").exists() and (run_dir / TIMING_FILE).exists():
         print(f"reusing {run_dir}", flush=True)
-        return json.loads(timing_file.read_text())
+        return kept_timing(run_dir)
     argv = list(run["argv"])
     if run["method"] == "original" and (run_dir / "config.json").exists():
         argv = ["bnnzoo", "train", "--resume", str(run_dir), "--quiet"]
@@ -121,7 +120,7 @@ def execute(run: dict) -> dict:
     timing = {"wall_seconds": time.perf_counter() - start, "load_before": load_before,
               "load_after": os.getloadavg()[0]}  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
-    timing_file.write_text(json.dumps(timing, indent=2))
+    (run_dir / TIMING_FILE).write_text(json.dumps(timing, indent=2))
     return timing
 
 
@@ -317,11 +316,7 @@ def main(argv=None) -> int:
     command = command_line("dwr_fashion.py", argv)
     rows = []
     for run in runs(args):
-        timing_file = run["dir"] / "bench_timing.json"
-        if args.report_only:
-            timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
-        else:
-            timing = execute(run)
+        timing = kept_timing(run["dir"]) if args.report_only else execute(run)
         rows.append({**run, **measure(run), "timing": timing})
     png = Path(args.png)
     plot(rows, png)

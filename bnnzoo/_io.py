@@ -1,4 +1,5 @@
-"""Writing files so that a reader never sees half of one: the one atomic write of bnnzoo."""
+"""Writing files so that a reader never sees half of one: the one atomic write of bnnzoo; and
+where bnnzoo keeps its cache."""
 
 from __future__ import annotations
 
@@ -31,3 +32,9 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def cache_root() -> Path:
+    """bnnzoo's cache: ``$BNNZOO_CACHE``, default ``~/.cache/bnnzoo`` (downloaded weights, the
+    digits split)."""
+    return Path(os.environ.get("BNNZOO_CACHE") or Path.home() / ".cache" / "bnnzoo")

@@ -3,7 +3,7 @@
 Sources, by the name given to ``--dataset``:
 
 * ``digits``: scikit-learn's 8×8 handwritten digits (always available; 1437 train / 360 test,
-  a fixed stratified split);
+  a fixed stratified split, cached in ``$BNNZOO_CACHE/datasets``);
 * ``fashion_mnist``: Fashion-MNIST from its IDX files, as Debian's ``dataset-fashion-mnist``
   installs them under ``/usr/share/datasets/fashion-mnist`` (or ``--data-dir``);
 * ``tfds:NAME``: any tensorflow-datasets dataset with ``image`` and ``label`` (``--data-dir``;
@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import difflib
 import gzip
+import io
 import os
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+from bnnzoo._io import cache_root, write_atomically
 
 BUILTIN_DATASETS = ("digits", "fashion_mnist")  # the names that need no prefix
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
@@ -201,7 +205,42 @@ def _array_source(name, x_train, y_train, x_test, y_test, class_names, seed) -> 
     )  # fmt: skip
 
 
+DIGITS_SPLIT = ("x_train", "y_train", "x_test", "y_test")
+
+
 def _digits():
+    """The digits split, from the cache when scikit-learn's version made it: importing
+    scikit-learn costs more CPU than a small training run's first epoch (1.2-1.8 s here), and
+    every process that trains on digits would pay it."""
+    names = [str(i) for i in range(10)]
+    cached = digits_cache_path()
+    if cached.is_file():
+        try:
+            with np.load(cached) as arrays:
+                return (*(arrays[key] for key in DIGITS_SPLIT), names)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # unreadable: made again below
+    split = _split_digits()
+    buffer = io.BytesIO()
+    np.savez(buffer, **dict(zip(DIGITS_SPLIT, split)))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(cached, buffer.getvalue())
+    except OSError:
+        pass  # a read-only cache only costs the import next time
+    return (*split, names)
+
+
+def digits_cache_path() -> Path:
+    """Where the digits split is kept: ``$BNNZOO_CACHE/datasets``, one file per scikit-learn
+    version (its data and its split make the arrays)."""
+    from importlib.metadata import version
+
+    return cache_root() / "datasets" / f"digits-sklearn-{version('scikit-learn')}.npz"
+
+
+def _split_digits():
+    """scikit-learn's digits, 0-16 scaled to 0-255, split 80/20 stratified with seed 0."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -211,7 +250,7 @@ def _digits():
     x_train, x_test, y_train, y_test = train_test_split(
         images, labels, test_size=0.2, random_state=0, stratify=labels
     )
-    return x_train, y_train, x_test, y_test, [str(i) for i in range(10)]
+    return x_train, y_train, x_test, y_test
 
 
 def _fashion_mnist(data_dir):

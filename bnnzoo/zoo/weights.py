@@ -34,6 +34,7 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
+from bnnzoo._io import cache_root
 from bnnzoo.analysis import flat_layers
 from bnnzoo.zoo.pretrained import Pretrained
 
@@ -105,8 +106,7 @@ def _is_loopback(host: str | None) -> bool:
 
 def cache_dir() -> Path:
     """Where downloaded weights are kept: ``$BNNZOO_CACHE/weights``, default ``~/.cache/bnnzoo``."""
-    root = os.environ.get("BNNZOO_CACHE") or Path.home() / ".cache" / "bnnzoo"
-    return Path(root) / "weights"
+    return cache_root() / "weights"
 
 
 def download(url: str, sha256: str, *, directory: Path | None = None) -> Path:

@@ -55,6 +55,29 @@ def test_digits_split_is_fixed_and_stratified():
     assert np.bincount(labels).min() >= 35
 
 
+def test_the_cached_digits_split_is_scikit_learns_and_a_damaged_cache_is_made_again(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BNNZOO_CACHE", str(tmp_path / "cache"))
+    cached = data.digits_cache_path()
+    assert cached.parent == tmp_path / "cache" / "datasets" and not cached.exists()
+    made = data._split_digits()
+    first = data._digits()  # makes the cache
+    assert cached.is_file()
+    second = data._digits()  # reads it
+    for expected, a, b in zip(made, first, second):
+        assert a.dtype == b.dtype == expected.dtype
+        assert np.array_equal(a, expected) and np.array_equal(b, expected)
+    cached.write_bytes(cached.read_bytes()[:100])  # truncated
+    assert all(np.array_equal(a, e) for a, e in zip(data._digits(), made))
+    assert np.load(cached)["x_train"].shape == made[0].shape  # written again, whole
+    blocked = tmp_path / "a-file"  # a cache that cannot be made still gives the split
+    blocked.write_text("")
+    monkeypatch.setenv("BNNZOO_CACHE", str(blocked))
+    assert all(np.array_equal(a, e) for a, e in zip(data._digits(), made))
+    assert blocked.read_text() == ""
+
+
 def test_image_folder(tmp_path, rng):
     for split, n in (("train", 6), ("test", 2)):
         for name in ("cat", "dog"):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from larq_zoo.literature.dorefanet import magnitude_aware_sign_unclipped
+from larq_zoo.literature.xnornet import xnor_weight_scale
 
 from bnnzoo import zoo
 from bnnzoo.converters import randomize_weights
@@ -202,6 +203,12 @@ def _float_kernel_model():
     )(inputs)  # fmt: skip
     x = tf.keras.layers.BatchNormalization()(x)
     x = binary_conv(8, name="binary_conv")(x)  # sign input: folded, still an LceBconv2d
+    # XNOR-Net's kind (larq-zoo's xnornet): a sign input and a per-filter scaled sign kernel,
+    # which LCE leaves in float above its folding limit (its 6x6 conv of 4,096 filters)
+    x = lq.layers.QuantConv2D(
+        8, 3, padding="same", input_quantizer="ste_sign", kernel_quantizer=xnor_weight_scale,
+        use_bias=False, name="xnor_conv",
+    )(x)  # fmt: skip
     x = lq.layers.QuantDepthwiseConv2D(
         3, depthwise_quantizer="ste_sign", depthwise_constraint="weight_clip", use_bias=False,
         name="depthwise",
@@ -218,7 +225,7 @@ def _float_kernel_model():
     return randomize_weights(tf.keras.Model(inputs, x), seed=0)
 
 
-FOLDED = ["dorefa_conv", "binary_conv", "depthwise", "binary_dense", "dorefa_dense"]
+FOLDED = ["dorefa_conv", "binary_conv", "xnor_conv", "depthwise", "binary_dense", "dorefa_dense"]
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +237,7 @@ def test_folding_quantized_kernels_is_bit_exact(float_kernel_model):
     model = float_kernel_model
     assert [k.layer for k in quantized_kernels(model)] == FOLDED
     assert [k.layer for k in quantized_kernels(model, binary_convs=False)] == [
-        name for name in FOLDED if name != "binary_conv"
+        name for name in FOLDED if name not in ("binary_conv", "xnor_conv")
     ]
     rewritten = avoid_upstream_defects(model)
     assert quantized_kernels(rewritten) == []
@@ -239,6 +246,11 @@ def test_folding_quantized_kernels_is_bit_exact(float_kernel_model):
     assert new_conv.input_quantizer is not None and new_conv.kernel_quantizer is None
     latent = conv.get_weights()[0]
     assert np.array_equal(new_conv.get_weights()[0], np.where(latent >= 0, 1.0, -1.0))
+    xnor, new_xnor = model.get_layer("xnor_conv"), rewritten.get_layer("xnor_conv")
+    assert new_xnor.input_quantizer is not None and new_xnor.kernel_quantizer is None
+    scaled = xnor_weight_scale(xnor.kernel).numpy()
+    assert len(np.unique(np.abs(scaled))) == 8  # one scale per filter, not a plain sign
+    assert np.array_equal(new_xnor.get_weights()[0], scaled)
     assert model.get_layer("depthwise").depthwise_quantizer is not None  # original untouched
     inputs = np.random.default_rng(1).normal(size=(4, 4, 4, 8)).astype("float32")
     expected = keras_outputs(model, inputs)
@@ -256,8 +268,9 @@ def test_folded_model_converts_exactly_with_lce_and_keeps_its_lce_bconv2d(float_
     report, _ = check_conversion(model, convert, n=4)
     assert report.passed and report.rounding_exact == 4, report
     ops = op_histogram(files[0])
-    # the binary conv, and the binary dense layer as a 1x1 binary conv
-    assert ops["LceBconv2d"] == 2 and ops["CONV_2D"] == ops["DEPTHWISE_CONV_2D"] == 1
+    # the two binary convs (XNOR-Net's scaled kernel too), and the binary dense layer as a 1x1
+    # binary conv
+    assert ops["LceBconv2d"] == 3 and ops["CONV_2D"] == ops["DEPTHWISE_CONV_2D"] == 1
     assert ops["FULLY_CONNECTED"] == 1 and "SIGN" not in ops and "ABS" not in ops
     report = binary_mac_report(model, files[0])
     assert report.share_percent == 100.0 and not report.unfused
