@@ -24,13 +24,18 @@ def train(run: dict) -> dict:
     """Run (or resume, or reuse) one training; wall and CPU seconds of the command.
 
     ``run`` holds the run directory (``dir``) and the command line (``argv``, starting with
-    ``bnnzoo``); the timing is kept in the directory's ``bench_timing.json``."""
+    ``bnnzoo``); the timing is kept in the directory's ``bench_timing.json``. A ``bnnzoo
+    two-step`` job resumes with ``two-step --resume`` (its folder holds ``two_step.json``), a
+    ``bnnzoo train`` run with ``train --resume`` (``config.json``)."""
     run_dir = run["dir"]
     if (run_dir / "results.json").exists():
         print(f"reusing {run_dir}", flush=True)
         return kept_timing(run_dir)
-    resume = (run_dir / "config.json").exists()
-    argv = ["bnnzoo", "train", "--resume", str(run_dir), "--quiet"] if resume else run["argv"]
+    command, marker = ("two-step", "two_step.json") if run["argv"][1] == "two-step" else (
+        "train", "config.json"
+    )  # fmt: skip
+    resume = (run_dir / marker).exists()
+    argv = ["bnnzoo", command, "--resume", str(run_dir), "--quiet"] if resume else run["argv"]
     print(("resuming: " if resume else "running: ") + shlex.join(argv), flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()[0]
@@ -53,6 +58,19 @@ def kept_timing(run_dir: Path) -> dict:
     """The timing ``train`` kept in ``run_dir`` ({} for a run it did not make)."""
     timing_file = run_dir / TIMING_FILE
     return json.loads(timing_file.read_text()) if timing_file.exists() else {}
+
+
+def add_run_arguments(parser, name: str) -> None:
+    """The arguments every training benchmark takes: ``--seeds``, ``--set`` (an override for
+    every run), ``--out-root`` (``/tmp/runs/NAME``), ``--markdown`` (``benchmarks/NAME.md``),
+    ``--notes`` and ``--report-only``."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra override for every run: max_train_examples=256")  # fmt: skip
+    parser.add_argument("--out-root", default=f"/tmp/runs/{name}")
+    parser.add_argument("--markdown", default=str(Path(__file__).resolve().parent / f"{name}.md"))
+    parser.add_argument("--notes", help="markdown appended after the caveats")
+    parser.add_argument("--report-only", action="store_true", help="no training; report runs")
 
 
 def command_line(script: str, argv: list[str] | None) -> str:
@@ -106,3 +124,9 @@ def report_tail(
     then every run's command line in a code block."""
     out = ["", caveats, *(["", Path(notes).read_text().strip()] if notes else [])]
     return [*out, "", f"## {title}", "", "```", *(shlex.join(a) for a in argvs), "```", ""]
+
+
+def runs_section(run_table: list[str], caveats: str, notes: str | None, argvs) -> list[str]:
+    """A report's "Runs" section (``run_table``, a markdown table) and its tail
+    (``report_tail``)."""
+    return ["", "## Runs", "", *run_table, *report_tail(caveats, notes, argvs)]

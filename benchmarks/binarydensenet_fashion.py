@@ -46,11 +46,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from _runs import command_line, finished, report_tail, timing_cell, train_or_read
+from _runs import (
+    add_run_arguments,
+    command_line,
+    finished,
+    runs_section,
+    timing_cell,
+    train_or_read,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-HERE = Path(__file__).resolve().parent
 RECIPE = "quickstart"
 DATASET = "fashion_mnist"
 SHAPE = (28, 28, 1)
@@ -302,11 +308,7 @@ def write_report(args, rows: list[dict], figs: dict, command: str) -> str:
         "## The networks (28×28×1, 10 classes)",
         "",
         *network_rows(args, figs),
-        "",
-        "## Runs",
-        "",
-        *run_rows(rows),
-        *report_tail(CAVEATS, args.notes, [r["argv"] for r in rows]),
+        *runs_section(run_rows(rows), CAVEATS, args.notes, [r["argv"] for r in rows]),
     ]
     return "\n".join(out)
 
@@ -314,14 +316,8 @@ def write_report(args, rows: list[dict], figs: dict, command: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra override for every run: max_train_examples=256")  # fmt: skip
-    parser.add_argument("--out-root", default="/tmp/runs/binarydensenet_fashion")
-    parser.add_argument("--markdown", default=str(HERE / "binarydensenet_fashion.md"))
-    parser.add_argument("--notes", help="markdown appended after the caveats")
-    parser.add_argument("--report-only", action="store_true", help="no training; report runs")
+    add_run_arguments(parser, "binarydensenet_fashion")
     args = parser.parse_args(argv)
     command = command_line("binarydensenet_fashion.py", argv)
 

@@ -42,7 +42,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from _runs import command_line, finished, report_tail, timing_cell, train_or_read
+from _runs import add_run_arguments, command_line, finished, report_tail, timing_cell, train_or_read
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -329,17 +329,11 @@ def main(argv=None) -> int:
     parser.add_argument("--igp", default="igp_resnet21", choices=("igp_resnet21", "igp_resnet37"))
     parser.add_argument("--width", type=int, default=8, help="base width of the IGP-ResNet")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--match", choices=sorted(MATCH), default="ops",
                         help="the Bi-Real ResNet's width matches the IGP-ResNet's OPs (the "
                         "paper's comparison) or its binary MACs")  # fmt: skip
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra override for every run: max_train_examples=256")  # fmt: skip
-    parser.add_argument("--out-root", default="/tmp/runs/igp_fashion")
-    parser.add_argument("--markdown", default=str(HERE / "igp_fashion.md"))
     parser.add_argument("--png", default=str(HERE / "igp_fashion.png"))
-    parser.add_argument("--notes", help="markdown appended under 'What it shows'")
-    parser.add_argument("--report-only", action="store_true", help="no training; report runs")
+    add_run_arguments(parser, "igp_fashion")
     args = parser.parse_args(argv)
     command = command_line("igp_fashion.py", argv)
 

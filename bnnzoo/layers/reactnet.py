@@ -127,14 +127,37 @@ class RPReLU(tf.keras.layers.Layer):
 
 
 def rsign_conv(
-    x: tf.Tensor, filters: int, kernel_size: int = 3, *, strides: int = 1, name: str
+    x: tf.Tensor,
+    filters: int,
+    kernel_size: int = 3,
+    *,
+    strides: int = 1,
+    rsign: bool = True,
+    name: str,
 ) -> tf.Tensor:
     """RSign → binary conv (``same`` padding with 0, magnitude-aware kernel) → BatchNorm.
 
+    With ``rsign=False`` the conv's sign reads ``x`` itself: the plain sign that RSign
+    generalizes (the paper's baseline, for ablations).
     Layers: ``{name}_rsign``, ``{name}`` (the ``QuantConv2D``), ``{name}_bn``.
     """
-    x = RSign(name=f"{name}_rsign")(x)
+    x = _threshold(x, rsign=rsign, name=f"{name}_rsign")
     return _binary_conv_bn(x, filters, kernel_size, strides=strides, name=name)
+
+
+def _threshold(x, *, rsign, name):
+    """RSign's learnable shift before a sign, or nothing (the plain sign)."""
+    return RSign(name=name)(x) if rsign else x
+
+
+def _activation(x, *, rprelu, name):
+    """RPReLU (``{name}_rprelu``), or with ``rprelu=False`` the PReLU it generalizes
+    (``{name}_prelu``: Keras' PReLU, one slope per channel starting at 0.25 as RPReLU's)."""
+    if rprelu:
+        return RPReLU(name=f"{name}_rprelu")(x)
+    return tf.keras.layers.PReLU(
+        tf.keras.initializers.Constant(0.25), shared_axes=[1, 2], name=f"{name}_prelu"
+    )(x)
 
 
 def _binary_conv_bn(x, filters, kernel_size, *, strides=1, name):
@@ -156,21 +179,34 @@ def rsign_residual(
     kernel_size: int = 3,
     *,
     strides: int = 1,
+    rsign: bool = True,
+    rprelu: bool = True,
     name: str,
 ) -> tf.Tensor:
     """``RPReLU(shortcut + BN(binary_conv(RSign(x))))``: one binary conv with its shortcut.
 
     ``shortcut`` must have the conv's output shape (the caller pools or projects it).
-    Layers: those of ``rsign_conv``, ``{name}_add``, ``{name}_rprelu``.
+    ``rsign=False``: the plain sign; ``rprelu=False``: a PReLU (the functions ReActNet
+    generalizes, for ablations).
+    Layers: those of ``rsign_conv``, ``{name}_add``, ``{name}_rprelu`` (``{name}_prelu``).
     """
-    y = rsign_conv(x, filters, kernel_size, strides=strides, name=name)
+    y = rsign_conv(x, filters, kernel_size, strides=strides, rsign=rsign, name=name)
     y = tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
-    return RPReLU(name=f"{name}_rprelu")(y)
+    return _activation(y, rprelu=rprelu, name=name)
 
 
-def reactnet_block(x: tf.Tensor, filters: int, *, strides: int = 1, name: str) -> tf.Tensor:
+def reactnet_block(
+    x: tf.Tensor,
+    filters: int,
+    *,
+    strides: int = 1,
+    rsign: bool = True,
+    rprelu: bool = True,
+    name: str,
+) -> tf.Tensor:
     """ReActNet-A's block: a binary 3×3 (input channels, ``strides``) and a binary 1×1 to
-    ``filters``, each with RSign before it, a shortcut around it and RPReLU after the add.
+    ``filters``, each with RSign before it, a shortcut around it and RPReLU after the add
+    (``rsign``, ``rprelu``: as in ``rsign_residual``).
 
     The 3×3's shortcut is ``x``, average-pooled 2×2 when ``strides`` is 2. The 1×1 keeps the
     width, or doubles it: one RSign (``{name}_pw_rsign``) feeds two 1×1 convs of ``channels``
@@ -194,10 +230,12 @@ def reactnet_block(x: tf.Tensor, filters: int, *, strides: int = 1, name: str) -
         shortcut = tf.keras.layers.AveragePooling2D(
             2, padding="same", name=f"{name}_shortcut_pool"
         )(x)
-    x = rsign_residual(x, shortcut, channels, 3, strides=strides, name=f"{name}_conv3x3")
+    functions = {"rsign": rsign, "rprelu": rprelu}
+    x = rsign_residual(x, shortcut, channels, 3, strides=strides, **functions,
+                       name=f"{name}_conv3x3")  # fmt: skip
     if filters == channels:
-        return rsign_residual(x, x, filters, 1, name=f"{name}_pw")
-    shifted = RSign(name=f"{name}_pw_rsign")(x)
+        return rsign_residual(x, x, filters, 1, **functions, name=f"{name}_pw")
+    shifted = _threshold(x, rsign=rsign, name=f"{name}_pw_rsign")
     halves = [
         tf.keras.layers.Add(name=f"{name}_pw{i}_add")(
             [_binary_conv_bn(shifted, channels, 1, name=f"{name}_pw{i}"), x]
@@ -205,4 +243,4 @@ def reactnet_block(x: tf.Tensor, filters: int, *, strides: int = 1, name: str) -
         for i in (1, 2)
     ]
     y = tf.keras.layers.Concatenate(name=f"{name}_pw_concat")(halves)
-    return RPReLU(name=f"{name}_pw_rprelu")(y)
+    return _activation(y, rprelu=rprelu, name=f"{name}_pw")

@@ -66,11 +66,24 @@ def block_strides(stem_width: int, widths: Sequence[int]) -> tuple[int, ...]:
     return tuple(strides)
 
 
+def _functions(rsign, rprelu) -> dict:
+    """``rsign`` and ``rprelu``, checked to be True or False."""
+    for key, value in (("rsign", rsign), ("rprelu", rprelu)):
+        if not isinstance(value, bool):
+            raise ValueError(
+                f"Expected {key} to be True or False. Received: {key}={value!r}. Pass "
+                f"{key}=False for the function ReActNet generalizes (the paper's baseline)."
+            )
+    return {"rsign": rsign, "rprelu": rprelu}
+
+
 @register_model("reactnet_a", family=FAMILY, paper=PAPER)
 def ReActNetA(
     *,
     widths: Sequence[int] = REACTNET_A_WIDTHS,
     stem_width: int = 32,
+    rsign: bool = True,
+    rprelu: bool = True,
     input_shape: tuple | None = None,
     input_tensor: tf.Tensor | None = None,
     weights: str | None = None,
@@ -85,6 +98,9 @@ def ReActNetA(
     Args:
         widths: output channels of each block; each keeps or doubles the one before it.
         stem_width: output channels of the full-precision 3×3 stem (32 in the paper).
+        rsign, rprelu: RSign before every binary conv and RPReLU after every add; ``False``
+            puts the functions they generalize in their place (the plain sign; a PReLU with
+            one slope per channel): the paper's baseline and its ablations.
         input_shape, input_tensor, weights, include_top, num_classes, classifier_activation,
         pooling: as in Keras applications; ``include_top=False`` ends after the last block,
             pooled to a vector with ``pooling="avg"`` or ``"max"``.
@@ -95,6 +111,7 @@ def ReActNetA(
     """
     stem_width = positive_int("stem_width", stem_width, hint="ReActNet-A has stem_width=32.")
     widths = positive_ints("widths", widths)
+    functions = _functions(rsign, rprelu)
     strides = block_strides(stem_width, widths)
     inputs = _common.check_inputs(
         model_name=name,
@@ -113,7 +130,7 @@ def ReActNetA(
     )(x_in)
     x = batch_norm(name="stem_bn")(x)
     for i, (width, stride) in enumerate(zip(widths, strides)):
-        x = reactnet_block(x, width, strides=stride, name=f"block{i + 1}")
+        x = reactnet_block(x, width, strides=stride, **functions, name=f"block{i + 1}")
     x = _common.top(x, inputs, kernel_initializer="glorot_normal")
     return _common.finish(x_in, x, inputs, name=name)
 
@@ -123,6 +140,8 @@ def ReActNetBiReal(
     *,
     blocks: Sequence[int] = (2, 2, 2, 2),
     width: int = 64,
+    rsign: bool = True,
+    rprelu: bool = True,
     input_shape: tuple | None = None,
     input_tensor: tf.Tensor | None = None,
     weights: str | None = None,
@@ -137,6 +156,7 @@ def ReActNetBiReal(
     Args:
         blocks: basic blocks (two binary convs each) per stage; stages 2+ start with stride 2.
         width: the stem's and the first stage's channels; stage i has ``width * 2**i``.
+        rsign, rprelu: as in ``ReActNetA``.
         input_shape, input_tensor, weights, include_top, num_classes, classifier_activation,
         pooling: as in Keras applications.
         name: the model's name.
@@ -146,6 +166,7 @@ def ReActNetBiReal(
     """
     blocks = positive_ints("blocks", blocks)
     width = positive_int("width", width, hint="The Bi-Real-based ReActNet has width=64.")
+    functions = _functions(rsign, rprelu)
     inputs = _common.check_inputs(
         model_name=name,
         min_size=2 ** (len(blocks) - 1),
@@ -170,7 +191,8 @@ def ReActNetBiReal(
                     pool_padding="same",
                     name=f"{name_ij}_shortcut",
                 )
-            x = rsign_residual(x, shortcut, filters, 3, strides=strides, name=name_ij)
+            x = rsign_residual(x, shortcut, filters, 3, strides=strides, **functions,
+                               name=name_ij)  # fmt: skip
     x = _common.top(x, inputs, kernel_initializer="glorot_normal")
     return _common.finish(x_in, x, inputs, name=name)
 

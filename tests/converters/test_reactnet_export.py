@@ -110,3 +110,13 @@ def test_the_bireal_based_reactnet_through_openvino():
     _assert_exact(report, margins, model)
     kinds = [node.get_type_name() for node in ov.to_openvino(model).get_ordered_ops()]
     assert kinds.count("BinaryConvolution") == 4
+
+
+def test_the_baseline_without_rsign_and_rprelu_through_openvino():
+    """The paper's baseline (plain sign, Keras PReLU), which the ablations train: exact too."""
+    model = zoo.ReActNetA(stem_width=8, widths=(16, 32, 32), rsign=False, rprelu=False,
+                          input_shape=SMALL, num_classes=10)  # fmt: skip
+    report, margins = check_conversion(model, _openvino, n=2, engine_name="openvino")
+    _assert_exact(report, margins, model)
+    kinds = [node.get_type_name() for node in ov.to_openvino(model).get_ordered_ops()]
+    assert kinds.count("BinaryConvolution") == 8 and kinds.count("PRelu") == 6

@@ -2,6 +2,7 @@
 arguments and their refusals. (Every registered model is also built by tests/zoo/test_models.py;
 the published BOPs, FLOPs and OPs by tests/reproduce/test_reactnet.py.)"""
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -63,6 +64,47 @@ def test_reactnet_bireal_puts_rsign_before_and_rprelu_after_every_binary_conv():
     shortcut = model.get_layer("stage2_conv1_shortcut_conv")  # Bi-Real's downsampling
     assert not is_binary(shortcut) and shortcut.kernel_size == (1, 1) and shortcut.filters == 16
     assert model.get_layer("stage2_conv1").strides == (2, 2)
+
+
+@pytest.mark.parametrize("rsign", [True, False])
+@pytest.mark.parametrize("rprelu", [True, False])
+def test_the_ablation_switches_put_the_plain_sign_and_prelu_back(rsign, rprelu, rng):
+    """The paper's baseline and ablations: without RSign every binary conv reads the add's
+    output directly (its own sign, no threshold); without RPReLU a Keras PReLU (one slope per
+    channel, 0.25 at first) follows every add. The binary convs and their MACs are the same."""
+    full = zoo.ReActNetA(**TINY_A, input_shape=(16, 16, 3), num_classes=3)
+    model = zoo.ReActNetA(**TINY_A, rsign=rsign, rprelu=rprelu, input_shape=(16, 16, 3),
+                          num_classes=3)  # fmt: skip
+    kinds = lambda m, kind: [layer for layer in m.layers if isinstance(layer, kind)]  # noqa: E731
+    convs, after_rsign = _binary_convs_read_rsign(model)
+    assert [c.name for c in convs] == [c.name for c in kinds(full, type(convs[0]))]
+    assert after_rsign == rsign and (len(kinds(model, RSign)) > 0) == rsign
+    assert len(kinds(model, RPReLU)) == (len(kinds(full, RPReLU)) if rprelu else 0)
+    prelus = kinds(model, tf.keras.layers.PReLU)
+    assert len(prelus) == (0 if rprelu else len(kinds(full, RPReLU)))
+    for prelu in prelus:
+        assert prelu.name.endswith("_prelu") and prelu.get_weights()[0].shape == (
+            1, 1, prelu.output_shape[-1]
+        )  # fmt: skip
+        assert (prelu.get_weights()[0] == 0.25).all()
+    if rsign and not rprelu:  # an untrained RPReLU (no shifts, slope 0.25) is that PReLU
+        for layer in full.layers:
+            if not isinstance(layer, RPReLU):
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+        x = rng.normal(size=(2, 16, 16, 3)).astype("float32")
+        np.testing.assert_array_equal(model(x).numpy(), full(x).numpy())
+
+
+@pytest.mark.parametrize("kwargs", [{"rsign": "yes"}, {"rprelu": 0}])
+def test_the_switches_take_only_true_or_false(kwargs, monkeypatch):
+    built = []
+    monkeypatch.setattr(tf.keras.layers.Layer, "__call__", lambda *a, **k: built.append(a))
+    key = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f"Expected {key} to be True or False"):
+        zoo.ReActNetA(**TINY_A, **kwargs, input_shape=(16, 16, 3))
+    with pytest.raises(ValueError, match=f"Expected {key} to be True or False"):
+        zoo.create_model("reactnet_bireal18", **kwargs, input_shape=(32, 32, 3))
+    assert built == []
 
 
 def test_features_without_the_top():
