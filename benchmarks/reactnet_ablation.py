@@ -90,7 +90,7 @@ def runs(args) -> list[dict]:
     quick = ["--quick"] if args.quick else []
     for seed in args.seeds:
         teacher = root / f"full_s{seed}" / "teacher" / "model.keras"
-        for arm in args.arms:
+        for arm in [a for a in ARMS if a in args.arms]:  # `full` first: it trains the teacher
             _, changes, teacher_use = ARMS[arm]
             run_dir = root / f"{arm}_s{seed}"
             sets = [*args.set, f"seed={seed}"]
