@@ -35,6 +35,22 @@ def positive_ints(name: str, values: Iterable) -> tuple[int, ...]:
     return values
 
 
+def true_or_false(name: str, value, *, hint: str = "") -> bool:
+    """``value`` if it is True or False (not 1, 0 or "yes"), else a ValueError.
+
+    Example:
+        >>> true_or_false("int8", "yes")
+        Traceback (most recent call last):
+        ValueError: Expected int8 to be True or False. Received: int8='yes'.
+    """
+    if not isinstance(value, bool):
+        suffix = f" {hint}" if hint else ""
+        raise ValueError(
+            f"Expected {name} to be True or False. Received: {name}={value!r}.{suffix}"
+        )
+    return value
+
+
 def one_of(name: str, value, choices: Sequence, *, hint: str = "") -> object:
     """``value`` if it is one of ``choices``, else a ValueError that lists them.
 

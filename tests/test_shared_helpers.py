@@ -1,6 +1,7 @@
 """The shared helpers: atomic writes, tables, /proc/cpuinfo reading, argument checks."""
 
 import os
+import re
 
 import pytest
 
@@ -80,3 +81,13 @@ def test_positive_ints_and_one_of():
         ValueError, match=r"one of \('arm', 'xcore'\)\. Received: target='x86'\. Hi"
     ):
         _checks.one_of("target", "x86", ("arm", "xcore"), hint="Hi")
+
+
+@pytest.mark.parametrize("value", [1, 0, "yes", None])
+def test_true_or_false_takes_only_a_bool(value):
+    assert (
+        _checks.true_or_false("int8", True) is True and _checks.true_or_false("x", False) is False
+    )
+    with pytest.raises(ValueError, match=rf"^Expected int8 to be True or False\. Received: int8="
+                                         rf"{re.escape(repr(value))}\. Hi$"):  # fmt: skip
+        _checks.true_or_false("int8", value, hint="Hi")

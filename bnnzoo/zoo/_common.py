@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import tensorflow as tf
 
-from bnnzoo._checks import one_of, positive_int, positive_ints
+from bnnzoo._checks import one_of, positive_int, positive_ints, true_or_false
 from bnnzoo.layers import batch_norm
 from bnnzoo.zoo import weights as weights_lib
 from bnnzoo.zoo.pretrained import IMAGENET, Pretrained
@@ -101,8 +101,7 @@ def check_inputs(
     feature map (Keras' ``require_flatten``) or is otherwise built for one size, so with the
     top the height and width must be known.
     """
-    if not isinstance(include_top, bool):
-        raise ValueError(f"Expected include_top to be True or False. Received: {include_top!r}.")
+    true_or_false("include_top", include_top)
     default_shape = registered_input_shape() or default_shape  # a registered model's own
     if input_shape is None and input_tensor is None and not include_top:
         input_shape = (None, None, default_shape[-1])

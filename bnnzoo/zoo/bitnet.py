@@ -51,7 +51,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from bnnzoo._checks import positive_int
+from bnnzoo._checks import positive_int, true_or_false
 from bnnzoo.layers import batch_norm
 from bnnzoo.layers.bitnet import (
     PRECISIONS,
@@ -234,8 +234,7 @@ def WideResNetCifar(
     positive_int("d", d, hint="The group widths are 16d, 32d, 64d.")
     positive_int("n", n, hint="n is the number of residual blocks per group.")
     positive_int("k", k, hint="k is the number of convs per residual block; 2 in the paper.")
-    if not isinstance(residual, bool):
-        raise ValueError(f"Expected residual to be True or False. Received: {residual!r}.")
+    true_or_false("residual", residual)
     check_precision(precision)
     inputs = _common.check_inputs(
         model_name=name,

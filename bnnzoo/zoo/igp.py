@@ -76,7 +76,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from bnnzoo._checks import positive_int, positive_ints
+from bnnzoo._checks import positive_int, positive_ints, true_or_false
 from bnnzoo.layers import batch_norm, binary_conv
 from bnnzoo.layers.resnet import pooled_projection
 from bnnzoo.zoo import _common
@@ -158,8 +158,7 @@ def IGPResNet(
     positive_int("width", width, hint="IGP-ResNet37(41) has width=41.")
     positive_int("columns", columns, hint="The paper's M = 3, 7, 15 are columns=2, 3, 4.")
     blocks = positive_ints("blocks", blocks)
-    if not isinstance(stage_join, bool):
-        raise ValueError(f"Expected stage_join to be True or False. Received: {stage_join!r}.")
+    true_or_false("stage_join", stage_join)
     if not isinstance(binarization, Binarization):
         raise ValueError(
             f"Expected binarization to be a bnnzoo.zoo.bireal.Binarization. "

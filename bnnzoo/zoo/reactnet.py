@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from bnnzoo._checks import positive_int, positive_ints
+from bnnzoo._checks import positive_int, positive_ints, true_or_false
 from bnnzoo.layers import batch_norm, reactnet_block, rsign_residual
 from bnnzoo.layers.resnet import pooled_projection
 from bnnzoo.zoo import _common
@@ -68,13 +68,14 @@ def block_strides(stem_width: int, widths: Sequence[int]) -> tuple[int, ...]:
 
 def _functions(rsign, rprelu) -> dict:
     """``rsign`` and ``rprelu``, checked to be True or False."""
-    for key, value in (("rsign", rsign), ("rprelu", rprelu)):
-        if not isinstance(value, bool):
-            raise ValueError(
-                f"Expected {key} to be True or False. Received: {key}={value!r}. Pass "
-                f"{key}=False for the function ReActNet generalizes (the paper's baseline)."
-            )
-    return {"rsign": rsign, "rprelu": rprelu}
+    return {
+        key: true_or_false(
+            key,
+            value,
+            hint=f"Pass {key}=False for the function ReActNet generalizes (the paper's baseline).",
+        )  # fmt: skip
+        for key, value in (("rsign", rsign), ("rprelu", rprelu))
+    }
 
 
 @register_model("reactnet_a", family=FAMILY, paper=PAPER)

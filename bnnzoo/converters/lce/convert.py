@@ -17,7 +17,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bnnzoo._checks import one_of
+from bnnzoo._checks import one_of, true_or_false
 from bnnzoo._io import write_atomically
 from bnnzoo.converters.lce.upstream import avoid_upstream_defects
 
@@ -75,8 +75,7 @@ def to_tflite(
     """
     check_model(model)
     one_of("target", target, TARGETS)
-    if not isinstance(int8, bool):
-        raise ValueError(f"Expected int8 to be True or False. Received: int8={int8!r}.")
+    true_or_false("int8", int8)
     if int8 and int8_range is None:
         raise ValueError(
             "int8=True needs int8_range=(min, max). LCE 0.16 cannot calibrate from a "
