@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 TIMING_FILE = "bench_timing.json"  # wall and CPU seconds of the command that trained the run
+# the file that a started run of each bnnzoo command leaves in its folder: then it resumes with
+# `bnnzoo COMMAND --resume DIR`
+RESUME_MARKERS = {"train": "config.json", "two-step": "two_step.json", "dwr": "dwr.json"}
 
 
 def bnnzoo_executable() -> str:
@@ -24,17 +27,14 @@ def train(run: dict) -> dict:
     """Run (or resume, or reuse) one training; wall and CPU seconds of the command.
 
     ``run`` holds the run directory (``dir``) and the command line (``argv``, starting with
-    ``bnnzoo``); the timing is kept in the directory's ``bench_timing.json``. A ``bnnzoo
-    two-step`` job resumes with ``two-step --resume`` (its folder holds ``two_step.json``), a
-    ``bnnzoo train`` run with ``train --resume`` (``config.json``)."""
+    ``bnnzoo``); the timing is kept in the directory's ``bench_timing.json``. A started run
+    resumes with ``bnnzoo COMMAND --resume`` (``RESUME_MARKERS``)."""
     run_dir = run["dir"]
     if (run_dir / "results.json").exists():
         print(f"reusing {run_dir}", flush=True)
         return kept_timing(run_dir)
-    command, marker = ("two-step", "two_step.json") if run["argv"][1] == "two-step" else (
-        "train", "config.json"
-    )  # fmt: skip
-    resume = (run_dir / marker).exists()
+    command = run["argv"][1]
+    resume = (run_dir / RESUME_MARKERS[command]).exists()
     argv = ["bnnzoo", command, "--resume", str(run_dir), "--quiet"] if resume else run["argv"]
     print(("resuming: " if resume else "running: ") + shlex.join(argv), flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

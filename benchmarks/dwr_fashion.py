@@ -35,12 +35,10 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from _runs import TIMING_FILE, bnnzoo_executable, command_line, kept_timing  # benchmarks/_runs.py
+from _runs import command_line, train_or_read  # benchmarks/_runs.py
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -100,28 +98,6 @@ def runs_of_seed(args, seed: int) -> list[dict]:
             out.append({"method": method, "s": s, "epochs": epochs, "seed": seed, "dir": run_dir,
                         "argv": argv})  # fmt: skip
     return out
-
-
-def execute(run: dict) -> dict:
-    """Run, resume or reuse one run; its wall-clock seconds (this invocation's)."""
-    run_dir: Path = run["dir"]
-    if (run_dir / "results.json").exists() and (run_dir / TIMING_FILE).exists():
-        print(f"reusing {run_dir}", flush=True)
-        return kept_timing(run_dir)
-    argv = list(run["argv"])
-    if run["method"] == "original" and (run_dir / "config.json").exists():
-        argv = ["bnnzoo", "train", "--resume", str(run_dir), "--quiet"]
-    elif run["method"] != "original" and (run_dir / "dwr.json").exists():
-        argv = ["bnnzoo", "dwr", "--resume", str(run_dir), "--quiet"]
-    print("running: " + shlex.join(argv), flush=True)
-    load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    subprocess.run([bnnzoo_executable(), *argv[1:]], check=True)
-    timing = {"wall_seconds": time.perf_counter() - start, "load_before": load_before,
-              "load_after": os.getloadavg()[0]}  # fmt: skip
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / TIMING_FILE).write_text(json.dumps(timing, indent=2))
-    return timing
 
 
 def measure(run: dict) -> dict:
@@ -316,7 +292,7 @@ def main(argv=None) -> int:
     command = command_line("dwr_fashion.py", argv)
     rows = []
     for run in runs(args):
-        timing = kept_timing(run["dir"]) if args.report_only else execute(run)
+        timing = train_or_read(run, args.report_only)
         rows.append({**run, **measure(run), "timing": timing})
     png = Path(args.png)
     plot(rows, png)
