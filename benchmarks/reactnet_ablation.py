@@ -39,6 +39,7 @@ import platform
 import statistics
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from _runs import add_run_arguments, command_line, runs_section, timing_cell, train_or_read
 
@@ -46,19 +47,34 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 RECIPE = "reactnet_fashion_mnist"
 BASELINE_RECIPE = "resnet_e_fashion_mnist_deep"
-# arm: (what it changes, extra --set overrides, how it gets its teacher)
+
+
+class Arm(NamedTuple):
+    """What an arm changes, its model switches (``model_kwargs`` added to the recipe's), its
+    other ``--set`` overrides, and its teacher: ``trains`` it, uses the ``full`` arm's
+    (``shared``, its time added), runs it ``unused``, or has ``none``."""
+
+    what: str
+    switches: dict
+    sets: list
+    teacher: str
+
+
 ARMS = {
-    "full": ("RSign, RPReLU, distribution loss, two steps (the recipe)", [], "trains"),
-    "no_rsign": ("the plain sign instead of RSign", ["rsign=false"], "shared"),
-    "no_rprelu": ("PReLU instead of RPReLU", ["rprelu=false"], "shared"),
-    "baseline": (
+    "full": Arm("RSign, RPReLU, distribution loss, two steps (the recipe)", {}, [], "trains"),
+    "no_rsign": Arm("the plain sign instead of RSign", {"rsign": False}, [], "shared"),
+    "no_rprelu": Arm("PReLU instead of RPReLU", {"rprelu": False}, [], "shared"),
+    "baseline": Arm(
         "the plain sign and PReLU (the paper's baseline)",
-        ["rsign=false", "rprelu=false"],
+        {"rsign": False, "rprelu": False},
+        [],
         "shared",
     ),  # fmt: skip
-    "labels": ("labels instead of the distribution loss", ["distillation.alpha=0"], "unused"),
-    "one_step": ("one step: binary weights from the start, 2× epochs", [], "shared"),
-    "resnet_e_deep": (f"`{BASELINE_RECIPE}` (no teacher)", [], "none"),
+    "labels": Arm(
+        "labels instead of the distribution loss", {}, ["distillation.alpha=0"], "unused"
+    ),  # fmt: skip
+    "one_step": Arm("one step: binary weights from the start, 2× epochs", {}, [], "shared"),
+    "resnet_e_deep": Arm(f"`{BASELINE_RECIPE}` (no teacher)", {}, [], "none"),
 }
 CAVEATS = """\
 What the numbers can and cannot say:
@@ -72,63 +88,58 @@ What the numbers can and cannot say:
   is not ImageNet for 256 epochs per step: this checks the direction of each part's effect."""
 
 
-def model_kwargs(config_overrides: list[str], quick: bool) -> dict:
-    """The recipe's ``model_kwargs`` with the arm's ``rsign``/``rprelu`` switches."""
+def runs(args) -> list[dict]:
+    """Each arm of each seed: its folder and ``bnnzoo`` command line (``full`` first: it trains
+    the teacher of the others)."""
     from bnnzoo.training import recipes
 
-    kwargs = dict(recipes.resolve(RECIPE, quick=quick)["model_kwargs"])
-    for override in config_overrides:
-        key, value = override.split("=", 1)
-        if key in ("rsign", "rprelu"):
-            kwargs[key] = json.loads(value)
-    return kwargs
-
-
-def runs(args) -> list[dict]:
-    """Each arm of each seed: its folder and ``bnnzoo`` command line (teachers first)."""
     root, out = Path(args.out_root), []
     quick = ["--quick"] if args.quick else []
+    recipe_kwargs = recipes.resolve(RECIPE, quick=args.quick)["model_kwargs"]
     for seed in args.seeds:
-        teacher = root / f"full_s{seed}" / "teacher" / "model.keras"
-        for arm in [a for a in ARMS if a in args.arms]:  # `full` first: it trains the teacher
-            _, changes, teacher_use = ARMS[arm]
-            run_dir = root / f"{arm}_s{seed}"
+        full = root / f"full_s{seed}"
+        teacher = full / "teacher" / "model.keras"
+        for key in [a for a in ARMS if a in args.arms]:
+            arm = ARMS[key]
             sets = [*args.set, f"seed={seed}"]
-            if arm == "resnet_e_deep":
+            if key == "resnet_e_deep":
                 argv = ["bnnzoo", "train", "--recipe", BASELINE_RECIPE, *quick]
-            elif arm == "one_step":
+            elif key == "one_step":
                 epochs = 2 * (1 if args.quick else args.epochs)
                 argv = ["bnnzoo", "train", "--recipe", RECIPE, *quick, "--epochs", str(epochs)]
                 sets.append(f"distillation.teacher={teacher}")
             else:
                 argv = ["bnnzoo", "two-step", "--recipe", RECIPE, *quick]
                 argv += ["--epochs", str(1 if args.quick else args.epochs)]
-                argv += ["--teacher-set", f"seed={seed}"] if teacher_use == "trains" else [
+                argv += ["--teacher-set", f"seed={seed}"] if arm.teacher == "trains" else [
                     "--teacher", str(teacher)
                 ]  # fmt: skip
-            switches = [c for c in changes if c.split("=")[0] in ("rsign", "rprelu")]
-            if switches:
-                kwargs = model_kwargs(switches, args.quick)
+            if arm.switches:
+                kwargs = {**recipe_kwargs, **arm.switches}
                 sets.append(f"model_kwargs={json.dumps(kwargs, separators=(',', ':'))}")
-            sets += [c for c in changes if c not in switches]
+            sets += arm.sets
+            run_dir = root / f"{key}_s{seed}"
             argv += [a for s in sets for a in ("--set", s)] + ["--quiet", "--out", str(run_dir)]
-            out.append({"arm": arm, "seed": seed, "dir": run_dir, "argv": argv,
-                        "teacher_use": teacher_use})  # fmt: skip
+            out.append({"arm": key, "seed": seed, "dir": run_dir, "argv": argv,
+                        "teacher_run": full if arm.teacher == "shared" else None})  # fmt: skip
     return out
 
 
-def read(run: dict, timing: dict, teachers: dict) -> dict:
-    """A finished run's accuracy, and its training seconds with the teacher's where it counts."""
-    if not (run["dir"] / "results.json").exists():
-        raise SystemExit(f"{run['dir']} has no results.json; train it first.")
-    results = json.loads((run["dir"] / "results.json").read_text())
+def read(run: dict, timing: dict) -> dict:
+    """A finished run's accuracy, and its training seconds with those of the teacher it shares
+    (the ``full`` arm trained it: its ``results.json`` holds the teacher's seconds)."""
+    results = _results(run["dir"])
     teacher_seconds = 0.0
-    if run["teacher_use"] == "trains":
-        teachers[run["seed"]] = results["steps"]["teacher"]
-    elif run["teacher_use"] == "shared":
-        teacher_seconds = teachers[run["seed"]]["train_seconds"]
+    if run["teacher_run"] is not None:
+        teacher_seconds = _results(run["teacher_run"])["steps"]["teacher"]["train_seconds"]
     return {**run, "results": results, "timing": timing,
             "total_seconds": results["train_seconds"] + teacher_seconds}  # fmt: skip
+
+
+def _results(run_dir: Path) -> dict:
+    if not (run_dir / "results.json").exists():
+        raise SystemExit(f"{run_dir} has no results.json; train it first.")
+    return json.loads((run_dir / "results.json").read_text())
 
 
 def arm_rows(rows: list[dict]) -> list[str]:
@@ -144,7 +155,7 @@ def arm_rows(rows: list[dict]) -> list[str]:
         accs = " / ".join(f"{100 * r['results']['test_accuracy']:.2f}" for r in arm_runs)
         delta = f"{100 * (means[arm] - means['full']):+.2f}" if "full" in means else "n/a"
         seconds = statistics.mean(r["total_seconds"] for r in arm_runs)
-        out.append(f"| `{arm}` | {ARMS[arm][0]} | {accs} % | {100 * means[arm]:.2f} % | "
+        out.append(f"| `{arm}` | {ARMS[arm].what} | {accs} % | {100 * means[arm]:.2f} % | "
                    f"{delta} | {seconds:.0f} |")  # fmt: skip
     return out
 
@@ -195,8 +206,7 @@ def main(argv=None) -> int:
         parser.error("every ReActNet arm needs the 'full' arm: it trains their teacher")
     command = command_line("reactnet_ablation.py", argv)
 
-    teachers: dict = {}
-    rows = [read(run, train_or_read(run, args.report_only), teachers) for run in runs(args)]
+    rows = [read(run, train_or_read(run, args.report_only)) for run in runs(args)]
     from bnnzoo._io import write_atomically
 
     text = write_report(args, rows, command)
