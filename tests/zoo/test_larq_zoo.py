@@ -139,12 +139,12 @@ def test_weights_files_load_through_the_strict_loader(tmp_path, rng):
         zoo.create_model("quicknet", input_shape=shape, num_classes=5, weights=path)
 
 
-@pytest.mark.parametrize("name", ["quicknet_small", "meliusnet22", "real_to_binary_net"])
+@pytest.mark.parametrize("name", ["quicknet_small", "meliusnet22"])
 def test_save_and_load_with_plain_keras_in_safe_mode(name, tmp_path, rng):
     """QuickNet's blur-pool initializer is registered when bnnzoo.zoo is imported. (The legacy
-    .h5 format cannot name that plain-function initializer: use .keras.) MeliusNet22's and
-    Real-to-Binary Net's Lambda layers are registered layers, so their files load with Keras'
-    safe mode on."""
+    .h5 format cannot name that plain-function initializer: use .keras.) MeliusNet22's Lambda
+    layers are registered layers, so its file loads with Keras' safe mode on (Real-to-Binary
+    Net's: test_a_saved_real_to_binary_net_exports_from_the_command_line, which saves one)."""
     model = zoo.create_model(name, input_shape=(32, 32, 3), num_classes=3)
     assert not [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Lambda)]
     x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
@@ -209,11 +209,17 @@ def test_a_file_naming_larq_zoos_objects_loads_before_larq_zoo_is_imported(tmp_p
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), model(images).numpy())
 
 
-def test_a_saved_real_to_binary_net_exports_from_the_command_line(capsys, tmp_path):
+def test_a_saved_real_to_binary_net_exports_from_the_command_line(capsys, tmp_path, rng):
     """The path a user takes: save the model, then ``bnnzoo export FILE`` (which loads it in
-    safe mode) to OpenVINO, its conversion check passing."""
+    safe mode) to OpenVINO, its conversion check passing. Its Lambda layers are registered
+    layers: the file loads with Keras' safe mode on and computes what the model computes."""
     model = zoo.create_model("real_to_binary_net", input_shape=(32, 32, 3), num_classes=3)
+    assert not [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Lambda)]
     model.save(tmp_path / "r2b.keras")
+    loaded = tf.keras.models.load_model(tmp_path / "r2b.keras", safe_mode=True)
+    x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
+    del loaded
     code, out, err = run(
         capsys, "export", str(tmp_path / "r2b.keras"), "--format", "openvino",
         "--out", str(tmp_path / "ir"),
