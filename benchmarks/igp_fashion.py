@@ -243,6 +243,9 @@ def findings(rows: list[dict], figs: dict, args) -> list[str]:
         f"* CPU seconds per run (mean): {cpu[args.igp]:.0f} for the IGP-ResNet, "
         f"{cpu[BASELINE]:.0f} for the Bi-Real ResNet.",
         plateau(by_model),
+        "* IGP-ResNet minus Bi-Real ResNet per epoch (seed means, points): "
+        + ", ".join(f"{g * 100:+.2f}" for g in gaps(igp, base))
+        + ".",
     ]
     return lines
 
@@ -250,20 +253,28 @@ def findings(rows: list[dict], figs: dict, args) -> list[str]:
 def plateau(by_model: dict) -> str:
     """Whether the epochs were enough: how much each model's seed-mean test accuracy still rose
     over the last quarter of its epochs, and its training accuracy at the end."""
-
-    def mean_at(rs, epoch, key="test_accuracy"):
-        return statistics.mean(r["metrics"][epoch - 1][key] for r in rs)
-
     parts = []
     for model, rs in by_model.items():
         last = min(len(r["metrics"]) for r in rs)
         start = max(1, last - max(1, last // 4))
+        first, end = seed_mean(rs, start), seed_mean(rs, last)
         parts.append(
-            f"{model} {mean_at(rs, start):.2%} after epoch {start}, {mean_at(rs, last):.2%} "
-            f"after epoch {last} ({(mean_at(rs, last) - mean_at(rs, start)) * 100:+.2f} points; "
-            f"training accuracy {mean_at(rs, last, 'train_accuracy'):.2%})"
+            f"{model} {first:.2%} after epoch {start}, {end:.2%} after epoch {last} "
+            f"({(end - first) * 100:+.2f} points; training accuracy "
+            f"{seed_mean(rs, last, 'train_accuracy'):.2%})"
         )
     return "* The last quarter of the epochs (seed means): " + "; ".join(parts) + "."
+
+
+def gaps(igp: list[dict], base: list[dict]) -> list[float]:
+    """Per epoch, the IGP runs' mean test accuracy minus the baseline runs' mean."""
+    epochs = min(len(r["metrics"]) for r in igp + base)
+    return [seed_mean(igp, e) - seed_mean(base, e) for e in range(1, epochs + 1)]
+
+
+def seed_mean(runs: list[dict], epoch: int, key: str = "test_accuracy") -> float:
+    """The mean over ``runs`` of ``key`` after ``epoch`` (counted from 1)."""
+    return statistics.mean(r["metrics"][epoch - 1][key] for r in runs)
 
 
 def write_report(args, run_list, rows, figs, png: Path, command: str) -> str:
