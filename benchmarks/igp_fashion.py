@@ -191,8 +191,8 @@ def findings(rows: list[dict], figs: dict, args) -> list[str]:
     verdict = "higher" if diff > spread else "lower" if diff < -spread else "not distinguishable"
     f_igp, f_base = figs[args.igp], figs[BASELINE]
     norms = {
-        m: [statistics.mean([r["metrics"][e]["first_conv_grad_norm"] for r in rs])
-            for e in range(min(len(r["metrics"]) for r in rs))]
+        m: [seed_mean(rs, e, "first_conv_grad_norm")
+            for e in range(1, min(len(r["metrics"]) for r in rs) + 1)]
         for m, rs in by_model.items()
     }  # fmt: skip
     ratios = [a / b for a, b in zip(norms[args.igp], norms[BASELINE])]

@@ -32,6 +32,12 @@ NAMES = [
 SPECS = {spec.name: spec for spec in lz.MODELS}
 
 
+def lambda_layers(model: tf.keras.Model) -> list[str]:
+    """Names of the model's Python-lambda layers: such a file does not load in safe mode nor
+    export (bnnzoo replaces them with registered layers)."""
+    return [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Lambda)]
+
+
 def small_side(name: str) -> int:
     """The side the tests build at: 32 px, or the model's smallest input if larger."""
     return max(32, SPECS[name].min_size)
@@ -60,8 +66,7 @@ def test_builds_with_larq_zoos_code_at_a_small_input(name, rng):
     model = zoo.create_model(name, input_shape=shape, num_classes=7, classifier_activation=None)
     assert model.name == name and model.output_shape == (None, 7)
     assert "softmax" not in str(getattr(model.layers[-1], "activation", "")).lower()
-    # registered layers only: Python lambdas do not load in safe mode nor export
-    assert not [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Lambda)]
+    assert not lambda_layers(model)
     theirs = SPECS[name].function()(input_shape=shape, num_classes=7, weights=None)
     assert model.count_params() == theirs.count_params()
     randomize(theirs, rng)
@@ -146,7 +151,7 @@ def test_save_and_load_with_plain_keras_in_safe_mode(name, tmp_path, rng):
     layers are registered layers, so its file loads with Keras' safe mode on (Real-to-Binary
     Net's: test_a_saved_real_to_binary_net_exports_from_the_command_line, which saves one)."""
     model = zoo.create_model(name, input_shape=(32, 32, 3), num_classes=3)
-    assert not [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Lambda)]
+    assert not lambda_layers(model)
     x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
     model.save(tmp_path / "model.keras")
     loaded = tf.keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
@@ -214,7 +219,7 @@ def test_a_saved_real_to_binary_net_exports_from_the_command_line(capsys, tmp_pa
     safe mode) to OpenVINO, its conversion check passing. Its Lambda layers are registered
     layers: the file loads with Keras' safe mode on and computes what the model computes."""
     model = zoo.create_model("real_to_binary_net", input_shape=(32, 32, 3), num_classes=3)
-    assert not [layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Lambda)]
+    assert not lambda_layers(model)
     model.save(tmp_path / "r2b.keras")
     loaded = tf.keras.models.load_model(tmp_path / "r2b.keras", safe_mode=True)
     x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
