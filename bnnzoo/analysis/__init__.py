@@ -7,6 +7,7 @@ from bnnzoo.analysis.counting import (
     count_model,
     flat_layers,
     is_binary,
+    shapes_only,
 )
 from bnnzoo.analysis.gradient_paths import GradientPaths, PathFigures, gradient_paths
 from bnnzoo.analysis.plot import plot_gradient_paths
@@ -24,4 +25,5 @@ __all__ = [
     "gradient_paths",
     "is_binary",
     "plot_gradient_paths",
+    "shapes_only",
 ]

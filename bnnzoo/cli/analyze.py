@@ -30,7 +30,7 @@ def add_analyze(sub) -> None:
 
 
 def cmd_analyze(args) -> int:
-    from bnnzoo.analysis import analyze, plot_gradient_paths
+    from bnnzoo.analysis import analyze, plot_gradient_paths, shapes_only
     from bnnzoo.zoo.loading import load_or_build
 
     shape = parse_shape(args.input_shape) if args.input_shape else None
@@ -50,7 +50,8 @@ def cmd_analyze(args) -> int:
             options = (
                 {} if path.exists() else {"input_shape": shape, "num_classes": args.num_classes}
             )
-            model = load_or_build(name, **options)
+            with shapes_only():  # the analysis reads shapes; a file's weights are loaded anyway
+                model = load_or_build(name, **options)
         except (ValueError, FileNotFoundError, OSError) as err:
             raise CommandError(str(err).splitlines()[0]) from None
         label = name if name not in analyses else f"{name} ({len(analyses) + 1})"

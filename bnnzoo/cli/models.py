@@ -8,7 +8,7 @@ import numpy as np
 
 from bnnzoo import zoo
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model
+from bnnzoo.analysis import count_model, shapes_only
 from bnnzoo.cli._common import CommandError, parse_shape
 from bnnzoo.zoo import imagenet
 from bnnzoo.zoo.listing import COUNT_HEADER, count_cells
@@ -61,7 +61,8 @@ def cmd_list(args) -> int:
 def cmd_summary(args) -> int:
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
     try:
-        model = zoo.create_model(args.model, input_shape=shape, num_classes=args.num_classes)
+        with shapes_only():  # a summary counts: no weights to initialize
+            model = zoo.create_model(args.model, input_shape=shape, num_classes=args.num_classes)
     except (ValueError, FileNotFoundError) as err:
         raise CommandError(str(err)) from err
     lq.models.summary(model)

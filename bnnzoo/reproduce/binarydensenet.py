@@ -57,7 +57,7 @@ from typing import Any
 import tensorflow as tf
 
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model, flat_layers, is_binary
+from bnnzoo.analysis import count_model, flat_layers, is_binary, shapes_only
 from bnnzoo.zoo import BinaryDenseNet, create_model
 from bnnzoo.zoo.registry import IMAGENET_SHAPE
 
@@ -342,6 +342,7 @@ class ReproducedRow:
         return "deviation" if key in DEVIATIONS else "OFF"
 
 
+@shapes_only()
 def reproduce(rows: tuple[PaperRow, ...] = PAPER_ROWS) -> list[ReproducedRow]:
     """Build every model the rows need (once each) and measure it.
 

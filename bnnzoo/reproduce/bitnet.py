@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model, flat_layers
+from bnnzoo.analysis import count_model, flat_layers, shapes_only
 from bnnzoo.zoo import bitnet
 from bnnzoo.zoo.bitnet import CIFAR_SHAPE
 from bnnzoo.zoo.registry import IMAGENET_SHAPE
@@ -298,6 +298,7 @@ def build_row_model(row: PaperRow, head: str) -> tf.keras.Model:
     )
 
 
+@shapes_only()
 def reproduce_bitnet(rows: tuple[PaperRow, ...] = PAPER_ROWS) -> list[ReproducedRow]:
     """Build the model of every paper row (once per configuration and head) and count it.
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model
+from bnnzoo.analysis import count_model, shapes_only
 from bnnzoo.zoo import create_model
 from bnnzoo.zoo.dwr import RELEASED
 
@@ -89,6 +89,7 @@ def costs(name: str) -> Costs:
                  counts.activations)  # fmt: skip
 
 
+@shapes_only()
 def reproduce_dwr() -> list[DWRRow]:
     """Every released preset against its original backbone."""
     return [DWRRow(costs(name), costs(original), s) for name, (original, s) in RELEASED.items()]

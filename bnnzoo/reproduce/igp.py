@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model, gradient_paths
+from bnnzoo.analysis import count_model, gradient_paths, shapes_only
 from bnnzoo.reproduce._bounds import figure_status, relative_diff
 from bnnzoo.zoo import create_model
 from bnnzoo.zoo.registry import IMAGENET_SHAPE
@@ -163,6 +163,7 @@ def build_row(row: PaperRow) -> ReproducedRow:
     )
 
 
+@shapes_only()
 def reproduce_igp(rows: tuple[PaperRow, ...] = PAPER_ROWS) -> list[ReproducedRow]:
     """Build and measure the model of every row (each IGP network's baseline must be a row).
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model
+from bnnzoo.analysis import count_model, shapes_only
 from bnnzoo.reproduce._bounds import figure_status, relative_diff
 from bnnzoo.zoo import create_model
 from bnnzoo.zoo.registry import IMAGENET_SHAPE
@@ -95,6 +95,7 @@ def build_row(row: PaperRow) -> ReproducedRow:
     return ReproducedRow(row, counts.binary_macs, counts.float_macs, counts.ops_bops64)
 
 
+@shapes_only()
 def reproduce_reactnet(rows: tuple[PaperRow, ...] = PAPER_ROWS) -> list[ReproducedRow]:
     """Build and count the model of every row.
 

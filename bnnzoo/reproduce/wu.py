@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields
 import tensorflow as tf
 
 from bnnzoo._text import format_table
-from bnnzoo.analysis import flat_layers, is_binary
+from bnnzoo.analysis import flat_layers, is_binary, shapes_only
 from bnnzoo.layers import FixedScaling
 from bnnzoo.zoo import create_model
 from bnnzoo.zoo.registry import IMAGENET_SHAPE
@@ -209,6 +209,7 @@ def match(built: list[Built], rows: tuple[PaperRow, ...] = PAPER_ROWS) -> list[R
     return matched
 
 
+@shapes_only()
 def reproduce(input_shape: tuple = IMAGENET_SHAPE) -> list[ReproducedRow | DepthRow]:
     """Build ``wu_bnn13`` and put its layers next to Table 1; the last row is the depth claim.
 

@@ -36,7 +36,7 @@ import tensorflow as tf
 from bnnzoo._checks import one_of, positive_int
 from bnnzoo._io import write_atomically
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model
+from bnnzoo.analysis import count_model, shapes_only
 from bnnzoo.training import data as data_lib
 from bnnzoo.training import recipes
 from bnnzoo.training.jobs import open_job, run_or_resume, run_summary, save_job
@@ -229,7 +229,8 @@ def _summarize(plan, state, out: Path) -> dict:
     rows = {}
     for key, spec, run in (("original", original, done.get("original")),
                            ("result", result_spec, done["train"])):  # fmt: skip
-        counts = count_model(dwr_zoo.build(spec, **shape))
+        with shapes_only():
+            counts = count_model(dwr_zoo.build(spec, **shape))
         rows[key] = {
             "spec": _fields(spec),
             "ops": counts.ops_bops64,

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model
+from bnnzoo.analysis import count_model, shapes_only
 from bnnzoo.zoo import dwr as dwr_zoo
 from bnnzoo.zoo.bireal import BiRealSpec
 from bnnzoo.zoo.bireal import conv_name as bireal_conv
@@ -297,7 +297,8 @@ def prune_to_budget(
                 "Pass budget=OPs, or original=SPEC (the original backbone, whose OPs are the "
                 "budget)."
             )
-        budget = count_model(build(original)).ops_bops64
+        with shapes_only():  # only its OPs are needed
+            budget = count_model(build(original)).ops_bops64
     budget = float(budget)
     if not budget > 0:
         raise ValueError(f"Expected budget > 0 (OPs). Received: budget={budget!r}.")
@@ -312,7 +313,8 @@ def prune_to_budget(
         key = tuple(len(kept[g.name]) for g in group_list)
         if key not in ops_cache:
             narrow = with_widths(spec, {g.name: n for g, n in zip(group_list, key)})
-            probe = build(narrow)
+            with shapes_only():
+                probe = build(narrow)
             ops_cache[key] = count_model(probe).ops_bops64
             del probe
         return ops_cache[key]

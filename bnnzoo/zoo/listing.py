@@ -15,7 +15,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bnnzoo._text import format_table
-from bnnzoo.analysis import count_model
+from bnnzoo.analysis import count_model, shapes_only
 from bnnzoo.zoo.registry import create_model, get_model_spec, list_families, list_models
 
 EXAMPLES_WIDTH = 60  # characters of model names shown per family in the overview
@@ -121,7 +121,8 @@ COUNT_HEADER = ["parameters", "binary MACs (G)", "float MACs (G)", "size (MiB)"]
 
 
 def _count_row(name: str) -> list[str]:
-    model = create_model(name)
+    with shapes_only():
+        model = create_model(name)
     counts = count_model(model)
     del model
     tf.keras.backend.clear_session()  # the next model starts from a clean graph

@@ -1,4 +1,5 @@
 import larq as lq
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -90,3 +91,20 @@ def test_other_convolutions_by_hand():
     assert by_name["up"].float_macs == 16 * 2 * 2 * 4 * 3
     assert by_name["up"].activations == 8 * 8 * 3
     assert by_name["c1d"].float_macs == 64 * 3 * 3 * 5
+
+
+def test_shapes_only_builds_zeros_with_the_same_counts_and_ends_with_its_block():
+    def build():
+        return zoo.BinaryResNetE(blocks_per_stage=(1, 1), filters=(16, 32),
+                                 input_shape=(32, 32, 3), num_classes=10)  # fmt: skip
+
+    with analysis.shapes_only():
+        counted = build()
+    assert all(not np.any(w) for w in counted.get_weights())
+    initialized = build()  # outside the block: the initializers' values again
+    kernels = [w for w in initialized.trainable_weights if "kernel" in w.name]
+    assert kernels and all(np.any(w.numpy()) for w in kernels)
+    figures = ("params", "binary_macs", "float_macs", "size_bytes", "activations")
+    a, b = analysis.count_model(counted), analysis.count_model(initialized)
+    assert [getattr(a, f) for f in figures] == [getattr(b, f) for f in figures]
+    assert a.binary_macs > 0
