@@ -35,13 +35,22 @@ def test_dtype_policy_builds_16_bit_layers_and_restores_the_global_policy():
 
 
 @pytest.mark.xdist_group("quick_run")  # the float32 run is tests/training/conftest.py's
-def test_mixed_bfloat16_run_trains_and_saves_a_float32_model(quick_run, tmp_path):
+def test_mixed_bfloat16_trains_saves_a_float32_model_and_resumes_mid_epoch_exactly(
+    quick_run, tmp_path, monkeypatch
+):
+    """A mixed_bfloat16 run of the float32 ``quick_run`` (its precision "auto", measured faster
+    in bfloat16) trains, saves a float32 model whose accuracy is the reported one, and differs
+    from the float32 run only by its 16-bit compute. bfloat16 kernels are deterministic here
+    too: a copy resumed from a checkpoint in the middle of epoch 2 ends bit for bit where the
+    uninterrupted run ended, and trains in bfloat16 without measuring again."""
     float32_run, float32_result = quick_run  # QUICK at lr 0.01 for 2 epochs, in float32
     assert RunDir(float32_run).read_config()["precision"] == "float32"
-    runs = {"float32": float32_result}
-    config = recipes.resolve(QUICK, ["optimizer.lr=0.01", "precision=mixed_bfloat16"], epochs=2)
-    runs["mixed_bfloat16"] = train(config, tmp_path / "mixed_bfloat16", verbose=0)
+    calls = _measured(monkeypatch, {"float32": 90.0, "mixed_bfloat16": 150.0})
+    overrides = ["optimizer.lr=0.01", "precision=auto", "checkpoint_every_steps=3",
+                 "keep_checkpoints=20"]  # fmt: skip
     run = tmp_path / "mixed_bfloat16"
+    result = train(recipes.resolve(QUICK, overrides, epochs=2), run, verbose=0)
+    assert RunDir(run).read_config()["precision"] == "mixed_bfloat16"
     rows = RunDir(run).read_metrics()
     assert rows[1]["train_loss"] < rows[0]["train_loss"]
     assert tf.keras.mixed_precision.global_policy().name == "float32"
@@ -49,25 +58,16 @@ def test_mixed_bfloat16_run_trains_and_saves_a_float32_model(quick_run, tmp_path
     assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
     # the reported accuracy is the float32 model's: the saved model reproduces it
     _, accuracy = evaluate_run(run)
-    assert accuracy == pytest.approx(runs["mixed_bfloat16"].test_accuracy)
-    # same seed, same data: only 16-bit compute can make the trained weights differ
-    ours = runs["mixed_bfloat16"].model.get_weights()
-    reference = runs["float32"].model.get_weights()
-    assert max(float(np.abs(a - b).max()) for a, b in zip(ours, reference)) > 0
+    assert accuracy == pytest.approx(result.test_accuracy)
+    # same seed, same data, checkpoints aside the same recipe: 16-bit compute changes the weights
+    reference = float32_result.model.get_weights()
+    assert (
+        max(float(np.abs(a - b).max()) for a, b in zip(result.model.get_weights(), reference)) > 0
+    )
     assert "trained in mixed_bfloat16" in (run / "model_card.md").read_text()
 
-
-def test_mixed_bfloat16_resume_from_mid_epoch_ends_at_the_same_weights(tmp_path, monkeypatch):
-    """bfloat16 kernels are deterministic here too: a run resumed from a checkpoint in the
-    middle of epoch 2 ends bit for bit where the uninterrupted run ended. The run's precision
-    is "auto", measured faster in bfloat16: the resume trains in it without measuring again."""
-    calls = _measured(monkeypatch, {"float32": 90.0, "mixed_bfloat16": 150.0})
-    overrides = ["precision=auto", "checkpoint_every_steps=3", "keep_checkpoints=20"]
-    reference = tmp_path / "reference"
-    train(recipes.resolve(QUICK, overrides, epochs=2), reference, verbose=0)
-    assert RunDir(reference).read_config()["precision"] == "mixed_bfloat16"
     resumed = tmp_path / "resumed"
-    shutil.copytree(reference, resumed)
+    shutil.copytree(run, resumed)
     (resumed / "model.weights.h5").unlink()
     # 16 steps per epoch: ckpt-19 was written after step 3 of epoch 2
     tf.compat.v1.train.update_checkpoint_state(str(resumed / "checkpoints"), "ckpt-19")
@@ -76,7 +76,7 @@ def test_mixed_bfloat16_resume_from_mid_epoch_ends_at_the_same_weights(tmp_path,
     epochs = [row["epoch"] for row in RunDir(resumed).read_metrics()]
     assert epochs == [1, 2]  # epoch 2 trained again: its first row was dropped on resume
     final = read_weights(resumed / "model.weights.h5")
-    expected = read_weights(reference / "model.weights.h5")
+    expected = read_weights(run / "model.weights.h5")
     assert final.keys() == expected.keys()
     for name in expected:
         np.testing.assert_array_equal(final[name], expected[name], err_msg=name)
