@@ -297,12 +297,12 @@ def prune_to_budget(
                 "Pass budget=OPs, or original=SPEC (the original backbone, whose OPs are the "
                 "budget)."
             )
-        with shapes_only():  # only its OPs are needed
-            budget = count_model(build(original)).ops_bops64
+        budget = _ops(build, original)
     budget = float(budget)
     if not budget > 0:
         raise ValueError(f"Expected budget > 0 (OPs). Received: budget={budget!r}.")
     rows = channel_rows(model, spec, images)
+    names = [g.name for g in group_list]
     ops_cache: dict[tuple, float] = {}
 
     def kept_at(eps):
@@ -312,11 +312,7 @@ def prune_to_budget(
     def ops_of(kept) -> float:
         key = tuple(len(kept[g.name]) for g in group_list)
         if key not in ops_cache:
-            narrow = with_widths(spec, {g.name: n for g, n in zip(group_list, key)})
-            with shapes_only():
-                probe = build(narrow)
-            ops_cache[key] = count_model(probe).ops_bops64
-            del probe
+            ops_cache[key] = _ops(build, with_widths(spec, dict(zip(names, key))))
         return ops_cache[key]
 
     smallest = kept_at(MAX_EPS)
@@ -354,6 +350,12 @@ def prune_to_budget(
         widths=[(g.name, g.width, len(best[g.name])) for g in group_list],
         kept={g.name: [int(i) for i in best[g.name]] for g in group_list},
     )
+
+
+def _ops(build: Callable, spec) -> float:
+    """OPs of ``build(spec)``, built only to be counted (no random weights computed)."""
+    with shapes_only():
+        return count_model(build(spec)).ops_bops64
 
 
 def _default_build(model: tf.keras.Model) -> Callable:
