@@ -306,11 +306,10 @@ def prune_to_budget(
     ops_cache: dict[tuple, float] = {}
 
     def kept_at(eps):
-        return {g.name: cluster_channels(rows[g.name], eps, min_samples=min_samples)
-                for g in group_list}  # fmt: skip
+        return {n: cluster_channels(rows[n], eps, min_samples=min_samples) for n in names}
 
     def ops_of(kept) -> float:
-        key = tuple(len(kept[g.name]) for g in group_list)
+        key = tuple(len(kept[n]) for n in names)
         if key not in ops_cache:
             ops_cache[key] = _ops(build, with_widths(spec, dict(zip(names, key))))
         return ops_cache[key]
