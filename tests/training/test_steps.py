@@ -115,3 +115,24 @@ def test_eval_step_sums_the_loss_and_counts_the_hits():
     loss, correct = make_eval_step(model)(x, y)
     assert float(loss) == pytest.approx(float(tf.reduce_sum(expected)), rel=1e-5)
     assert float(correct) == float(np.sum(logits.numpy().argmax(-1) == y.numpy()))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum", "loss_scaled"])
+def test_the_train_step_is_traced_once(optimizer):
+    """The optimizer's slots exist before the first step: ``tf.function`` traces a first call
+    that creates variables twice (once creating them, once without). The second step runs the
+    same graph, and the slots are the optimizer's own: it keeps using them."""
+    model = _tiny("mixed_float16" if optimizer == "loss_scaled" else "float32")
+    opt = {"adam": lambda: tf.keras.optimizers.Adam(1e-3),
+           "sgd_momentum": lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9),
+           "loss_scaled": lambda: tf.keras.mixed_precision.LossScaleOptimizer(
+               tf.keras.optimizers.SGD(0.1, momentum=0.9))}[optimizer]()  # fmt: skip
+    step = make_train_step(model, opt, global_batch=4)
+    slots = list(opt.variables)
+    assert len(slots) > 2  # the iteration count, the rate, and a slot per trainable variable
+    x, y = _batch()
+    for _ in range(2):
+        step(x, y)
+    assert step.experimental_get_tracing_count() == 1
+    assert [v.ref() for v in opt.variables] == [v.ref() for v in slots]
+    assert int(opt.iterations) == 2
