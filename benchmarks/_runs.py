@@ -74,11 +74,11 @@ def add_run_arguments(parser, name: str) -> None:
 
 
 def command_line(script: str, argv: list[str] | None) -> str:
-    """The command that reproduces a benchmark's runs: its arguments without ``--report-only``
-    and ``--notes FILE`` (they rewrite the report of the same runs)."""
+    """The command that reproduces a benchmark's runs: its arguments without ``--report-only``,
+    ``--partial`` and ``--notes FILE`` (they rewrite the report of the same runs)."""
     given, skip = [], False
     for arg in argv if argv is not None else sys.argv[1:]:
-        if skip or arg == "--report-only" or arg.startswith("--notes"):
+        if skip or arg in ("--report-only", "--partial") or arg.startswith("--notes"):
             skip = arg == "--notes"
             continue
         given.append(arg)

@@ -21,7 +21,8 @@ real ``bnnzoo`` commands and the ``reactnet_fashion_mnist`` recipe's budget (5 +
   Fashion-MNIST recipe so far (issue 26's comparison; no teacher).
 
 A run directory that holds ``results.json`` is reused; one that holds a plan or config but no
-results is resumed. ``--report-only`` rewrites the report from the runs.
+results is resumed. ``--report-only`` rewrites the report from the runs (``--partial`` too: from
+those that have finished, naming the others).
 
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/reactnet_ablation.py --seeds 0 1
     # smoke test: digits, the quick recipes, one epoch per step
@@ -143,20 +144,22 @@ def _results(run_dir: Path) -> dict:
 
 
 def arm_rows(rows: list[dict]) -> list[str]:
-    """One line per arm: mean accuracy over the seeds, spread, difference to ``full``, time."""
+    """One line per arm: its accuracy per seed and their mean, its difference to ``full`` paired
+    by seed (the arms of a seed share the teacher and the data order), and its time."""
     by_arm: dict[str, list[dict]] = {}
     for row in rows:
         by_arm.setdefault(row["arm"], []).append(row)
-    means = {a: statistics.mean(r["results"]["test_accuracy"] for r in rs)
-             for a, rs in by_arm.items()}  # fmt: skip
-    out = ["| arm | what it changes | test accuracy (seeds) | mean | vs full | total s |",
+    full = {r["seed"]: r["results"]["test_accuracy"] for r in by_arm.get("full", [])}
+    out = ["| arm | what it changes | test accuracy (seeds) | mean | vs full (paired) | total s |",
            "| --- | --- | --- | ---: | ---: | ---: |"]  # fmt: skip
     for arm, arm_runs in by_arm.items():
-        accs = " / ".join(f"{100 * r['results']['test_accuracy']:.2f}" for r in arm_runs)
-        delta = f"{100 * (means[arm] - means['full']):+.2f}" if "full" in means else "n/a"
+        accs = [r["results"]["test_accuracy"] for r in arm_runs]
+        seeds = " / ".join(f"{100 * a:.2f} (s{r['seed']})" for a, r in zip(accs, arm_runs))
+        paired = [a - full[r["seed"]] for a, r in zip(accs, arm_runs) if r["seed"] in full]
+        delta = f"{100 * statistics.mean(paired):+.2f}" if paired else "n/a"
         seconds = statistics.mean(r["total_seconds"] for r in arm_runs)
-        out.append(f"| `{arm}` | {ARMS[arm].what} | {accs} % | {100 * means[arm]:.2f} % | "
-                   f"{delta} | {seconds:.0f} |")  # fmt: skip
+        out.append(f"| `{arm}` | {ARMS[arm].what} | {seeds} | {100 * statistics.mean(accs):.2f} %"
+                   f" | {delta} | {seconds:.0f} |")  # fmt: skip
     return out
 
 
@@ -171,7 +174,15 @@ def run_rows(rows: list[dict]) -> list[str]:
     return out
 
 
-def write_report(args, rows: list[dict], command: str) -> str:
+def not_run_yet(missing: list[dict]) -> list[str]:
+    """The line of a partial report that names the runs it leaves out (none: no line)."""
+    if not missing:
+        return []
+    names = ", ".join(f"`{r['arm']}` seed {r['seed']}" for r in missing)
+    return ["", f"Not run yet (the command above trains them): {names}."]
+
+
+def write_report(args, rows: list[dict], command: str, missing: list[dict]) -> str:
     import tensorflow as tf
 
     from bnnzoo._host import describe
@@ -190,6 +201,7 @@ def write_report(args, rows: list[dict], command: str) -> str:
         "## The arms",
         "",
         *arm_rows(rows),
+        *not_run_yet(missing),
         *runs_section(run_rows(rows), CAVEATS, args.notes, [r["argv"] for r in rows]),
     ]
     return "\n".join(out)
@@ -200,16 +212,27 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=5, help="epochs of each step")
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     parser.add_argument("--quick", action="store_true", help="the quick recipes (digits)")
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="with --report-only: report the runs that have finished",
+    )
     add_run_arguments(parser, "reactnet_ablation")
     args = parser.parse_args(argv)
     if "full" not in args.arms and set(args.arms) - {"resnet_e_deep"}:
         parser.error("every ReActNet arm needs the 'full' arm: it trains their teacher")
+    if args.partial and not args.report_only:
+        parser.error("--partial only reports (add --report-only); training runs every arm")
     command = command_line("reactnet_ablation.py", argv)
 
-    rows = [read(run, train_or_read(run, args.report_only)) for run in runs(args)]
+    planned = runs(args)
+    missing = [r for r in planned if not (r["dir"] / "results.json").exists()]
+    missing = missing if args.partial else []
+    rows = [read(run, train_or_read(run, args.report_only))
+            for run in planned if run not in missing]  # fmt: skip
     from bnnzoo._io import write_atomically
 
-    text = write_report(args, rows, command)
+    text = write_report(args, rows, command, missing)
     Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
     write_atomically(args.markdown, text)
     print(text)
