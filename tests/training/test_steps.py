@@ -136,3 +136,28 @@ def test_the_train_step_is_traced_once(optimizer):
     assert step.experimental_get_tracing_count() == 1
     assert [v.ref() for v in opt.variables] == [v.ref() for v in slots]
     assert int(opt.iterations) == 2
+
+
+def test_evaluation_traces_its_step_once_for_a_smaller_last_batch():
+    """Ten test images in batches of four: the last batch has two. The eval step is traced once
+    for every batch shape (a step traced for the first batch would trace again for the last),
+    and the loss and accuracy are the model's own on all ten."""
+    from bnnzoo.training.data import Preprocessing, _array_source
+    from bnnzoo.training.steps import evaluate_model
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 8, 8, 4), dtype=np.uint8)
+    labels = rng.integers(0, 3, 10).astype(np.int64)
+    source = _array_source("tiny", images, labels, images, labels, ("a", "b", "c"), 0)
+    preprocessing = Preprocessing.for_source(source, size=8)
+    model = _tiny()
+    step = make_eval_step(model)
+    results = [evaluate_model(model, source, preprocessing, 4, eval_step=step) for _ in range(2)]
+    assert step.experimental_get_tracing_count() == 1
+    x = (images / 255.0 - np.array(source.mean)) / np.array(source.std)
+    logits = model(x.astype(np.float32), training=False)
+    loss = tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    accuracy = float(np.mean(logits.numpy().argmax(-1) == labels))
+    for mean_loss, acc in results:
+        assert mean_loss == pytest.approx(float(tf.reduce_mean(loss)), rel=1e-5)
+        assert acc == pytest.approx(accuracy)
