@@ -23,6 +23,18 @@ def bnnzoo_executable() -> str:
     return str(local) if local.exists() else "bnnzoo"
 
 
+def has_results(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` has finished: it holds ``results.json``."""
+    return (run_dir / "results.json").exists()
+
+
+def read_results(run_dir: Path) -> dict:
+    """A finished run's ``results.json``; a run without one stops the benchmark, saying so."""
+    if not has_results(run_dir):
+        raise SystemExit(f"{run_dir} has no results.json; train it first.")
+    return json.loads((run_dir / "results.json").read_text())
+
+
 def train(run: dict) -> dict:
     """Run (or resume, or reuse) one training; wall and CPU seconds of the command.
 
@@ -30,7 +42,7 @@ def train(run: dict) -> dict:
     ``bnnzoo``); the timing is kept in the directory's ``bench_timing.json``. A started run
     resumes with ``bnnzoo COMMAND --resume`` (``RESUME_MARKERS``)."""
     run_dir = run["dir"]
-    if (run_dir / "results.json").exists():
+    if has_results(run_dir):
         print(f"reusing {run_dir}", flush=True)
         return kept_timing(run_dir)
     command = run["argv"][1]
@@ -94,13 +106,12 @@ def finished(run: dict, timing: dict) -> dict:
     """``run`` with what its directory holds: per-epoch metrics, results, config, and timing."""
     from bnnzoo.training.rundir import RunDir
 
-    if not (run["dir"] / "results.json").exists():
-        raise SystemExit(f"{run['dir']} has no results.json; train it first.")
+    results = read_results(run["dir"])
     run_dir = RunDir(run["dir"])
     return {
         **run,
         "metrics": run_dir.read_metrics(),
-        "results": json.loads((run["dir"] / "results.json").read_text()),
+        "results": results,
         "config": run_dir.read_config(),
         "timing": timing,
     }

@@ -42,7 +42,15 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from _runs import add_run_arguments, command_line, runs_section, timing_cell, train_or_read
+from _runs import (
+    add_run_arguments,
+    command_line,
+    has_results,
+    read_results,
+    runs_section,
+    timing_cell,
+    train_or_read,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -129,18 +137,12 @@ def runs(args) -> list[dict]:
 def read(run: dict, timing: dict) -> dict:
     """A finished run's accuracy, and its training seconds with those of the teacher it shares
     (the ``full`` arm trained it: its ``results.json`` holds the teacher's seconds)."""
-    results = _results(run["dir"])
+    results = read_results(run["dir"])
     teacher_seconds = 0.0
     if run["teacher_run"] is not None:
-        teacher_seconds = _results(run["teacher_run"])["steps"]["teacher"]["train_seconds"]
+        teacher_seconds = read_results(run["teacher_run"])["steps"]["teacher"]["train_seconds"]
     return {**run, "results": results, "timing": timing,
             "total_seconds": results["train_seconds"] + teacher_seconds}  # fmt: skip
-
-
-def _results(run_dir: Path) -> dict:
-    if not (run_dir / "results.json").exists():
-        raise SystemExit(f"{run_dir} has no results.json; train it first.")
-    return json.loads((run_dir / "results.json").read_text())
 
 
 def arm_rows(rows: list[dict]) -> list[str]:
@@ -226,8 +228,7 @@ def main(argv=None) -> int:
     command = command_line("reactnet_ablation.py", argv)
 
     planned = runs(args)
-    missing = [r for r in planned if not (r["dir"] / "results.json").exists()]
-    missing = missing if args.partial else []
+    missing = [r for r in planned if not has_results(r["dir"])] if args.partial else []
     rows = [read(run, train_or_read(run, args.report_only))
             for run in planned if run not in missing]  # fmt: skip
     from bnnzoo._io import write_atomically
